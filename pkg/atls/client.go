@@ -1,0 +1,396 @@
+package atls
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client runs ATLS from the pledge's side (profile sections 1-4) through any
+// http.Client, so that proxies and TLS-terminating load balancers in the
+// path are ordinary HTTP hops.
+type Client struct {
+	// URL of the ATLS resource, e.g. https://registrar.example/.well-known/atls.
+	URL string
+	// HTTP carries the flights; nil means http.DefaultClient.
+	HTTP *http.Client
+	// TLS holds the client certificate (the IDevID) and the server
+	// verification settings of the inner session. TLS 1.3 is forced.
+	TLS *tls.Config
+	// Protocols is the ALPN offer, most preferred first; empty sends no
+	// ALPN extension, which selects records mode (profile 2.3).
+	Protocols []string
+	// Provisional skips verification of the server certificate and hands
+	// it to the caller in the session's ConnectionState, for BRSKI's
+	// provisional acceptance (RFC 8995 5.1).
+	Provisional bool
+	// CID is the client connection ID for the key-export modes (profile
+	// 4.3): 0 to 6 bytes (7 with CCM). Default empty.
+	CID []byte
+	// FlightTimeout bounds the local processing of one flight; default 30 s.
+	FlightTimeout time.Duration
+	// ContextLifetime sets ExpiresAt of an exported context; default 24 h.
+	ContextLifetime time.Duration
+}
+
+// StatusError is an HTTP-level error answer of the server (profile 1.5).
+type StatusError struct {
+	StatusCode int
+	Reason     string
+	RetryAfter time.Duration // from Retry-After, when present
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("atls: server answered %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Reason)
+}
+
+// ClientSession is an established ATLS session.
+type ClientSession struct {
+	client *Client
+	sid    string
+	state  tls.ConnectionState
+
+	mu   sync.Mutex // one inner request at a time (records mode)
+	conn *flightConn
+	tc   *tls.Conn
+
+	exported *ExportedContext
+}
+
+// Handshake runs the TLS 1.3 handshake through HTTP POSTs and, in a
+// key-export mode, the connection-ID exchange and key export.
+func (c *Client) Handshake(ctx context.Context) (*ClientSession, error) {
+	cfg := c.tlsConfig()
+	conn := newFlightConn(&net.TCPAddr{}, &net.TCPAddr{})
+	tc := tls.Client(conn, cfg)
+	s := &ClientSession{client: c, conn: conn, tc: tc}
+
+	var hsErr error
+	eng := startEngine(conn, func() { hsErr = tc.HandshakeContext(ctx) })
+	out, finished, err := eng.wait(c.flightTimeout())
+	for err == nil && !finished {
+		var answer []byte
+		answer, err = s.post(ctx, out)
+		if err != nil {
+			break
+		}
+		if len(answer) == 0 {
+			err = errors.New("atls: server sent an empty flight during the handshake")
+			break
+		}
+		out, finished, err = eng.step(answer, c.flightTimeout())
+	}
+	if err != nil {
+		eng.stop()
+		s.abandon(ctx)
+		return nil, err
+	}
+	if hsErr != nil {
+		// Tell the server why (our alert), then forget the session.
+		if len(out) > 0 && s.sid != "" {
+			_, _ = s.post(ctx, out)
+		}
+		s.abandon(ctx)
+		return nil, fmt.Errorf("atls: handshake: %w", hsErr)
+	}
+	conn.setNoWait()
+	s.state = tc.ConnectionState()
+	proto := s.state.NegotiatedProtocol
+	if proto == "" && len(c.Protocols) > 0 && !slices.Contains(c.Protocols, ProtoRecords) {
+		s.abandon(ctx)
+		return nil, fmt.Errorf("atls: server selected no application protocol from %v", c.Protocols)
+	}
+	if isKeyExport(proto) {
+		err = s.exchangeCarriers(ctx, out)
+	} else {
+		err = s.finishRecords(ctx, out)
+	}
+	if err != nil {
+		s.abandon(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (c *Client) tlsConfig() *tls.Config {
+	var cfg *tls.Config
+	if c.TLS != nil {
+		cfg = c.TLS.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	cfg.MinVersion = tls.VersionTLS13
+	cfg.MaxVersion = tls.VersionTLS13
+	cfg.NextProtos = append([]string(nil), c.Protocols...)
+	if c.Provisional {
+		cfg.InsecureSkipVerify = true
+	}
+	return cfg
+}
+
+func (c *Client) flightTimeout() time.Duration {
+	if c.FlightTimeout > 0 {
+		return c.FlightTimeout
+	}
+	return 30 * time.Second
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// finishRecords sends the client's Finished in records mode. The answer is
+// empty unless the server rejected us, in which case it holds an alert.
+func (s *ClientSession) finishRecords(ctx context.Context, finished []byte) error {
+	answer, err := s.post(ctx, finished)
+	if err != nil {
+		return err
+	}
+	if len(answer) == 0 {
+		return nil
+	}
+	s.conn.feed(answer)
+	var b [1]byte
+	if _, err := s.tc.Read(b[:]); err != nil && !errors.As(err, new(errWouldBlock)) {
+		return fmt.Errorf("atls: server rejected the handshake: %w", err)
+	}
+	return errors.New("atls: unexpected application data after the handshake")
+}
+
+// exchangeCarriers sends the client's connection-ID carrier with its
+// Finished, reads the server's, and exports the context (profile 4.1-4.4).
+func (s *ClientSession) exchangeCarriers(ctx context.Context, finished []byte) error {
+	p, ok := SuiteTable[s.state.CipherSuite]
+	if !ok {
+		return fmt.Errorf("atls: cipher suite %#04x has no key-export mapping", s.state.CipherSuite)
+	}
+	if len(s.client.CID) > p.MaxIDLen() {
+		return fmt.Errorf("atls: client CID of %d bytes exceeds %d", len(s.client.CID), p.MaxIDLen())
+	}
+	ext := carrierType(s.state.NegotiatedProtocol)
+	if _, err := s.tc.Write(appendCarrier(nil, ext, s.client.CID)); err != nil {
+		return err
+	}
+	answer, err := s.post(ctx, append(finished, s.conn.take()...))
+	if err != nil {
+		return err
+	}
+	s.conn.feed(answer)
+	serverCID, err := readCarrier(s.tc, ext, p.MaxIDLen())
+	if err != nil {
+		return fmt.Errorf("atls: %w", err)
+	}
+	if len(serverCID) == 0 {
+		return errors.New("atls: server CID is empty")
+	}
+	secret, salt, _, err := exportKeys(&s.state, s.state.NegotiatedProtocol)
+	if err != nil {
+		return err
+	}
+	cb, err := channelBinding(&s.state)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	lifetime := s.client.ContextLifetime
+	if lifetime == 0 {
+		lifetime = DefaultLifetimes.Context
+	}
+	ec := &ExportedContext{
+		Protocol:         s.state.NegotiatedProtocol,
+		Suite:            p,
+		MasterSecret:     secret,
+		MasterSalt:       salt,
+		SenderID:         serverCID, // profile 4.3
+		RecipientID:      append([]byte{}, s.client.CID...),
+		PeerCertificates: s.state.PeerCertificates,
+		ChannelBinding:   cb,
+		CreatedAt:        now,
+		ExpiresAt:        now.Add(lifetime),
+	}
+	if c := s.client.TLS; c != nil && len(c.Certificates) > 0 && len(c.Certificates[0].Certificate) > 0 {
+		ec.LocalCertificate = c.Certificates[0].Certificate[0]
+	}
+	s.exported = ec
+	// Both sides keep only the exported context (profile 4.2).
+	s.conn.Close()
+	s.tc, s.conn = nil, nil
+	return nil
+}
+
+// ConnectionState is the inner TLS session's state: the negotiated
+// protocol and suite, and the server's certificates (unverified when the
+// client asked for provisional acceptance).
+func (s *ClientSession) ConnectionState() tls.ConnectionState { return s.state }
+
+// Protocol is the negotiated application-data mode.
+func (s *ClientSession) Protocol() string {
+	if s.state.NegotiatedProtocol == "" {
+		return ProtoRecords
+	}
+	return s.state.NegotiatedProtocol
+}
+
+// Exported returns the context of a key-export session, nil in records mode.
+func (s *ClientSession) Exported() *ExportedContext { return s.exported }
+
+// RoundTrip sends one inner HTTP/1.1 request in records mode (profile 3)
+// and implements http.RoundTripper, so an http.Client can use the session.
+func (s *ClientSession) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s.exported != nil {
+		return nil, errors.New("atls: records-mode request on a key-export session")
+	}
+	body, err := readRequestBody(req)
+	if err != nil {
+		return nil, err
+	}
+	inner := req.Clone(req.Context())
+	inner.Close = false
+	inner.Header.Del("Connection")
+	inner.ContentLength = int64(len(body))
+	inner.TransferEncoding = nil
+	inner.Body = nil
+	if len(body) > 0 {
+		inner.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tc == nil {
+		return nil, errors.New("atls: session closed")
+	}
+	if err := inner.Write(s.tc); err != nil {
+		return nil, err
+	}
+	answer, err := s.post(req.Context(), s.conn.take())
+	if err != nil {
+		return nil, err
+	}
+	s.conn.feed(answer)
+	resp, err := http.ReadResponse(bufio.NewReader(s.tc), req)
+	if err != nil {
+		return nil, fmt.Errorf("atls: reading inner response: %w", err)
+	}
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("atls: reading inner response body: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	return resp, nil
+}
+
+func readRequestBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	defer req.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(req.Body, MaxFlightSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFlightSize {
+		return nil, fmt.Errorf("atls: request body exceeds %d bytes", MaxFlightSize)
+	}
+	return b, nil
+}
+
+// Close ends the session on the server (profile 1.8).
+func (s *ClientSession) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.conn != nil {
+		s.conn.Close()
+		s.tc, s.conn = nil, nil
+	}
+	s.mu.Unlock()
+	return s.deleteOnServer(ctx)
+}
+
+// abandon releases a failed session, telling the server when it knows one.
+func (s *ClientSession) abandon(ctx context.Context) {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.sid != "" {
+		_ = s.deleteOnServer(ctx)
+	}
+}
+
+func (s *ClientSession) deleteOnServer(ctx context.Context) error {
+	if s.sid == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, s.client.URL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Cookie", cookieName+"="+s.sid)
+	resp, err := s.client.httpClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
+		return statusError(resp, nil)
+	}
+	return nil
+}
+
+// post sends one flight and returns the server's answering flight.
+func (s *ClientSession) post(ctx context.Context, flight []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.client.URL, bytes.NewReader(flight))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", ContentTypeATLS)
+	if s.sid != "" {
+		req.Header.Set("Cookie", cookieName+"="+s.sid)
+	}
+	resp, err := s.client.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), ContentTypeATLS) {
+		return nil, fmt.Errorf("atls: answer has Content-Type %q", ct)
+	}
+	if s.sid == "" {
+		for _, c := range resp.Cookies() {
+			if c.Name == cookieName {
+				s.sid = c.Value
+			}
+		}
+		if s.sid == "" {
+			return nil, errors.New("atls: server set no session cookie")
+		}
+	}
+	return body, nil
+}
+
+func statusError(resp *http.Response, body []byte) *StatusError {
+	e := &StatusError{StatusCode: resp.StatusCode, Reason: strings.TrimSpace(string(body))}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
+	return e
+}

@@ -1,0 +1,198 @@
+package atls
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Application-layer protocols (profile 2.3).
+const (
+	ProtoOSCORE  = "atls-oscore" // architecture 2, OSCORE (profile 5)
+	ProtoCOSE    = "atls-cose"   // architecture 2, COSE_Encrypt0 (profile 6)
+	ProtoRecords = "http/1.1"    // architecture 1, inner HTTP/1.1 in records (profile 3)
+)
+
+// DefaultProtocols is the server's default preference order (profile 2.3).
+var DefaultProtocols = []string{ProtoOSCORE, ProtoCOSE, ProtoRecords}
+
+// ExtensionType values of the connection-ID carrier (profile 4.1): the
+// draft's TBD1 and TBD2, from the private-use range.
+const (
+	ExtOSCOREConnectionID uint16 = 0xFFDC
+	ExtCOSE               uint16 = 0xFFDD
+)
+
+// ChannelBindingLabel is the RFC 9266 tls-exporter label; its 32-byte output
+// is kept with every exported context (profile 4.6).
+const ChannelBindingLabel = "EXPORTER-Channel-Binding"
+
+// SuiteParams is one row of the draft's section 10 table: how a TLS cipher
+// suite maps to the COSE AEAD and HKDF hash of the exported context.
+type SuiteParams struct {
+	Suite    uint16
+	AEAD     int         // COSE algorithm identifier
+	Hash     crypto.Hash // HKDF hash
+	KeyLen   int         // L: master secret and salt length
+	NonceLen int         // AEAD nonce length; IDs are at most NonceLen-6 bytes
+}
+
+// MaxIDLen is the longest Sender or Recipient ID the AEAD's nonce allows
+// (RFC 8613 5.2, profile 4.3).
+func (p SuiteParams) MaxIDLen() int { return p.NonceLen - 6 }
+
+// SuiteTable maps every TLS 1.3 suite to its exported-context parameters
+// (draft section 10, profile 4.5). Go implements the first three; the CCM
+// suites are listed for peers that negotiate them.
+var SuiteTable = map[uint16]SuiteParams{
+	tls.TLS_AES_128_GCM_SHA256:             {tls.TLS_AES_128_GCM_SHA256, 1, crypto.SHA256, 16, 12},
+	tls.TLS_AES_256_GCM_SHA384:             {tls.TLS_AES_256_GCM_SHA384, 3, crypto.SHA384, 32, 12},
+	tls.TLS_CHACHA20_POLY1305_SHA256:       {tls.TLS_CHACHA20_POLY1305_SHA256, 24, crypto.SHA256, 32, 12},
+	0x1305 /* TLS_AES_128_CCM_8_SHA256 */ : {0x1305, 10, crypto.SHA256, 16, 13},
+	0x1304 /* TLS_AES_128_CCM_SHA256 */ :   {0x1304, 30, crypto.SHA256, 16, 13},
+}
+
+// ExportedContext is what a key-export handshake leaves behind (profile 4.4
+// and 4.6): the inputs of the OSCORE/COSE key schedule, from the point of
+// view of the side that holds it, and the identity the handshake proved.
+type ExportedContext struct {
+	Protocol     string // ProtoOSCORE or ProtoCOSE
+	Suite        SuiteParams
+	MasterSecret []byte
+	MasterSalt   []byte
+	SenderID     []byte
+	RecipientID  []byte
+	// PeerCertificates is the peer's verified chain (the pledge's IDevID
+	// first, on the server). Empty when the peer presented none.
+	PeerCertificates []*x509.Certificate
+	// LocalCertificate is the DER certificate this side presented; for the
+	// server it is the registrar certificate BRSKI's proximity check needs.
+	LocalCertificate []byte
+	// ChannelBinding is the RFC 9266 tls-exporter value of the handshake.
+	ChannelBinding []byte
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+}
+
+// ContextSink receives the contexts a server exports, keyed by the server's
+// Recipient ID (its CID). The registrar stores them in PostgreSQL.
+type ContextSink interface {
+	StoreContext(ctx context.Context, ec *ExportedContext) error
+	DeleteContext(ctx context.Context, recipientID []byte) error
+}
+
+// CIDAllocator hands out server connection IDs unique across every live
+// OSCORE and COSE context of the deployment (profile 4.3).
+type CIDAllocator interface {
+	// AllocateCID returns a fresh CID of 1 to maxLen bytes.
+	AllocateCID(ctx context.Context, maxLen int) ([]byte, error)
+	// ReleaseCID makes a CID available again.
+	ReleaseCID(ctx context.Context, cid []byte) error
+}
+
+// exportKeys runs TLS-Exporter(label, no context, 2L) and splits its output
+// into Master Secret [0, L) and Master Salt [L, 2L) (profile 4.4).
+func exportKeys(cs *tls.ConnectionState, label string) (secret, salt []byte, p SuiteParams, err error) {
+	p, ok := SuiteTable[cs.CipherSuite]
+	if !ok {
+		return nil, nil, p, fmt.Errorf("atls: no key-export mapping for cipher suite %#04x", cs.CipherSuite)
+	}
+	km, err := cs.ExportKeyingMaterial(label, nil, 2*p.KeyLen)
+	if err != nil {
+		return nil, nil, p, fmt.Errorf("atls: export keying material: %w", err)
+	}
+	return km[:p.KeyLen], km[p.KeyLen:], p, nil
+}
+
+func channelBinding(cs *tls.ConnectionState) ([]byte, error) {
+	return cs.ExportKeyingMaterial(ChannelBindingLabel, nil, 32)
+}
+
+// carrierType is the ExtensionType that must accompany an ALPN (profile 4.1).
+func carrierType(proto string) uint16 {
+	if proto == ProtoCOSE {
+		return ExtCOSE
+	}
+	return ExtOSCOREConnectionID
+}
+
+// appendCarrier encodes ExtensionType || cid_len || cid (profile 4.1).
+func appendCarrier(b []byte, ext uint16, cid []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, ext)
+	b = append(b, byte(len(cid)))
+	return append(b, cid...)
+}
+
+// readCarrier reads exactly one carrier from r, independent of record
+// boundaries, and checks its type and CID length.
+func readCarrier(r io.Reader, wantExt uint16, maxCID int) ([]byte, error) {
+	var hdr [3]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, fmt.Errorf("reading connection-ID carrier: %w", err)
+	}
+	ext := binary.BigEndian.Uint16(hdr[:2])
+	if ext != wantExt {
+		return nil, fmt.Errorf("connection-ID carrier has ExtensionType %#04x, want %#04x", ext, wantExt)
+	}
+	n := int(hdr[2])
+	if n > maxCID {
+		return nil, fmt.Errorf("connection ID of %d bytes exceeds %d", n, maxCID)
+	}
+	cid := make([]byte, n)
+	if _, err := io.ReadFull(r, cid); err != nil {
+		return nil, fmt.Errorf("reading connection ID: %w", err)
+	}
+	return cid, nil
+}
+
+// MemoryCIDs is a CIDAllocator for a single server: random CIDs, unique
+// among those it handed out and has not released.
+type MemoryCIDs struct {
+	// Len is the CID length, capped by the AEAD's limit; 0 means 4.
+	Len  int
+	mu   sync.Mutex
+	used map[string]struct{}
+}
+
+// AllocateCID implements CIDAllocator.
+func (m *MemoryCIDs) AllocateCID(_ context.Context, maxLen int) ([]byte, error) {
+	n := m.Len
+	if n == 0 {
+		n = 4
+	}
+	n = min(n, maxLen)
+	if n < 1 {
+		return nil, fmt.Errorf("atls: no room for a connection ID")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.used == nil {
+		m.used = make(map[string]struct{})
+	}
+	for range 64 {
+		cid := make([]byte, n)
+		if _, err := rand.Read(cid); err != nil {
+			return nil, err
+		}
+		if _, dup := m.used[string(cid)]; !dup {
+			m.used[string(cid)] = struct{}{}
+			return cid, nil
+		}
+	}
+	return nil, fmt.Errorf("atls: connection-ID space of %d bytes exhausted", n)
+}
+
+// ReleaseCID implements CIDAllocator.
+func (m *MemoryCIDs) ReleaseCID(_ context.Context, cid []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.used, string(cid))
+	return nil
+}

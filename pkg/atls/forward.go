@@ -1,0 +1,75 @@
+package atls
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// ForwardedHeader marks a request one replica forwarded to another; a
+// replica that receives one for a session it does not own answers 404
+// instead of forwarding again (DESIGN decision 3: forward once).
+const ForwardedHeader = "Landfall-Atls-Forwarded-By"
+
+// Forwarder takes a POST or DELETE for a session that another replica owns,
+// named by the session id, and writes that replica's answer to w.
+type Forwarder interface {
+	Forward(w http.ResponseWriter, r *http.Request, owner string)
+}
+
+// HTTPForwarder forwards over HTTP to the owner's internal listener, which
+// serves the same Server. Authentication of that hop (mutual TLS, say) is
+// the Client's business.
+type HTTPForwarder struct {
+	// Self names this replica in ForwardedHeader.
+	Self string
+	// Client sends the forwarded request; it should have a timeout.
+	Client *http.Client
+	// Resolve returns the base URL of the owner's internal listener.
+	Resolve func(ctx context.Context, owner string) (*url.URL, error)
+}
+
+// Forward implements Forwarder. An owner that cannot be resolved or reached
+// means its sessions are gone: the client gets 404 and starts over.
+func (f *HTTPForwarder) Forward(w http.ResponseWriter, r *http.Request, owner string) {
+	base, err := f.Resolve(r.Context(), owner)
+	if err != nil {
+		writeError(w, errorf(http.StatusNotFound, "unknown session (owner replica unavailable)"))
+		return
+	}
+	target := base.JoinPath(r.URL.Path)
+	target.RawQuery = r.URL.RawQuery
+	body := http.MaxBytesReader(w, r.Body, MaxFlightSize)
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out.ContentLength = r.ContentLength
+	for _, k := range []string{"Content-Type", "Cookie", "Oscore", "X-Forwarded-For"} {
+		if v := r.Header.Values(k); len(v) > 0 {
+			out.Header[k] = v
+		}
+	}
+	out.Header.Set(ForwardedHeader, f.Self)
+	resp, err := f.Client.Do(out)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", MaxFlightSize))
+			return
+		}
+		writeError(w, errorf(http.StatusNotFound, "unknown session (owner replica unreachable)"))
+		return
+	}
+	defer resp.Body.Close()
+	for _, k := range []string{"Content-Type", "Set-Cookie", "Retry-After", "Cache-Control", "Oscore", "X-Content-Type-Options"} {
+		if v := resp.Header.Values(k); len(v) > 0 {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
+}

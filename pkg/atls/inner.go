@@ -1,0 +1,155 @@
+package atls
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// MaxInnerResponse bounds an inner response body; a handler that writes more
+// gets its response replaced by a 500.
+const MaxInnerResponse = 1 << 20
+
+type peerKey struct{}
+
+// Peer is the identity an ATLS session proved, available to inner handlers
+// through PeerFromContext in every mode.
+type Peer struct {
+	// Protocol is the negotiated ALPN.
+	Protocol string
+	// ConnectionState is the inner TLS session's state; its
+	// PeerCertificates hold the client's verified chain, leaf first. For
+	// protected requests it is rebuilt from the stored context.
+	ConnectionState *tls.ConnectionState
+	// LocalCertificate is the DER certificate the server presented.
+	LocalCertificate []byte
+	// ChannelBinding is the RFC 9266 tls-exporter value.
+	ChannelBinding []byte
+}
+
+// PeerFromContext returns the ATLS peer of an inner request.
+func PeerFromContext(ctx context.Context) (*Peer, bool) {
+	p, ok := ctx.Value(peerKey{}).(*Peer)
+	return p, ok
+}
+
+// WithPeer returns ctx carrying p.
+func WithPeer(ctx context.Context, p *Peer) context.Context {
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// checkInnerRequest enforces profile 3.2 on a parsed inner request.
+func checkInnerRequest(req *http.Request) error {
+	switch {
+	case len(req.TransferEncoding) > 0:
+		return fmt.Errorf("inner requests must not use Transfer-Encoding")
+	case req.Header.Get("Expect") != "":
+		return fmt.Errorf("inner requests must not carry Expect")
+	case req.Header.Get("Upgrade") != "":
+		return fmt.Errorf("inner requests must not carry Upgrade")
+	case req.URL.Scheme != "" || req.URL.Host != "" && req.RequestURI != "" && req.RequestURI[0] != '/':
+		return fmt.Errorf("inner request target must be in origin-form")
+	}
+	return nil
+}
+
+// serveInner runs the inner handler for one request and returns the
+// serialised inner response (profile 3.2, 3.3). The outer request supplies
+// the context and the client address; the inner TLS session supplies the
+// identity in r.TLS.
+func (s *Server) serveInner(outer *http.Request, req *http.Request, peer *Peer) []byte {
+	if err := checkInnerRequest(req); err != nil {
+		return innerErrorResponse(http.StatusBadRequest, err.Error())
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxFlightSize+1))
+	if err != nil {
+		return innerErrorResponse(http.StatusBadRequest, "reading inner body: "+err.Error())
+	}
+	if len(body) > MaxFlightSize {
+		return innerErrorResponse(http.StatusRequestEntityTooLarge, "inner body too large")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.RemoteAddr = outer.RemoteAddr
+	req.TLS = peer.ConnectionState
+	req = req.WithContext(WithPeer(outer.Context(), peer))
+	rec := newResponseBuffer()
+	s.cfg.Handler.ServeHTTP(rec, req)
+	return rec.serialize(req.Method)
+}
+
+// responseBuffer is the http.ResponseWriter of inner requests.
+type responseBuffer struct {
+	header  http.Header
+	status  int
+	body    bytes.Buffer
+	tooLong bool
+}
+
+func newResponseBuffer() *responseBuffer {
+	return &responseBuffer{header: make(http.Header)}
+}
+
+func (b *responseBuffer) Header() http.Header { return b.header }
+
+func (b *responseBuffer) WriteHeader(status int) {
+	if b.status == 0 && status >= 200 {
+		b.status = status
+	}
+}
+
+func (b *responseBuffer) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	if b.body.Len()+len(p) > MaxInnerResponse {
+		b.tooLong = true
+		return 0, fmt.Errorf("atls: inner response exceeds %d bytes", MaxInnerResponse)
+	}
+	return b.body.Write(p)
+}
+
+// serialize writes the response as profile 3.2 wants it: a status line,
+// Content-Length unless 204/304, never chunked.
+func (b *responseBuffer) serialize(method string) []byte {
+	if b.tooLong {
+		return innerErrorResponse(http.StatusInternalServerError, "inner response too large")
+	}
+	status := b.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return AppendResponse(nil, status, b.header, b.body.Bytes(), method == http.MethodHead)
+}
+
+// AppendResponse appends a complete inner HTTP/1.1 response (profile 3.2) to
+// dst. Hop-by-hop and framing fields of header are replaced by the
+// profile's framing.
+func AppendResponse(dst []byte, status int, header http.Header, body []byte, head bool) []byte {
+	dst = fmt.Appendf(dst, "HTTP/1.1 %03d %s\r\n", status, http.StatusText(status))
+	h := header.Clone()
+	for _, k := range []string{"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Trailer"} {
+		h.Del(k)
+	}
+	noBody := status == http.StatusNoContent || status == http.StatusNotModified || status < 200
+	if noBody {
+		body = nil
+	} else {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	var buf bytes.Buffer
+	h.Write(&buf)
+	dst = append(dst, buf.Bytes()...)
+	dst = append(dst, "\r\n"...)
+	if !head {
+		dst = append(dst, body...)
+	}
+	return dst
+}
+
+// innerErrorResponse is a plain-text inner response.
+func innerErrorResponse(status int, reason string) []byte {
+	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+	return AppendResponse(nil, status, h, []byte(reason+"\n"), false)
+}

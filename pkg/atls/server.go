@@ -1,0 +1,391 @@
+package atls
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Server is the http.Handler of the ATLS resource (profile sections 1-4).
+// Mount it at the public ATLS path. It is safe for concurrent use.
+type Server struct {
+	cfg       ServerConfig
+	tls       *tls.Config
+	sids      *sidCodec
+	table     *sessionTable
+	limiter   *rateLimiter
+	records   bool // http/1.1 among the protocols
+	lastSweep atomic.Int64
+	// protected serves application/oscore and application/cose requests
+	// when a context store is configured (profile 5 and 6).
+	protected http.Handler
+}
+
+// NewServer validates cfg and returns a Server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	sids, err := newSIDCodec(c.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     c,
+		sids:    sids,
+		table:   newSessionTable(c.Lifetimes),
+		limiter: newRateLimiter(c.RateLimit),
+	}
+	for _, p := range c.Protocols {
+		s.records = s.records || p == ProtoRecords
+	}
+	s.tls = serverTLSConfig(c.TLS, c.Protocols)
+	s.tls.GetCertificate = recordLocalCertificate(c.TLS)
+	s.tls.Certificates = nil
+	return s, nil
+}
+
+// Stats is a snapshot of the session table.
+type Stats struct {
+	Handshakes int // sessions still in handshake
+	Sessions   int // all sessions held, including finished ones kept for retries
+}
+
+// Stats reports the current session counts.
+func (s *Server) Stats() Stats {
+	h, t := s.table.counts()
+	return Stats{Handshakes: h, Sessions: t}
+}
+
+// Sweep removes expired sessions now. The server also sweeps by itself as
+// requests arrive; Sweep exists for callers with their own timers.
+func (s *Server) Sweep() {
+	s.cleanup(s.table.sweep(s.cfg.Now()))
+}
+
+// Close ends every session and releases its TLS state.
+func (s *Server) Close() {
+	for _, sess := range s.table.drain() {
+		sess.mu.Lock()
+		sess.release()
+		sess.mu.Unlock()
+	}
+}
+
+// ServeHTTP implements the HTTP binding of profile section 1.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		s.post(w, r)
+	case http.MethodDelete:
+		s.deleteSession(w, r)
+	default:
+		w.Header().Set("Allow", "POST, DELETE")
+		writeError(w, errorf(http.StatusMethodNotAllowed, "method %s not allowed on the ATLS resource", r.Method))
+	}
+}
+
+func (s *Server) post(w http.ResponseWriter, r *http.Request) {
+	s.maybeSweep()
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case ContentTypeATLS:
+	case ContentTypeOSCORE, ContentTypeCOSE:
+		if s.protected != nil {
+			s.protected.ServeHTTP(w, r)
+			return
+		}
+		fallthrough
+	default:
+		writeError(w, errorf(http.StatusUnsupportedMediaType, "Content-Type must be %s", ContentTypeATLS))
+		return
+	}
+	sid, hasSID := sessionCookie(r)
+	if hasSID && !s.owns(w, r, sid) {
+		return
+	}
+	body, err := readFlight(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !hasSID {
+		s.startSession(w, r, body)
+		return
+	}
+	s.continueSession(w, r, sid, body)
+}
+
+// owns verifies a sid (profile 1.4) and hands requests for sessions of
+// other replicas to the forwarder. It reports whether this server should
+// go on with the request.
+func (s *Server) owns(w http.ResponseWriter, r *http.Request, sid string) bool {
+	owner, err := s.sids.owner(sid)
+	if err != nil {
+		writeError(w, errorf(http.StatusNotFound, "unknown session"))
+		return false
+	}
+	if owner == s.cfg.ReplicaID {
+		return true
+	}
+	if s.cfg.Forwarder == nil || r.Header.Get(ForwardedHeader) != "" {
+		writeError(w, errorf(http.StatusNotFound, "unknown session"))
+		return false
+	}
+	s.cfg.Forwarder.Forward(w, r, owner)
+	return false
+}
+
+// readFlight reads a body of at most MaxFlightSize bytes (profile 1.5).
+func readFlight(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxFlightSize {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", MaxFlightSize)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFlightSize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", MaxFlightSize)
+		}
+		return nil, errorf(http.StatusBadRequest, "reading body: %v", err)
+	}
+	return body, nil
+}
+
+// startSession admits a ClientHello as a new session (profile 1.2). All
+// checks that cost no cryptography come first: framing, rate, capacity.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byte) {
+	if len(body) == 0 {
+		writeError(w, errorf(http.StatusBadRequest, "empty flight cannot start a session"))
+		return
+	}
+	if err := checkFlight(body); err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	if !startsWithClientHello(body) {
+		writeError(w, errorf(http.StatusBadRequest, "a new session must start with a ClientHello"))
+		return
+	}
+	now := s.cfg.Now()
+	if wait, ok := s.limiter.allow(clientAddress(r, s.cfg.TrustedProxies), now); !ok {
+		writeError(w, &httpError{status: http.StatusTooManyRequests, reason: "too many new sessions from this client", retryAfter: wait})
+		return
+	}
+	sid, err := s.sids.mint(s.cfg.ReplicaID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sess := &session{sid: sid}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	ok, swept := s.table.reserve(sess, s.cfg.MaxHandshakes, s.cfg.MaxSessions, now)
+	s.cleanup(swept)
+	if !ok {
+		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "session capacity exhausted", retryAfter: s.cfg.RetryAfter})
+		return
+	}
+	conn := newFlightConn(localAddr(r), remoteAddr(r))
+	sess.tls = tls.Server(conn, s.tls)
+	sess.outer = r
+	conn.feed(body)
+	sess.eng = startEngine(conn, func() { s.runSession(sess) })
+	out, finished, err := sess.eng.wait(s.cfg.FlightTimeout)
+	s.conclude(w, sess, sha256.Sum256(body), out, finished, err, true)
+}
+
+// continueSession feeds a later flight to its session.
+func (s *Server) continueSession(w http.ResponseWriter, r *http.Request, sid string, body []byte) {
+	sess, expired := s.table.get(sid, s.cfg.Now())
+	s.cleanup(expired)
+	if sess == nil {
+		writeError(w, errorf(http.StatusNotFound, "unknown or expired session"))
+		return
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	digest := sha256.Sum256(body)
+	// The retry check comes before any state check (profile 1.7 and 4.2).
+	if answer, ok := sess.cached(digest); ok {
+		s.table.touch(sess, s.cfg.Now())
+		writeFlight(w, answer, "")
+		return
+	}
+	switch sess.getState() {
+	case stateExported:
+		writeError(w, errorf(http.StatusBadRequest, "key export is complete: send protected requests, not flights"))
+		return
+	case stateEnded:
+		writeError(w, errorf(http.StatusBadRequest, "session has ended"))
+		return
+	}
+	if len(body) > 0 {
+		if err := checkFlight(body); err != nil {
+			writeError(w, errorf(http.StatusBadRequest, "%v", err))
+			return
+		}
+	}
+	sess.outer = r
+	out, finished, err := sess.eng.step(body, s.cfg.FlightTimeout)
+	s.conclude(w, sess, digest, out, finished, err, false)
+}
+
+// conclude turns the result of one engine step into the HTTP answer and the
+// session's next state. The caller holds sess.mu.
+func (s *Server) conclude(w http.ResponseWriter, sess *session, digest [sha256.Size]byte, out []byte, finished bool, stepErr error, first bool) {
+	sess.outer = nil
+	fail := func(err error) {
+		s.endSession(sess)
+		writeError(w, err)
+	}
+	switch {
+	case stepErr != nil:
+		fail(errorf(http.StatusGatewayTimeout, "%v", stepErr))
+		return
+	case sess.failure != nil:
+		fail(sess.failure)
+		return
+	case finished && sess.exportedID != nil:
+		s.table.setState(sess, stateExported)
+		sess.release()
+	case finished:
+		// The handshake failed (out holds the alert, profile 1.6) or the
+		// peer closed the connection.
+		s.table.setState(sess, stateEnded)
+		sess.release()
+	case sess.handshakeDone.Load():
+		if sess.exporting() {
+			fail(errorf(http.StatusBadRequest, "no connection-ID carrier in the flight that completed the handshake"))
+			return
+		}
+		if !sess.awaitingInner.Load() {
+			fail(errorf(http.StatusBadRequest, "incomplete inner HTTP request"))
+			return
+		}
+		s.table.setState(sess, stateEstablished)
+	}
+	sess.remember(digest, out)
+	s.table.touch(sess, s.cfg.Now())
+	cookie := ""
+	if first {
+		cookie = s.cookie(sess.sid)
+	}
+	writeFlight(w, out, cookie)
+}
+
+// endSession removes a session and everything it holds. The caller holds
+// sess.mu.
+func (s *Server) endSession(sess *session) {
+	s.table.remove(sess)
+	sess.release()
+	if sess.exportedID != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.cfg.Sink.DeleteContext(ctx, sess.exportedID); err != nil {
+			s.cfg.Logger.Warn("atls: deleting exported context", "err", err)
+		}
+		if err := s.cfg.CIDs.ReleaseCID(ctx, sess.exportedID); err != nil {
+			s.cfg.Logger.Warn("atls: releasing connection ID", "err", err)
+		}
+		sess.exportedID = nil
+	}
+}
+
+// deleteSession implements DELETE (profile 1.8).
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
+	sid, ok := sessionCookie(r)
+	if !ok {
+		writeError(w, errorf(http.StatusNotFound, "no session cookie"))
+		return
+	}
+	if !s.owns(w, r, sid) {
+		return
+	}
+	sess, expired := s.table.get(sid, s.cfg.Now())
+	s.cleanup(expired)
+	if sess == nil {
+		writeError(w, errorf(http.StatusNotFound, "unknown or expired session"))
+		return
+	}
+	sess.mu.Lock()
+	s.endSession(sess)
+	sess.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// cleanup releases the TLS state of sessions already removed from the
+// table. It waits for a POST in progress, so it runs in the background.
+func (s *Server) cleanup(sessions []*session) {
+	for _, sess := range sessions {
+		go func() {
+			sess.mu.Lock()
+			defer sess.mu.Unlock()
+			s.endSession(sess)
+		}()
+	}
+}
+
+// maybeSweep sweeps expired sessions at most once a second.
+func (s *Server) maybeSweep() {
+	now := s.cfg.Now()
+	last := s.lastSweep.Load()
+	if now.UnixNano()-last < int64(time.Second) || !s.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	s.cleanup(s.table.sweep(now))
+}
+
+func (s *Server) cookie(sid string) string {
+	c := &http.Cookie{Name: cookieName, Value: sid, Path: s.cfg.Path, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookie}
+	return c.String()
+}
+
+const cookieName = "atls"
+
+// sessionCookie returns the atls cookie; other cookies are ignored (1.2).
+func sessionCookie(r *http.Request) (string, bool) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return "", false
+	}
+	return c.Value, true
+}
+
+func writeFlight(w http.ResponseWriter, flight []byte, cookie string) {
+	h := w.Header()
+	h.Set("Content-Type", ContentTypeATLS)
+	h.Set("Cache-Control", "no-store")
+	if cookie != "" {
+		h.Set("Set-Cookie", cookie)
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(flight)
+}
+
+func localAddr(r *http.Request) net.Addr {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+func remoteAddr(r *http.Request) net.Addr {
+	if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+// isKeyExport reports whether proto is one of the architecture-2 modes.
+func isKeyExport(proto string) bool {
+	return proto == ProtoOSCORE || proto == ProtoCOSE
+}

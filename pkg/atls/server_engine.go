@@ -1,0 +1,140 @@
+package atls
+
+import (
+	"bufio"
+	"crypto/tls"
+	"net/http"
+)
+
+// runSession is the server engine of one session: the TLS 1.3 handshake,
+// then the application-data mode the ALPN selected (profile 2.3). It runs in
+// the session's goroutine; the driver sees its progress through the flight
+// connection and the session's flags.
+func (s *Server) runSession(sess *session) {
+	tc := sess.tls
+	if err := tc.Handshake(); err != nil {
+		// crypto/tls has written its alert; the driver returns it (1.6).
+		return
+	}
+	cs := tc.ConnectionState()
+	sess.proto = cs.NegotiatedProtocol
+	sess.handshakeDone.Store(true)
+	switch {
+	case isKeyExport(cs.NegotiatedProtocol):
+		s.completeKeyExport(sess, tc, &cs)
+	case s.records:
+		s.serveRecords(sess, tc, &cs)
+	default:
+		// A client without ALPN gets http/1.1 (2.3), which this server
+		// does not offer. Go cannot send an alert after the handshake,
+		// so the error is reported at the HTTP level (4.1).
+		sess.failure = errorf(http.StatusBadRequest, "client offered no ALPN and %s is not enabled", ProtoRecords)
+	}
+}
+
+// completeKeyExport runs profile 4.1-4.4 on the server: read the client's
+// carrier, allocate the server CID, export the keys, hand the context to the
+// sink, and answer with the server's carrier.
+func (s *Server) completeKeyExport(sess *session, tc *tls.Conn, cs *tls.ConnectionState) {
+	p, ok := SuiteTable[cs.CipherSuite]
+	if !ok {
+		sess.failure = errorf(http.StatusBadRequest, "cipher suite %#04x has no key-export mapping", cs.CipherSuite)
+		return
+	}
+	ext := carrierType(cs.NegotiatedProtocol)
+	clientCID, err := readCarrier(tc, ext, p.MaxIDLen())
+	if err != nil {
+		sess.failure = errorf(http.StatusBadRequest, "%v", err)
+		return
+	}
+	ctx := sess.outer.Context()
+	serverCID, err := s.cfg.CIDs.AllocateCID(ctx, p.MaxIDLen())
+	if err != nil {
+		sess.failure = &httpError{status: http.StatusServiceUnavailable, reason: "cannot allocate a connection ID", retryAfter: s.cfg.RetryAfter}
+		return
+	}
+	secret, salt, _, err := exportKeys(cs, cs.NegotiatedProtocol)
+	if err == nil {
+		var cb []byte
+		cb, err = channelBinding(cs)
+		if err == nil {
+			now := s.cfg.Now()
+			ec := &ExportedContext{
+				Protocol:         cs.NegotiatedProtocol,
+				Suite:            p,
+				MasterSecret:     secret,
+				MasterSalt:       salt,
+				SenderID:         clientCID, // profile 4.3
+				RecipientID:      serverCID,
+				PeerCertificates: cs.PeerCertificates,
+				LocalCertificate: tc.NetConn().(*flightConn).localCert,
+				ChannelBinding:   cb,
+				CreatedAt:        now,
+				ExpiresAt:        now.Add(s.cfg.Lifetimes.Context),
+			}
+			err = s.cfg.Sink.StoreContext(ctx, ec)
+		}
+	}
+	if err != nil {
+		_ = s.cfg.CIDs.ReleaseCID(ctx, serverCID)
+		s.cfg.Logger.Error("atls: storing exported context", "err", err)
+		sess.failure = &httpError{status: http.StatusServiceUnavailable, reason: "cannot store the security context", retryAfter: s.cfg.RetryAfter}
+		return
+	}
+	sess.exportedID = serverCID
+	if _, err := tc.Write(appendCarrier(nil, ext, serverCID)); err != nil {
+		sess.failure = errorf(http.StatusBadRequest, "writing carrier: %v", err)
+	}
+}
+
+// serveRecords runs records mode (profile 3): each flight carries exactly
+// one inner HTTP/1.1 request, answered by one inner response.
+func (s *Server) serveRecords(sess *session, tc *tls.Conn, cs *tls.ConnectionState) {
+	cb, _ := channelBinding(cs)
+	peer := &Peer{Protocol: ProtoRecords, ConnectionState: cs, LocalCertificate: tc.NetConn().(*flightConn).localCert, ChannelBinding: cb}
+	br := bufio.NewReader(tc)
+	for {
+		// Peek blocks at a request boundary; a flight that ends anywhere
+		// else is an incomplete request (see conclude).
+		sess.awaitingInner.Store(true)
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		sess.awaitingInner.Store(false)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			tc.Write(innerErrorResponse(http.StatusBadRequest, "malformed inner request: "+err.Error()))
+			return
+		}
+		tc.Write(s.serveInner(sess.outer, req, peer))
+	}
+}
+
+// recordLocalCertificate selects the server certificate the way crypto/tls
+// would and remembers it on the flight connection, so that the exported
+// context can name the certificate this session presented (profile 4.6).
+func recordLocalCertificate(base *tls.Config) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		var cert *tls.Certificate
+		if base.GetCertificate != nil {
+			c, err := base.GetCertificate(hello)
+			if err != nil {
+				return nil, err
+			}
+			cert = c
+		}
+		if cert == nil {
+			cert = &base.Certificates[0]
+			for i := range base.Certificates {
+				if hello.SupportsCertificate(&base.Certificates[i]) == nil {
+					cert = &base.Certificates[i]
+					break
+				}
+			}
+		}
+		if fc, ok := hello.Conn.(*flightConn); ok && len(cert.Certificate) > 0 {
+			fc.localCert = cert.Certificate[0]
+		}
+		return cert, nil
+	}
+}
