@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -227,4 +229,16 @@ func sidFrom(t testing.TB, resp *http.Response) string {
 	}
 	t.Fatalf("no atls cookie in %v", resp.Header)
 	return ""
+}
+
+var errTestSink = fmt.Errorf("test sink refuses")
+
+func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+func mustPrefixes(s ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range s {
+		out = append(out, netip.MustParsePrefix(p))
+	}
+	return out
 }
