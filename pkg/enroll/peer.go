@@ -55,10 +55,17 @@ const (
 // TLSExporter returns the RFC 9266 tls-exporter channel binding of cs, or
 // nil when the connection is not TLS 1.3 (RFC 9266 section 3 forbids it on
 // TLS 1.2 without extended master secret, which Go cannot report).
-func TLSExporter(cs *tls.ConnectionState) []byte {
+func TLSExporter(cs *tls.ConnectionState) (b []byte) {
 	if cs == nil || cs.Version != tls.VersionTLS13 {
 		return nil
 	}
+	// A ConnectionState built by hand (not from a tls.Conn) has no exporter
+	// and ExportKeyingMaterial panics on it; treat that as "no binding".
+	defer func() {
+		if recover() != nil {
+			b = nil
+		}
+	}()
 	b, err := cs.ExportKeyingMaterial(tlsExporterLabel, nil, tlsExporterLength)
 	if err != nil {
 		return nil

@@ -1,0 +1,342 @@
+package enroll
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/smallstep/certificates/authority"
+	"github.com/smallstep/certificates/authority/provisioner"
+	"github.com/smallstep/certificates/errs"
+	"go.step.sm/crypto/pemutil"
+	"go.step.sm/crypto/x509util"
+)
+
+// Defaults of IssuanceProfile.
+const (
+	DefaultValidity = 365 * 24 * time.Hour
+	DefaultBackdate = time.Minute
+)
+
+// IssuanceProfile is what the registrar puts into every domain certificate
+// (LDevID) it issues, from configuration.
+type IssuanceProfile struct {
+	// Validity of issued certificates (default DefaultValidity). NotAfter
+	// never exceeds the issuing CA's.
+	Validity time.Duration
+	// Backdate moves NotBefore back to tolerate clock skew (default
+	// DefaultBackdate).
+	Backdate time.Duration
+	// KeyUsage names, as in smallstep templates ("digitalSignature",
+	// "keyEncipherment", "keyAgreement", ...). Default: digitalSignature,
+	// plus keyEncipherment for RSA keys.
+	KeyUsage []string
+	// ExtKeyUsage names ("clientAuth", "serverAuth", ...). Default:
+	// clientAuth.
+	ExtKeyUsage []string
+	// SANTemplates are Go text/templates evaluated with SANTemplateData;
+	// each non-empty result is added as a subjectAltName (an IP, an e-mail
+	// if it has '@', a URI if it has a scheme, else a DNS name), e.g.
+	// "{{ .SerialNumber }}.pledge.example.net".
+	SANTemplates []string
+	// Template, when set, replaces the whole certificate template (smallstep
+	// x509util template language, data: .Subject, .SANs, .Insecure.CR,
+	// .Label, .SerialNumber). Validity still comes from this profile.
+	Template string
+}
+
+// SANTemplateData is the data SAN templates see.
+type SANTemplateData struct {
+	SerialNumber string // CSR subject serialNumber (the IDevID's)
+	CommonName   string // CSR subject commonName
+	Label        string // EST additional path segment
+}
+
+// profile is a compiled IssuanceProfile.
+type profile struct {
+	IssuanceProfile
+	sans []*template.Template
+	text string
+}
+
+func compileProfile(p IssuanceProfile) (*profile, error) {
+	if p.Validity == 0 {
+		p.Validity = DefaultValidity
+	}
+	if p.Backdate == 0 {
+		p.Backdate = DefaultBackdate
+	}
+	if len(p.ExtKeyUsage) == 0 {
+		p.ExtKeyUsage = []string{"clientAuth"}
+	}
+	if p.Validity < 0 || p.Backdate < 0 {
+		return nil, errors.New("enroll: negative validity or backdate")
+	}
+	c := &profile{IssuanceProfile: p}
+	for i, s := range p.SANTemplates {
+		t, err := template.New(fmt.Sprintf("san%d", i)).Option("missingkey=error").Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("enroll: SAN template %q: %w", s, err)
+		}
+		c.sans = append(c.sans, t)
+	}
+	c.text = p.Template
+	if c.text == "" {
+		c.text = leafTemplate(p.KeyUsage, p.ExtKeyUsage)
+	}
+	if err := x509util.ValidateTemplate([]byte(c.text)); err != nil {
+		return nil, fmt.Errorf("enroll: certificate template: %w", err)
+	}
+	return c, nil
+}
+
+// leafTemplate builds the smallstep template of a domain certificate:
+// subject and names from the (checked) CSR, the configured usages, and
+// never a CA.
+func leafTemplate(keyUsage, extKeyUsage []string) string {
+	q := func(list []string) string {
+		quoted := make([]string, len(list))
+		for i, s := range list {
+			quoted[i] = fmt.Sprintf("%q", s)
+		}
+		return "[" + strings.Join(quoted, ", ") + "]"
+	}
+	var b strings.Builder
+	b.WriteString("{\n\t\"subject\": {{ toJson .Subject }},\n\t\"sans\": {{ toJson .SANs }},\n")
+	if len(keyUsage) > 0 {
+		fmt.Fprintf(&b, "\t\"keyUsage\": %s,\n", q(keyUsage))
+	} else {
+		b.WriteString("{{- if typeIs \"*rsa.PublicKey\" .Insecure.CR.PublicKey }}\n\t\"keyUsage\": [\"digitalSignature\", \"keyEncipherment\"],\n{{- else }}\n\t\"keyUsage\": [\"digitalSignature\"],\n{{- end }}\n")
+	}
+	fmt.Fprintf(&b, "\t\"extKeyUsage\": %s,\n\t\"basicConstraints\": {\"isCA\": false}\n}", q(extKeyUsage))
+	return b.String()
+}
+
+// signOptions returns the smallstep sign options for csr: the template with
+// its data and the validity window.
+func (p *profile) signOptions(req *EnrollRequest, issuer *x509.Certificate, now time.Time) (provisioner.SignOptions, []provisioner.SignOption, error) {
+	csr := req.CSR
+	data := x509util.NewTemplateData()
+	cr := x509util.NewCertificateRequestFromX509(csr)
+	data.SetSubject(cr.Subject)
+	data.SetCertificateRequest(csr)
+	data.Set("Label", req.Label)
+	data.Set("SerialNumber", csr.Subject.SerialNumber)
+
+	var sans []x509util.SubjectAlternativeName
+	for _, n := range csr.DNSNames {
+		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.DNSType, Value: n})
+	}
+	for _, ip := range csr.IPAddresses {
+		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.IPType, Value: ip.String()})
+	}
+	for _, e := range csr.EmailAddresses {
+		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.EmailType, Value: e})
+	}
+	for _, u := range csr.URIs {
+		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.URIType, Value: u.String()})
+	}
+	td := SANTemplateData{SerialNumber: csr.Subject.SerialNumber, CommonName: csr.Subject.CommonName, Label: req.Label}
+	for _, t := range p.sans {
+		var out bytes.Buffer
+		if err := t.Execute(&out, td); err != nil {
+			return provisioner.SignOptions{}, nil, fmt.Errorf("SAN template: %w", err)
+		}
+		if s := strings.TrimSpace(out.String()); s != "" {
+			sans = append(sans, x509util.CreateSANs([]string{s})...)
+		}
+	}
+	data.SetSubjectAlternativeNames(sans...)
+
+	tmpl, err := provisioner.CustomTemplateOptions(nil, data, p.text)
+	if err != nil {
+		return provisioner.SignOptions{}, nil, err
+	}
+	notBefore := now.Add(-p.Backdate)
+	notAfter := now.Add(p.Validity)
+	if issuer != nil && notAfter.After(issuer.NotAfter) {
+		notAfter = issuer.NotAfter
+	}
+	validity := provisioner.CertificateModifierFunc(func(c *x509.Certificate, _ provisioner.SignOptions) error {
+		c.NotBefore, c.NotAfter = notBefore, notAfter
+		return nil
+	})
+	return provisioner.SignOptions{}, []provisioner.SignOption{tmpl, validity}, nil
+}
+
+// authorityCA is the part both backends share: a smallstep Authority that
+// applies the IssuanceProfile and signs through its X.509 CA service
+// (softcas with the domain CA key, or stepcas towards a remote step-ca).
+type authorityCA struct {
+	auth    *authority.Authority
+	profile *profile
+	caCerts []*x509.Certificate // issuing chain, then root
+	issuer  *x509.Certificate   // for NotAfter clamping; nil if unknown
+	now     func() time.Time
+}
+
+func (a *authorityCA) CACerts(context.Context) ([]*x509.Certificate, error) {
+	return a.caCerts, nil
+}
+
+func (a *authorityCA) Enroll(ctx context.Context, req *EnrollRequest) (*Issued, error) {
+	so, opts, err := a.profile.signOptions(req, a.issuer, a.now())
+	if err != nil {
+		return nil, err
+	}
+	chain, err := a.auth.SignWithContext(ctx, req.CSR, so, opts...)
+	if err != nil {
+		return nil, mapStepError(err)
+	}
+	if len(chain) == 0 {
+		return nil, errors.New("enroll: CA returned no certificate")
+	}
+	return &Issued{Certificate: chain[0], Chain: a.fullChain(chain[1:])}, nil
+}
+
+// Reenroll signs the new CSR like Enroll: RFC 7030 re-enrollment may change
+// the key (rekey), so it is a fresh signature over the checked CSR rather
+// than smallstep's Renew of the old certificate.
+func (a *authorityCA) Reenroll(ctx context.Context, req *EnrollRequest) (*Issued, error) {
+	return a.Enroll(ctx, req)
+}
+
+func (a *authorityCA) ServerKeyGen(ctx context.Context, req *EnrollRequest) (*Issued, crypto.Signer, error) {
+	return ServerKeyGenWith(ctx, req, a.Enroll)
+}
+
+// fullChain appends the root to chain when the CA left it out.
+func (a *authorityCA) fullChain(chain []*x509.Certificate) []*x509.Certificate {
+	out := append([]*x509.Certificate(nil), chain...)
+	if len(out) > 0 && isSelfSigned(out[len(out)-1]) {
+		return out
+	}
+	for _, c := range a.caCerts {
+		if isSelfSigned(c) && (len(out) == 0 || out[len(out)-1].CheckSignatureFrom(c) == nil) {
+			return append(out, c)
+		}
+	}
+	return out
+}
+
+// mapStepError keeps smallstep's 4xx (a template or policy refusal) as a
+// 4xx *Error and everything else as an internal error.
+func mapStepError(err error) error {
+	var se *errs.Error
+	if errors.As(err, &se) && se.StatusCode() >= 400 && se.StatusCode() < 500 {
+		return newError(se.StatusCode(), err, "CA refused the request")
+	}
+	return fmt.Errorf("enroll: CA: %w", err)
+}
+
+// EmbeddedConfig configures EmbeddedCA: the domain CA from files or from
+// memory (memory wins), and the issuance profile.
+type EmbeddedConfig struct {
+	RootFile      string // PEM root certificate(s)
+	IssuerFile    string // PEM issuing CA certificate, optionally followed by intermediates
+	IssuerKeyFile string // PEM issuing CA private key
+	// IssuerKeyPassword decrypts an encrypted IssuerKeyFile.
+	IssuerKeyPassword []byte
+
+	Root        *x509.Certificate
+	IssuerChain []*x509.Certificate // issuing CA first
+	IssuerKey   crypto.Signer
+
+	Profile IssuanceProfile
+}
+
+// EmbeddedCA signs in-process with smallstep's authority.NewEmbedded and the
+// domain CA key (DESIGN decision 6). It keeps no database: the registrar
+// records issuances through the EST server's IssuedHook.
+type EmbeddedCA struct {
+	authorityCA
+}
+
+// NewEmbeddedCA loads the domain CA and builds the embedded authority.
+func NewEmbeddedCA(cfg EmbeddedConfig) (*EmbeddedCA, error) {
+	root, chain, key := cfg.Root, cfg.IssuerChain, cfg.IssuerKey
+	if root == nil {
+		if cfg.RootFile == "" {
+			return nil, errors.New("enroll: embedded CA needs a root certificate")
+		}
+		roots, err := pemutil.ReadCertificateBundle(cfg.RootFile)
+		if err != nil {
+			return nil, fmt.Errorf("enroll: root: %w", err)
+		}
+		root = roots[0]
+	}
+	if len(chain) == 0 {
+		if cfg.IssuerFile == "" {
+			return nil, errors.New("enroll: embedded CA needs an issuing CA certificate")
+		}
+		var err error
+		if chain, err = pemutil.ReadCertificateBundle(cfg.IssuerFile); err != nil {
+			return nil, fmt.Errorf("enroll: issuer: %w", err)
+		}
+	}
+	if key == nil {
+		if cfg.IssuerKeyFile == "" {
+			return nil, errors.New("enroll: embedded CA needs the issuing CA key")
+		}
+		var opts []pemutil.Options
+		if len(cfg.IssuerKeyPassword) > 0 {
+			opts = append(opts, pemutil.WithPassword(cfg.IssuerKeyPassword))
+		}
+		k, err := pemutil.Read(cfg.IssuerKeyFile, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("enroll: issuer key: %w", err)
+		}
+		var ok bool
+		if key, ok = k.(crypto.Signer); !ok {
+			return nil, fmt.Errorf("enroll: issuer key is a %T, not a signer", k)
+		}
+	}
+	if !publicKeysEqual(chain[0].PublicKey, key.Public()) {
+		return nil, errors.New("enroll: issuing CA key does not match its certificate")
+	}
+	verifyChain := append(append([]*x509.Certificate(nil), chain...), root)
+	for i := 0; i+1 < len(verifyChain); i++ {
+		if err := verifyChain[i].CheckSignatureFrom(verifyChain[i+1]); err != nil {
+			return nil, fmt.Errorf("enroll: issuing chain does not lead to the root: %w", err)
+		}
+	}
+	prof, err := compileProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authority.NewEmbedded(
+		authority.WithX509RootCerts(root),
+		authority.WithX509SignerChain(chain, key),
+		authority.WithQuietInit(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: embedded authority: %w", err)
+	}
+	caCerts := append(append([]*x509.Certificate(nil), chain...), root)
+	return &EmbeddedCA{authorityCA{auth: auth, profile: prof, caCerts: caCerts, issuer: chain[0], now: time.Now}}, nil
+}
+
+// publicKeysEqual compares two public keys.
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	ea, ok := a.(equaler)
+	return ok && ea.Equal(b)
+}
+
+var _ CA = (*EmbeddedCA)(nil)
+
+// statusOf is for tests and logs: the HTTP status err maps to.
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}
