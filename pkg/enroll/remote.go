@@ -1,0 +1,198 @@
+package enroll
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/smallstep/certificates/authority"
+	"github.com/smallstep/certificates/cas/apiv1"
+	"github.com/smallstep/certificates/cas/stepcas"
+	"go.step.sm/crypto/pemutil"
+)
+
+// RemoteProvisionerTemplate is the x509 template the remote step-ca's JWK
+// provisioner should carry for Landfall. The registrar has already checked
+// the CSR and decided the names (they travel in the provisioning token), so
+// the remote CA keeps the CSR's subject, including its serialNumber, and
+// takes the subjectAltNames from the token (none when the token has none);
+// without this template step-ca's default would replace the subject with a
+// commonName and add the token subject as a DNS name.
+const RemoteProvisionerTemplate = `{
+	"subject": {{ toJson .Insecure.CR.Subject }},
+	"sans": {{ if .Token.sans }}{{ toJson .SANs }}{{ else }}[]{{ end }},
+{{- if typeIs "*rsa.PublicKey" .Insecure.CR.PublicKey }}
+	"keyUsage": ["digitalSignature", "keyEncipherment"],
+{{- else }}
+	"keyUsage": ["digitalSignature"],
+{{- end }}
+	"extKeyUsage": ["clientAuth"],
+	"basicConstraints": {"isCA": false}
+}`
+
+// RemoteConfig configures RemoteCA.
+type RemoteConfig struct {
+	// URL of the step-ca, e.g. "https://ca.internal:9000".
+	URL string
+	// RootFingerprint is the SHA-256 (hex) of the CA's root certificate;
+	// the TLS connection and the root are pinned to it.
+	RootFingerprint string
+	// Provisioner is the name of the JWK provisioner on the CA.
+	Provisioner string
+	// ProvisionerPassword decrypts the provisioner's key. It must not be
+	// empty: stepcas would otherwise prompt on a terminal.
+	ProvisionerPassword []byte
+	// ProvisionerKeyFile optionally holds the provisioner's private JWK
+	// (encrypted); by default the encrypted key is fetched from the CA.
+	ProvisionerKeyFile string
+	// Profile applies on the registrar side: the SANs and subject it puts
+	// in the provisioning token and the validity it asks for. Key usages
+	// are decided by the remote provisioner's template (see
+	// RemoteProvisionerTemplate).
+	Profile IssuanceProfile
+	// HTTPTimeout bounds the calls made during NewRemoteCA (default 30 s).
+	HTTPTimeout time.Duration
+}
+
+// RemoteCA enrolls through a remote step-ca in RA mode (DESIGN decision 6):
+// a local smallstep authority applies the registrar's issuance profile and
+// hands the result to cas/stepcas, which signs a one-time JWK token and asks
+// the remote CA to sign the CSR. The CA key never lives on the registrar.
+type RemoteCA struct {
+	authorityCA
+}
+
+// NewRemoteCA connects to the remote step-ca: it fetches the root pinned by
+// RootFingerprint and the intermediates, decrypts the provisioner key, and
+// builds the local RA authority.
+func NewRemoteCA(ctx context.Context, cfg RemoteConfig) (*RemoteCA, error) {
+	switch {
+	case cfg.URL == "":
+		return nil, errors.New("enroll: remote CA needs a URL")
+	case cfg.RootFingerprint == "":
+		return nil, errors.New("enroll: remote CA needs the root fingerprint")
+	case cfg.Provisioner == "":
+		return nil, errors.New("enroll: remote CA needs a JWK provisioner name")
+	case len(cfg.ProvisionerPassword) == 0:
+		return nil, errors.New("enroll: remote CA needs the provisioner password")
+	}
+	fp := strings.ToLower(strings.ReplaceAll(cfg.RootFingerprint, ":", ""))
+	svc, err := stepcas.New(ctx, apiv1.Options{
+		Type:                            apiv1.StepCAS,
+		CertificateAuthority:            cfg.URL,
+		CertificateAuthorityFingerprint: fp,
+		CertificateIssuer: &apiv1.CertificateIssuer{
+			Type:        "jwk",
+			Provisioner: cfg.Provisioner,
+			Password:    string(cfg.ProvisionerPassword),
+			Key:         cfg.ProvisionerKeyFile,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enroll: remote CA: %w", err)
+	}
+	rootResp, err := svc.GetCertificateAuthority(&apiv1.GetCertificateAuthorityRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("enroll: remote CA root: %w", err)
+	}
+	root := rootResp.RootCertificate
+	if sum := sha256.Sum256(root.Raw); hex.EncodeToString(sum[:]) != fp {
+		return nil, errors.New("enroll: remote CA root does not match the pinned fingerprint")
+	}
+	timeout := cfg.HTTPTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	inters, err := fetchIntermediates(ctx, cfg.URL, root, timeout)
+	if err != nil {
+		return nil, err
+	}
+	prof, err := compileProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authority.NewEmbedded(
+		authority.WithX509RootCerts(root),
+		authority.WithX509CAService(raService{svc}),
+		authority.WithQuietInit(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: RA authority: %w", err)
+	}
+	caCerts := append(append([]*x509.Certificate(nil), inters...), root)
+	var issuer *x509.Certificate
+	if len(inters) > 0 {
+		issuer = inters[0]
+	}
+	return &RemoteCA{authorityCA{auth: auth, profile: prof, caCerts: caCerts, issuer: issuer, now: time.Now}}, nil
+}
+
+// fetchIntermediates reads /intermediates.pem over TLS verified against the
+// pinned root, and checks that the chain leads to it.
+func fetchIntermediates(ctx context.Context, base string, root *x509.Certificate, timeout time.Duration) ([]*x509.Certificate, error) {
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/intermediates.pem", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: remote CA intermediates: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("enroll: remote CA intermediates: HTTP %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	certs, err := pemutil.ParseCertificateBundle(b)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: remote CA intermediates: %w", err)
+	}
+	chain := append(append([]*x509.Certificate(nil), certs...), root)
+	for i := 0; i+1 < len(chain); i++ {
+		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
+			return nil, fmt.Errorf("enroll: remote CA intermediates do not lead to the pinned root: %w", err)
+		}
+	}
+	return certs, nil
+}
+
+// raService adapts stepcas to Landfall's subjects. stepcas names the token
+// subject after the template's commonName, or its first SAN; a domain
+// certificate may have neither (RFC 8995 identifies the device by subject
+// serialNumber), and step-ca refuses a token without a subject. The
+// serialNumber then names the token; the remote template keeps the CSR's
+// subject, so the certificate is unaffected.
+type raService struct {
+	*stepcas.StepCAS
+}
+
+func (r raService) CreateCertificate(req *apiv1.CreateCertificateRequest) (*apiv1.CreateCertificateResponse, error) {
+	t := req.Template
+	if t != nil && t.Subject.CommonName == "" && len(t.DNSNames)+len(t.IPAddresses)+len(t.EmailAddresses)+len(t.URIs) == 0 {
+		cp := *t
+		cp.Subject.CommonName = t.Subject.SerialNumber
+		r2 := *req
+		r2.Template = &cp
+		req = &r2
+	}
+	return r.StepCAS.CreateCertificate(req)
+}
+
+var _ CA = (*RemoteCA)(nil)
