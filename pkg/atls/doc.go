@@ -1,0 +1,71 @@
+// Package atls implements Application-Layer TLS (draft-friel-tls-atls-04)
+// over HTTP as Landfall's wire profile fixes it (ATLS-PROFILE.md, sections
+// 1-4; docs/atls-profile.md says the same in the project's words).
+//
+// A pledge behind TLS-terminating middleboxes cannot run TLS to the
+// registrar directly, so it runs TLS 1.3 inside ordinary HTTP requests: each
+// handshake flight is the body of a POST to /.well-known/atls, and the
+// server's next flight is the body of the 200 answer. The package knows
+// nothing of BRSKI; the registrar mounts Server and gives it an inner
+// handler.
+//
+// # Flight model
+//
+// Both sides run an unmodified crypto/tls endpoint over flightConn, an
+// in-memory net.Conn whose Write never blocks and whose Read, on an empty
+// buffer, blocks and signals that the engine has said all it can: the
+// flight is over. The driver feeds one received flight, waits for "Read
+// blocked" or "engine finished" (never "Handshake returned", which would cut
+// a records-mode answer or the key-export carrier short), and sends what the
+// engine wrote. Each server session is one goroutine; a session in
+// handshake holds about 23 KB (BENCHMARKS.md).
+//
+// # Profile choices
+//
+//   - Sessions (1.2, 1.4): the first 200 sets the cookie atls=<sid>. A sid
+//     is base64url of a version byte, the owner replica id, 16 random bytes
+//     and a 12-byte HMAC-SHA256 tag under a key all replicas share; a forged
+//     sid is answered 404 before the body is read.
+//   - Errors (1.5) are text/plain and carry no TLS records: 415, 413 (over
+//     64 KiB), 400 (framing, no ClientHello, carrier errors), 404, 429 and
+//     503 with Retry-After. Framing, rate limit and capacity are checked
+//     before any cryptography.
+//   - Handshake failures (1.6) are TLS alerts in a 200; the session ends.
+//   - Retransmission (1.7): a POST byte-identical to the previous flight of
+//     its session gets the previous answer again without touching TLS, even
+//     after the key export or a fatal alert, checked before any state check.
+//   - DELETE (1.8) ends the session and deletes its exported context.
+//   - Lifetimes (1.9) run on the configured clock: 30 s idle and 60 s total
+//     in handshake, 5 min idle for records mode; finished sessions are kept
+//     30 s for retries. Expired sessions are swept lazily and when the
+//     table is full.
+//   - TLS (2): TLS 1.3 only, no session tickets, ALPN in the server's order
+//     (atls-oscore, atls-cose, http/1.1 by default); a client without ALPN
+//     gets records mode.
+//   - Records mode (3): one inner HTTP/1.1 request per POST, served by the
+//     configured handler with r.TLS set to the inner session's state; the
+//     response always has Content-Length.
+//   - Key export (4): the connection-ID carrier ExtensionType || cid_len ||
+//     cid travels as the first application data each way (0xFFDC for
+//     atls-oscore, 0xFFDD for atls-cose), the client's with its Finished.
+//     TLS-Exporter(label, no context, 2L) gives Master Secret [0, L) and
+//     Master Salt [L, 2L); the server's context (Sender ID = client CID,
+//     Recipient ID = server CID) goes to a ContextSink with the client's
+//     chain, the suite, the certificate the server presented and the
+//     RFC 9266 tls-exporter value, and the TLS state is released.
+//
+// # Multiple replicas
+//
+// A POST or DELETE for a session another replica owns goes to the
+// configured Forwarder, once (ForwardedHeader stops a second hop).
+// HTTPForwarder sends it to the owner's internal listener. Key-export
+// contexts need no forwarding: they live in the shared ContextSink.
+//
+// # Client
+//
+// Client runs the same profile from the pledge's side through any
+// http.Client. In records mode a ClientSession is an http.RoundTripper; in
+// the key-export modes it returns the ExportedContext. With Provisional set
+// the server certificate is not verified but handed to the caller, for
+// BRSKI's provisional acceptance.
+package atls
