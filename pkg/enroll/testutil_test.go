@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"mime"
+	"mime/multipart"
 	"net/http/httptest"
 	"testing"
 
@@ -15,9 +18,9 @@ import (
 )
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
-func bigOne() *big.Int                         { return big.NewInt(1) }
-func randReader() io.Reader                    { return rand.Reader }
-func errorsJoinWrap(err error) error           { return fmt.Errorf("wrapped: %w", err) }
+func bigOne() *big.Int                        { return big.NewInt(1) }
+func randReader() io.Reader                   { return rand.Reader }
+func errorsJoinWrap(err error) error          { return fmt.Errorf("wrapped: %w", err) }
 
 var rsaKeyCache crypto.Signer
 
@@ -75,4 +78,30 @@ func addAttributeForTest(t testing.TB, der []byte, oid asn1.ObjectIdentifier, ke
 	outer.TBS = asn1.RawValue{FullBytes: tbsDER}
 	outer.SigVal = asn1.BitString{Bytes: sig, BitLength: len(sig) * 8}
 	return mustMarshal(t, outer)
+}
+
+func pkixName(serial string) pkix.Name { return pkix.Name{SerialNumber: serial} }
+
+// multipartPart returns the body of the first part of type want.
+func multipartPart(t testing.TB, contentType string, body []byte, want string) []byte {
+	t.Helper()
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("no %s part: %v", want, err)
+		}
+		mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if mt == want {
+			b, err := io.ReadAll(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
 }
