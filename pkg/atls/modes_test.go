@@ -143,3 +143,24 @@ func trunc(b []byte) string {
 	}
 	return string(b)
 }
+
+func TestProvisionalAcceptance(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(ProtoOSCORE)
+	c.TLS.RootCAs = nil // the pledge does not know the registrar yet
+	if _, err := c.Handshake(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("unverifiable server accepted without Provisional: %v", err)
+	}
+	c.Provisional = true
+	sess, err := c.Handshake(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := sess.ConnectionState().PeerCertificates
+	if len(peer) == 0 || !bytes.Equal(peer[0].Raw, h.pki.server.Certificate[0]) {
+		t.Fatal("the registrar certificate was not handed to the caller")
+	}
+	if !bytes.Equal(sess.Exported().PeerCertificates[0].Raw, peer[0].Raw) {
+		t.Fatal("exported context lacks the server certificate")
+	}
+}
