@@ -3,8 +3,10 @@ package enroll
 import (
 	"bytes"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
 	"io"
@@ -104,4 +106,22 @@ func multipartPart(t testing.TB, contentType string, body []byte, want string) [
 			return b
 		}
 	}
+}
+
+func mustEd25519(t testing.TB) crypto.Signer {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mustParseCSRT(t testing.TB, der []byte) *x509.CertificateRequest {
+	t.Helper()
+	c, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
