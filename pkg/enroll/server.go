@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -198,11 +199,19 @@ func NewServer(ca CA, opts ...Option) (*Server, error) {
 	if _, err := s.csrPolicy.CSRAttrs(); err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
+	if s.prefix != "" && (!strings.HasPrefix(s.prefix, "/") || strings.HasSuffix(s.prefix, "/")) {
+		return nil, fmt.Errorf("enroll: path prefix %q must start and not end with /", s.prefix)
+	}
 	r := chi.NewRouter()
-	r.Route(s.prefix, func(r chi.Router) {
+	mount := func(r chi.Router) {
 		s.Routes(r)
 		r.Route("/{label}", s.Routes)
-	})
+	}
+	if s.prefix == "" {
+		mount(r)
+	} else {
+		r.Route(s.prefix, mount)
+	}
 	s.router = r
 	return s, nil
 }

@@ -485,3 +485,29 @@ func TestWriteError(t *testing.T) {
 		t.Errorf("Retry-After %q, want rounded up to 2", w.Header().Get("Retry-After"))
 	}
 }
+
+func TestPathPrefix(t *testing.T) {
+	for _, prefix := range []string{"", "/est", "/a/b"} {
+		s := newTestServer(t, WithPathPrefix(prefix))
+		if w := do(t, s, "GET", prefix+"/cacerts", nil, nil); w.Code != 200 {
+			t.Errorf("prefix %q: %d", prefix, w.Code)
+		}
+		if w := do(t, s, "GET", prefix+"/lbl/cacerts", nil, nil); w.Code != 200 {
+			t.Errorf("prefix %q with label: %d", prefix, w.Code)
+		}
+	}
+	for _, bad := range []string{"est", "/est/"} {
+		if _, err := NewServer(newTestPKI(t).ca, WithPolicy(AllowAuthenticated), WithPathPrefix(bad)); err == nil {
+			t.Errorf("accepted prefix %q", bad)
+		}
+	}
+	if _, err := NewServer(newTestPKI(t).ca); err == nil {
+		t.Error("NewServer without a Policy")
+	}
+	if _, err := NewServer(nil, WithPolicy(AllowAuthenticated)); err == nil {
+		t.Error("NewServer without a CA")
+	}
+	if _, err := NewServer(newTestPKI(t).ca, WithPolicy(AllowAuthenticated), WithMaxBodySize(0)); err == nil {
+		t.Error("NewServer with a zero body limit")
+	}
+}
