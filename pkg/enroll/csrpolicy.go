@@ -123,11 +123,16 @@ func (p *CSRPolicy) keyTypes() []KeyType {
 // RFC 7030 section 3.5 places the channel binding in challengePassword;
 // a missing or wrong value is a 403 (the CSR may have been relayed).
 func (p *CSRPolicy) Check(csr *x509.CertificateRequest, serial string, peer Peer) error {
-	if p == nil {
-		p = &CSRPolicy{}
-	}
 	if err := csr.CheckSignature(); err != nil {
 		return newError(http.StatusBadRequest, err, "CSR signature invalid")
+	}
+	return p.checkVerified(csr, serial, peer)
+}
+
+// checkVerified is Check for a CSR whose signature ParseCSR has verified.
+func (p *CSRPolicy) checkVerified(csr *x509.CertificateRequest, serial string, peer Peer) error {
+	if p == nil {
+		p = &CSRPolicy{}
 	}
 	kt, err := KeyTypeOf(csr.PublicKey)
 	if err != nil {

@@ -511,3 +511,41 @@ func TestPathPrefix(t *testing.T) {
 		t.Error("NewServer with a zero body limit")
 	}
 }
+
+// pendingCA is a backend whose CA queues requests for manual approval.
+type pendingCA struct {
+	*EmbeddedCA
+	err error
+}
+
+func (c pendingCA) Enroll(context.Context, *EnrollRequest) (*Issued, error) { return nil, c.err }
+
+func TestBackendErrors(t *testing.T) {
+	p := newTestPKI(t)
+	chain, key := p.idevid(t, "SN-Q")
+	csr := makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-Q"}})
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		retry  string
+		body   string
+	}{
+		{"pending", ErrPending(2*time.Minute, "queued at the CA"), 202, "120", "queued at the CA\n"},
+		{"refused", &Error{Status: 403, Reason: "CA policy"}, 403, "", "CA policy\n"},
+		{"unavailable", &Error{Status: 503, RetryAfter: 10 * time.Second, Reason: "CA down"}, 503, "10", "CA down\n"},
+		{"internal", errors.New("hsm: PIN 1234 rejected"), 500, "", "internal error\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewServer(pendingCA{p.ca, tt.err}, WithPolicy(AllowAuthenticated), WithLogger(quietLogger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := do(t, s, "POST", est+"/simpleenroll", csr, &Peer{Chain: chain})
+			if w.Code != tt.status || w.Header().Get("Retry-After") != tt.retry || w.Body.String() != tt.body {
+				t.Fatalf("got %d Retry-After %q body %q", w.Code, w.Header().Get("Retry-After"), w.Body)
+			}
+		})
+	}
+}

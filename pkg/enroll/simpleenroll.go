@@ -71,7 +71,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, op Operation) (*e
 			return nil, ErrForbidden("re-enrollment must keep subject and subjectAltName")
 		}
 	}
-	if err := s.csrPolicy.Check(csr, peer.Leaf().Subject.SerialNumber, peer); err != nil {
+	if err := s.csrPolicy.checkVerified(csr, peer.Leaf().Subject.SerialNumber, peer); err != nil {
 		return nil, err
 	}
 	if err := s.policy(r.Context(), authz); err != nil {
@@ -114,7 +114,9 @@ func (s *Server) responseCerts(iss *Issued) []*x509.Certificate {
 	certs := []*x509.Certificate{iss.Certificate}
 	if s.includeChain {
 		for _, c := range iss.Chain {
-			if !isSelfSigned(c) {
+			// The chain comes from the CA; a self-issued certificate in it
+			// is the root, which clients get from /cacerts.
+			if string(c.RawIssuer) != string(c.RawSubject) {
 				certs = append(certs, c)
 			}
 		}
@@ -214,5 +216,5 @@ func sameIdentity(csr *x509.CertificateRequest, cert *x509.Certificate) bool {
 
 // isSelfSigned reports whether c is a self-issued, self-signed certificate.
 func isSelfSigned(c *x509.Certificate) bool {
-	return c.CheckSignatureFrom(c) == nil && string(c.RawIssuer) == string(c.RawSubject)
+	return string(c.RawIssuer) == string(c.RawSubject) && c.CheckSignatureFrom(c) == nil
 }
