@@ -1,0 +1,124 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrUnknown reports a replica that is not registered or whose heartbeat
+// has expired.
+var ErrUnknown = errors.New("replica: unknown or expired replica")
+
+// Registry registers this replica and resolves others.
+type Registry struct {
+	pool *pgxpool.Pool
+	// Timeout is how old a heartbeat may be before its replica counts as
+	// gone; default 15 s. Interval is the heartbeat period; default 5 s.
+	Timeout  time.Duration
+	Interval time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// NewRegistry returns a registry on pool with default timings.
+func NewRegistry(pool *pgxpool.Pool) *Registry {
+	return &Registry{pool: pool, Timeout: 15 * time.Second, Interval: 5 * time.Second, Now: time.Now, Logger: slog.Default()}
+}
+
+// Register records (or re-records) replica id with its internal URL.
+func (r *Registry) Register(ctx context.Context, id string, internal *url.URL) error {
+	now := r.Now()
+	_, err := r.pool.Exec(ctx, `
+		INSERT INTO replicas (id, internal_url, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (id) DO UPDATE SET internal_url = EXCLUDED.internal_url,
+			started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at`,
+		id, internal.String(), now)
+	if err != nil {
+		return fmt.Errorf("replica: register %s: %w", id, err)
+	}
+	return nil
+}
+
+// Heartbeat refreshes replica id's heartbeat.
+func (r *Registry) Heartbeat(ctx context.Context, id string) error {
+	tag, err := r.pool.Exec(ctx, `UPDATE replicas SET heartbeat_at = $2 WHERE id = $1`, id, r.Now())
+	if err != nil {
+		return fmt.Errorf("replica: heartbeat %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("replica: heartbeat %s: %w", id, ErrUnknown)
+	}
+	return nil
+}
+
+// Deregister removes replica id, on orderly shutdown.
+func (r *Registry) Deregister(ctx context.Context, id string) error {
+	_, err := r.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1`, id)
+	return err
+}
+
+// Resolve returns the internal URL of a live replica.
+func (r *Registry) Resolve(ctx context.Context, id string) (*url.URL, error) {
+	var raw string
+	err := r.pool.QueryRow(ctx, `SELECT internal_url FROM replicas WHERE id = $1 AND heartbeat_at >= $2`,
+		id, r.Now().Add(-r.Timeout)).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrUnknown
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replica: resolve %s: %w", id, err)
+	}
+	return url.Parse(raw)
+}
+
+// Live lists the replicas whose heartbeat is fresh, for the admin API.
+func (r *Registry) Live(ctx context.Context) ([]Replica, error) {
+	rows, err := r.pool.Query(ctx, `SELECT id, internal_url, started_at, heartbeat_at FROM replicas
+		WHERE heartbeat_at >= $1 ORDER BY id`, r.Now().Add(-r.Timeout))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Replica])
+}
+
+// Replica is one registry row.
+type Replica struct {
+	ID          string    `json:"id"`
+	InternalURL string    `json:"internal_url"`
+	StartedAt   time.Time `json:"started_at"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+}
+
+// Run registers id and heartbeats until ctx ends, then deregisters. A
+// failed heartbeat (database down) is logged and retried; the replica
+// re-registers when its row has gone.
+func (r *Registry) Run(ctx context.Context, id string, internal *url.URL) error {
+	if err := r.Register(ctx, id, internal); err != nil {
+		return err
+	}
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return r.Deregister(dctx, id)
+		case <-t.C:
+			err := r.Heartbeat(ctx, id)
+			if errors.Is(err, ErrUnknown) {
+				err = r.Register(ctx, id, internal)
+			}
+			if err != nil && ctx.Err() == nil {
+				r.Logger.Warn("replica heartbeat failed", "replica", id, "err", err)
+			}
+		}
+	}
+}

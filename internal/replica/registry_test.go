@@ -1,0 +1,106 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/migrations"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newRegistry(t *testing.T) (*Registry, *clock) {
+	dsn := testpg.Database(t)
+	if _, err := migrations.Up(dsn, migrations.RegistrarSchema); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := NewRegistry(pool)
+	r.Now = c.Now
+	return r, c
+}
+
+func TestRegisterResolveExpire(t *testing.T) {
+	ctx := context.Background()
+	r, c := newRegistry(t)
+	a, _ := url.Parse("https://10.0.0.1:8444")
+	if err := r.Register(ctx, "a", a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Resolve(ctx, "a")
+	if err != nil || got.String() != a.String() {
+		t.Fatalf("resolve: %v %v", got, err)
+	}
+	if _, err := r.Resolve(ctx, "b"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("unknown replica: %v", err)
+	}
+	c.add(10 * time.Second)
+	if err := r.Heartbeat(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	c.add(14 * time.Second)
+	if _, err := r.Resolve(ctx, "a"); err != nil {
+		t.Fatalf("fresh heartbeat: %v", err)
+	}
+	c.add(2 * time.Second)
+	if _, err := r.Resolve(ctx, "a"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("expired heartbeat resolved: %v", err)
+	}
+	if live, err := r.Live(ctx); err != nil || len(live) != 0 {
+		t.Fatalf("live %v %v", live, err)
+	}
+	// Re-registering moves the replica to its new address.
+	a2, _ := url.Parse("https://10.0.0.2:8444")
+	if err := r.Register(ctx, "a", a2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Resolve(ctx, "a"); got.String() != a2.String() {
+		t.Fatalf("resolve after re-register: %v", got)
+	}
+	if err := r.Deregister(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Heartbeat(ctx, "a"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("heartbeat of a deregistered replica: %v", err)
+	}
+}
+
+// The registrar schema applies, reverts completely and applies again.
+func TestRegistrarSchemaUpDownUp(t *testing.T) {
+	dsn := testpg.Database(t)
+	v, err := migrations.Up(dsn, migrations.RegistrarSchema)
+	if err != nil || v == 0 {
+		t.Fatalf("up: v=%d err=%v", v, err)
+	}
+	if err := migrations.Down(dsn, migrations.RegistrarSchema); err != nil {
+		t.Fatal(err)
+	}
+	if v2, err := migrations.Up(dsn, migrations.RegistrarSchema); err != nil || v2 != v {
+		t.Fatalf("up again: v=%d err=%v", v2, err)
+	}
+}
