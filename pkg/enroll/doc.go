@@ -30,6 +30,16 @@
 // Content-Transfer-Encoding is neither required on requests nor sent on
 // responses (RFC 8951 section 3).
 //
+// Order of checks on the POST operations, each failing with its own status
+// and a plain-text reason ([Error] is mapped to the response in one place):
+// label (404), client chain present (401), body size (413, [WithMaxBodySize],
+// 64 KiB by default), decoding and CSR signature (400), for /simplereenroll
+// the certificate being renewed chains to [CA.CACerts] (403) and the CSR
+// keeps its subject and subjectAltNames (403 unless
+// [WithReenrollSubjectChange]), the [CSRPolicy] (403), the [Policy] (202 with
+// Retry-After for "not yet", 403 for "no"), the CA (its *Error passes
+// through, anything else is a 500 without details), and the [IssuedHook].
+//
 // What this package is not: it does not terminate TLS, ATLS or OSCORE (those
 // bindings hand it a Peer), it does not decide which devices are welcome
 // (the registrar's Policy does, after voucher validation), and it keeps no
