@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"text/template"
 	"time"
@@ -337,12 +336,3 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 }
 
 var _ CA = (*EmbeddedCA)(nil)
-
-// statusOf is for tests and logs: the HTTP status err maps to.
-func statusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return http.StatusInternalServerError
-}

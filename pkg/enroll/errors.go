@@ -95,3 +95,12 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	_, _ = w.Write([]byte(reason + "\n"))
 }
+
+// statusOf returns the HTTP status err maps to in writeError.
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}

@@ -44,9 +44,7 @@ func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
 	pkiOnce.Do(func() {
 		p := &testPKI{}
-		var rootKey crypto.Signer
-		p.domainRoot, rootKey, p.domainIssuer, p.domainKey, pkiErr = NewDomainCA(DomainCAOptions{Name: "test.example"})
-		_ = rootKey
+		p.domainRoot, _, p.domainIssuer, p.domainKey, pkiErr = NewDomainCA(DomainCAOptions{Name: "test.example"})
 		if pkiErr != nil {
 			return
 		}
