@@ -1,0 +1,79 @@
+package masa
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Error is the one error type that carries an HTTP meaning: a status code,
+// a reason safe to show the client, and, for 202, a retry delay. The HTTP
+// layer maps it to a response in one place (httpapi.writeError); any other
+// error becomes a 500 whose detail stays in the log.
+type Error struct {
+	Status     int
+	Reason     string
+	RetryAfter time.Duration
+	Err        error // underlying cause, logged, never shown
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Reason)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(status int, cause error, format string, args ...any) *Error {
+	return &Error{Status: status, Reason: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// BadRequest, Forbidden, ... build an *Error with the status their name says.
+func BadRequest(format string, args ...any) *Error {
+	return errorf(http.StatusBadRequest, nil, format, args...)
+}
+
+// Forbidden is a 403: authentication or authorization failed (RFC 8995 5.6).
+func Forbidden(format string, args ...any) *Error {
+	return errorf(http.StatusForbidden, nil, format, args...)
+}
+
+// NotFound is a 404: the MASA does not know the device (RFC 8995 5.6).
+func NotFound(format string, args ...any) *Error {
+	return errorf(http.StatusNotFound, nil, format, args...)
+}
+
+// Conflict is a 409: the request collides with existing state.
+func Conflict(format string, args ...any) *Error {
+	return errorf(http.StatusConflict, nil, format, args...)
+}
+
+// Unprocessable is a 422: well-formed input that fails validation.
+func Unprocessable(format string, args ...any) *Error {
+	return errorf(http.StatusUnprocessableEntity, nil, format, args...)
+}
+
+// Pending is a 202 with Retry-After: the MASA cannot decide yet (RFC 8995 5.6).
+func Pending(retry time.Duration, format string, args ...any) *Error {
+	e := errorf(http.StatusAccepted, nil, format, args...)
+	e.RetryAfter = retry
+	return e
+}
+
+// ErrNotFound is returned by Store lookups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+// ErrDuplicate is returned by Store inserts that collide with a unique key.
+var ErrDuplicate = errors.New("duplicate")
+
+// StatusOf returns the HTTP status err carries, 500 when it carries none.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/landfall-io/landfall/internal/masa"
+)
+
+// DeviceOptions configures the device-facing handler.
+type DeviceOptions struct {
+	// MaxBody caps a voucher-request body; 64 KiB by default.
+	MaxBody int64
+	Logger  *slog.Logger
+}
+
+type deviceAPI struct {
+	svc *masa.Service
+	opt DeviceOptions
+}
+
+// DeviceHandler serves the BRSKI endpoints the MASA offers registrars
+// (RFC 8995 sections 5.5-5.8). Run it behind TLS with the MASA's own
+// certificate; a registrar's TLS client certificate, when it sends one,
+// reaches the service as its authentication.
+func DeviceHandler(svc *masa.Service, opt DeviceOptions) http.Handler {
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 64 << 10
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &deviceAPI{svc: svc, opt: opt}
+	r := chi.NewRouter()
+	r.Post("/.well-known/brski/requestvoucher", d.requestVoucher)
+	r.Post("/.well-known/brski/requestauditlog", d.requestAuditLog)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, r, opt.Logger, masa.NotFound("no such endpoint"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, r, opt.Logger, &masa.Error{Status: http.StatusMethodNotAllowed, Reason: "method not allowed"})
+	})
+	return r
+}
+
+// readRequest applies the media-type and size rules shared by both
+// endpoints: 415 for a body that is not a CMS voucher-request, 406 when the
+// client accepts nothing the endpoint returns, 413 for an oversized body.
+func (d *deviceAPI) readRequest(w http.ResponseWriter, r *http.Request, produces string) (masa.VoucherRequest, error) {
+	if !contentTypeIs(r.Header.Get("Content-Type"), MediaVoucherCMS) {
+		return masa.VoucherRequest{}, &masa.Error{Status: http.StatusUnsupportedMediaType, Reason: "Content-Type must be " + MediaVoucherCMS}
+	}
+	if !accepts(r.Header.Get("Accept"), produces) {
+		return masa.VoucherRequest{}, &masa.Error{Status: http.StatusNotAcceptable, Reason: "this endpoint returns only " + produces}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.opt.MaxBody))
+	if err != nil {
+		return masa.VoucherRequest{}, err
+	}
+	in := masa.VoucherRequest{Body: body}
+	if r.TLS != nil {
+		in.PeerCertificates = r.TLS.PeerCertificates
+	}
+	return in, nil
+}
+
+// requestVoucher is POST /.well-known/brski/requestvoucher (RFC 8995 5.5, 5.6).
+func (d *deviceAPI) requestVoucher(w http.ResponseWriter, r *http.Request) {
+	in, err := d.readRequest(w, r, MediaVoucherCMS)
+	if err != nil {
+		writeText(w, r, d.opt.Logger, err)
+		return
+	}
+	resp, err := d.svc.RequestVoucher(r.Context(), in)
+	if err != nil {
+		writeText(w, r, d.opt.Logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", MediaVoucherCMS)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(resp.CMS)
+}
+
+// requestAuditLog is POST /.well-known/brski/requestauditlog (RFC 8995 5.7, 5.8).
+func (d *deviceAPI) requestAuditLog(w http.ResponseWriter, r *http.Request) {
+	in, err := d.readRequest(w, r, MediaJSON)
+	if err != nil {
+		writeText(w, r, d.opt.Logger, err)
+		return
+	}
+	log, err := d.svc.RequestAuditLog(r.Context(), in)
+	if err != nil {
+		writeText(w, r, d.opt.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, log)
+}

@@ -1,0 +1,156 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/masa/httpapi"
+	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/testpg"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
+
+// appendixC is the directory of the RFC 8995 Appendix C artifacts.
+const appendixC = "../../../../shared/testdata/rfc8995-appendix-c"
+
+// appendixCTime is when the Appendix C certificates are all valid.
+var appendixCTime = time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+
+const appendixCSerial = "00-D0-E5-F2-00-02"
+
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(appendixC, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readB64(t testing.TB, name string) []byte {
+	t.Helper()
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(readFile(t, name))), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func readCert(t testing.TB, name string) *x509.Certificate {
+	t.Helper()
+	c, err := masa.ParseCertificatePEMOrDER(readFile(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readKey(t testing.TB, name string) crypto.Signer {
+	t.Helper()
+	blk, _ := pem.Decode(readFile(t, name))
+	k, err := x509.ParseECPrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// env is a MASA on a fresh database: the service, its store, and both
+// listeners over real TLS / HTTP.
+type env struct {
+	t      testing.TB
+	store  *pgstore.Store
+	svc    *masa.Service
+	device *httptest.Server
+	admin  *httptest.Server
+	now    time.Time
+	ca     *x509.Certificate
+	caKey  crypto.Signer
+}
+
+type envConfig struct {
+	ca         *x509.Certificate
+	caKey      crypto.Signer
+	signer     *x509.Certificate
+	signerKey  crypto.Signer
+	now        time.Time
+	maxBody    int64
+	maxConns   int32
+	clientAuth bool
+}
+
+// appendixCConfig runs the MASA as the RFC's "highway" MASA: vendor.crt is
+// the IDevID CA, masa.crt signs vouchers, the clock is 2021-05-01.
+func appendixCConfig(t testing.TB) envConfig {
+	return envConfig{
+		ca: readCert(t, "vendor.crt"), caKey: readKey(t, "vendor.key"),
+		signer: readCert(t, "masa.crt"), signerKey: readKey(t, "masa.key"),
+		now: appendixCTime,
+	}
+}
+
+func newEnv(t testing.TB, cfg envConfig) *env {
+	t.Helper()
+	dsn := testpg.Database(t)
+	if _, err := pgstore.Migrate(dsn); err != nil {
+		t.Fatal(err)
+	}
+	store, err := pgstore.Open(context.Background(), dsn, cfg.maxConns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	e := &env{t: t, store: store, now: cfg.now, ca: cfg.ca, caKey: cfg.caKey}
+	svc, err := masa.New(masa.Config{
+		Store:     store,
+		Signer:    &masa.VoucherSigner{Cert: cfg.signer, Key: cfg.signerKey},
+		IDevIDCA:  cfg.ca,
+		IDevIDKey: cfg.caKey,
+		MASAURL:   "masa.example.com",
+		Clock:     func() time.Time { return e.now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.device = httptest.NewUnstartedServer(httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: cfg.maxBody}))
+	e.device.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	e.device.StartTLS()
+	t.Cleanup(e.device.Close)
+	e.admin = httptest.NewServer(httpapi.AdminHandler(svc, httpapi.AdminOptions{}))
+	t.Cleanup(e.admin.Close)
+	return e
+}
+
+// token makes an admin API token with the role.
+func (e *env) token(role masa.Role) string {
+	e.t.Helper()
+	_, secret, err := e.svc.CreateToken(context.Background(), "test-"+string(role), role)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// client returns an HTTPS client for the device listener, presenting cert
+// as its TLS client certificate when given.
+func (e *env) client(cert *tls.Certificate) *http.Client {
+	tr := e.device.Client().Transport.(*http.Transport).Clone()
+	if cert != nil {
+		tr.TLSClientConfig.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Transport: tr}
+}
