@@ -1,0 +1,188 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/json"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/masa"
+)
+
+var oidCmcRA = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
+
+// testNow is the clock of the generated-PKI tests.
+var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+type keyPair struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+func (k keyPair) tls() *tls.Certificate {
+	return &tls.Certificate{Certificate: [][]byte{k.cert.Raw}, PrivateKey: k.key, Leaf: k.cert}
+}
+
+var serialCounter int64 = 1000
+
+func issue(t testing.TB, tmpl *x509.Certificate, parent *keyPair) keyPair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serialCounter++
+	tmpl.SerialNumber = big.NewInt(serialCounter)
+	if tmpl.NotBefore.IsZero() {
+		tmpl.NotBefore = testNow.Add(-24 * time.Hour)
+		tmpl.NotAfter = testNow.Add(365 * 24 * time.Hour)
+	}
+	pc, pk := tmpl, crypto.Signer(key)
+	if parent != nil {
+		pc, pk = parent.cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pc, key.Public(), pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyPair{c, key}
+}
+
+func newCA(t testing.TB, name string) keyPair {
+	return issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}, nil)
+}
+
+// domain is an owner: a domain CA and registrars under it.
+type domain struct {
+	ca        keyPair
+	registrar keyPair // with id-kp-cmcRA
+}
+
+func newDomain(t testing.TB, name string) domain {
+	ca := newCA(t, name+" domain CA")
+	ra := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: name + " registrar"},
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidCmcRA}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}, &ca)
+	return domain{ca: ca, registrar: ra}
+}
+
+// testPKI is a manufacturer (IDevID CA, voucher signer) and two domains.
+type testPKI struct {
+	manufacturer keyPair
+	signer       keyPair
+	a, b         domain
+}
+
+func newTestPKI(t testing.TB) *testPKI {
+	p := &testPKI{manufacturer: newCA(t, "manufacturer IDevID CA"), a: newDomain(t, "a"), b: newDomain(t, "b")}
+	p.signer = issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "MASA voucher signer"}, KeyUsage: x509.KeyUsageDigitalSignature}, &p.manufacturer)
+	return p
+}
+
+func (p *testPKI) config() envConfig {
+	return envConfig{ca: p.manufacturer.cert, caKey: p.manufacturer.key, signer: p.signer.cert, signerKey: p.signer.key, now: testNow}
+}
+
+// newPledge issues an IDevID through the MASA's factory path, which also
+// registers the device.
+func newPledge(t testing.TB, e *env, serial, product string) keyPair {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := e.svc.IssueIDevID(context.Background(), masa.IssueRequest{CSR: csr, Product: product, Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyPair{cert, key}
+}
+
+// request describes a registrar voucher-request to build.
+type request struct {
+	pledge         keyPair
+	pledgeSerial   string // default: the IDevID's
+	registrar      keyPair
+	chain          []*x509.Certificate // certificates after the signer
+	serial         string              // registrar's serial-number; default pledgeSerial
+	nonce          string              // both requests; "" for nonceless
+	registrarNonce *string             // overrides the registrar's nonce
+	proximityCert  *x509.Certificate   // default: registrar
+	noPrior        bool
+}
+
+func sign(t testing.TB, content []byte, kp keyPair, chain []*x509.Certificate) []byte {
+	t.Helper()
+	s := &masa.VoucherSigner{Cert: kp.cert, Key: kp.key, Chain: chain}
+	der, err := s.Sign(content, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// build returns the CMS registrar voucher-request (RFC 8995 5.5) wrapping
+// the pledge's (5.2).
+func (r request) build(t testing.TB) []byte {
+	t.Helper()
+	ps := r.pledgeSerial
+	if ps == "" {
+		ps = r.pledge.cert.Subject.SerialNumber
+	}
+	prox := r.proximityCert
+	if prox == nil {
+		prox = r.registrar.cert
+	}
+	pv := map[string]any{"assertion": "proximity", "created-on": testNow.Format(time.RFC3339), "serial-number": ps,
+		"proximity-registrar-cert": prox.Raw}
+	if r.nonce != "" {
+		pv["nonce"] = r.nonce
+	}
+	pj, _ := json.Marshal(map[string]any{"ietf-voucher-request:voucher": pv})
+	prior := sign(t, pj, r.pledge, nil)
+	serial := r.serial
+	if serial == "" {
+		serial = ps
+	}
+	rv := map[string]any{"assertion": "proximity", "created-on": testNow.Format(time.RFC3339), "serial-number": serial}
+	if !r.noPrior {
+		rv["prior-signed-voucher-request"] = prior
+	}
+	switch {
+	case r.registrarNonce != nil:
+		rv["nonce"] = *r.registrarNonce
+	case r.nonce != "":
+		rv["nonce"] = r.nonce
+	}
+	rj, _ := json.Marshal(map[string]any{"ietf-voucher-request:voucher": rv})
+	return sign(t, rj, r.registrar, r.chain)
+}
+
+// forDomain is a well-formed request from d's registrar.
+func forDomain(pledge keyPair, d domain, nonce string) request {
+	return request{pledge: pledge, registrar: d.registrar, chain: []*x509.Certificate{d.ca.cert}, nonce: nonce}
+}
+
+func csrFor(t testing.TB, serial string) []byte {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr
+}
