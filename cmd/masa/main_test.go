@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/testpg"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, func(k string) string { return env[k] })
+	return out.String(), errb.String(), code
+}
+
+// TestCLIEndToEnd runs the binary's commands in order: init, migrate,
+// token create, idevid issue, device import, serve with health checks
+// and an authenticated admin call, then shutdown on cancel.
+func TestCLIEndToEnd(t *testing.T) {
+	dsn := testpg.Database(t)
+	dir := t.TempDir()
+	env := map[string]string{"LANDFALL_MASA_DATABASE_URL": dsn, "LANDFALL_MASA_KEY_DIR": filepath.Join(dir, "keys"),
+		"LANDFALL_MASA_MASA_URL": "masa.example.com"}
+
+	if out, errs, code := runCmd(t, env, "init", "--hosts", "localhost,127.0.0.1"); code != 0 {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	if _, errs, code := runCmd(t, env, "init"); code == 0 || !strings.Contains(errs, "refusing to overwrite") {
+		t.Fatalf("second init: %d %s", code, errs)
+	}
+	if out, errs, code := runCmd(t, env, "migrate"); code != 0 || !strings.Contains(out, "version 1") {
+		t.Fatalf("migrate: %d %s %s", code, out, errs)
+	}
+	secret, errs, code := runCmd(t, env, "token", "create", "--role", "admin", "--name", "ops")
+	if code != 0 || !strings.HasPrefix(secret, "lfmasa_") {
+		t.Fatalf("token create: %d %q %s", code, secret, errs)
+	}
+	secret = strings.TrimSpace(secret)
+	if _, errs, code := runCmd(t, env, "token", "create", "--role", "root", "--name", "x"); code == 0 {
+		t.Fatalf("token with bad role accepted: %s", errs)
+	}
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: "CLI-0001"}}, key)
+	csrFile := filepath.Join(dir, "dev.csr")
+	os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
+	out, errs, code := runCmd(t, env, "idevid", "issue", "--csr", csrFile, "--product", "widget")
+	if code != 0 {
+		t.Fatalf("idevid issue: %d %s", code, errs)
+	}
+	blk, _ := pem.Decode([]byte(out))
+	idevid, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || idevid.Subject.SerialNumber != "CLI-0001" || !hasMASAURL(idevid, "masa.example.com") {
+		t.Fatalf("IDevID: %v %+v", err, idevid.Subject)
+	}
+
+	csvFile := filepath.Join(dir, "devices.csv")
+	os.WriteFile(csvFile, []byte("serial-number,product,idevid\nCLI-0002,widget,\nCLI-0003,widget,\n"), 0o600)
+	if out, errs, code := runCmd(t, env, "device", "import", "--file", csvFile); code != 0 || !strings.Contains(out, "imported 2") {
+		t.Fatalf("import: %d %s %s", code, out, errs)
+	}
+	os.WriteFile(csvFile, []byte("serial-number,product,idevid\nCLI-0004,widget,\nCLI-0002,widget,\n"), 0o600)
+	if _, errs, code := runCmd(t, env, "device", "import", "--file", csvFile); code == 0 || !strings.Contains(errs, "devices.csv:3: serial-number is already registered") {
+		t.Fatalf("bad import: %d %s", code, errs)
+	}
+
+	listen, admin := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var serveErr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"--listen", listen, "--admin-listen", admin}, &bytes.Buffer{}, &serveErr, func(k string) string { return env[k] })
+	}()
+	waitFor(t, "http://"+admin+"/healthz")
+	resp, err := http.Get("http://" + admin + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", err, resp)
+	}
+	req, _ := http.NewRequest("GET", "http://"+admin+"/admin/v1/devices?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("devices: %v %v", err, resp)
+	}
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(body.String(), "\n"); n != 4 {
+		t.Errorf("CSV export has %d lines, want header + 3:\n%s", n, body.String())
+	}
+	// The device listener speaks TLS with the init certificate.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err = c.Post("https://"+listen+"/.well-known/brski/requestvoucher", "application/voucher-cms+json", strings.NewReader("x"))
+	if err != nil || resp.StatusCode != 400 {
+		t.Fatalf("device listener: %v %v", err, resp)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, serveErr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if !strings.Contains(serveErr.String(), `"msg":"shutting down"`) {
+		t.Errorf("no JSON shutdown log: %s", serveErr.String())
+	}
+}
+
+func hasMASAURL(c *x509.Certificate, url string) bool {
+	for _, e := range c.Extensions {
+		if e.Id.String() == "1.3.6.1.5.5.7.1.32" {
+			return bytes.HasSuffix(e.Value, []byte(url)) && e.Value[0] == 0x16 // IA5String
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered", url)
+}
+
+// TestConfigPrecedence: flag over environment over YAML file over default.
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "masa.yaml")
+	os.WriteFile(file, []byte("listen: \":1111\"\nadmin-listen: \":2222\"\nretry-after: 5s\naudit-log-limit: 7\n"), 0o600)
+	var c config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	commonFlags(fs, &c)
+	serveFlags(fs, &c)
+	env := map[string]string{"LANDFALL_MASA_ADMIN_LISTEN": ":3333", "LANDFALL_MASA_AUDIT_LOG_LIMIT": "9", "LANDFALL_MASA_CONFIG": file}
+	if err := parseFlags(fs, &c, []string{"--audit-log-limit", "11"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":1111" || c.AdminListen != ":3333" || c.RetryAfter != 5*time.Second || c.AuditLogLimit != 11 || c.MaxBody != 64<<10 {
+		t.Errorf("config = %+v", c)
+	}
+	os.WriteFile(file, []byte("no-such-option: 1\n"), 0o600)
+	var c2 config
+	fs2 := flag.NewFlagSet("t", flag.ContinueOnError)
+	commonFlags(fs2, &c2)
+	if err := parseFlags(fs2, &c2, nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "unknown option") {
+		t.Errorf("unknown YAML option: %v", err)
+	}
+}
+
+// TestHelpDocumentsEveryOption: every flag of every command appears in its
+// --help with its environment variable.
+func TestHelpDocumentsEveryOption(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"token", "create"}, {"idevid", "issue"}, {"device", "import"}} {
+		out, _, code := runCmd(t, nil, append(cmd, "--help")...)
+		if code != 0 {
+			t.Fatalf("%v --help exited %d", cmd, code)
+		}
+		for _, want := range []string{"--database-url, LANDFALL_MASA_DATABASE_URL", "--key-dir", "--config"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v --help lacks %q", cmd, want)
+			}
+		}
+	}
+	out, _, _ := runCmd(t, nil, "serve", "--help")
+	for _, f := range []string{"listen", "admin-listen", "client-auth", "max-body", "max-import", "retry-after", "migrate", "shutdown-timeout", "voucher-content-type"} {
+		if !strings.Contains(out, fmt.Sprintf("--%s, LANDFALL_MASA_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))) {
+			t.Errorf("serve --help lacks %s", f)
+		}
+	}
+}
