@@ -89,7 +89,7 @@ type envConfig struct {
 	now        time.Time
 	maxBody    int64
 	maxConns   int32
-	clientAuth bool
+	wrap       func(http.Handler) http.Handler // around both handlers
 }
 
 // appendixCConfig runs the MASA as the RFC's "highway" MASA: vendor.crt is
@@ -126,11 +126,15 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 	e.svc = svc
-	e.device = httptest.NewUnstartedServer(httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: cfg.maxBody}))
+	wrap := cfg.wrap
+	if wrap == nil {
+		wrap = func(h http.Handler) http.Handler { return h }
+	}
+	e.device = httptest.NewUnstartedServer(wrap(httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: cfg.maxBody})))
 	e.device.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 	e.device.StartTLS()
 	t.Cleanup(e.device.Close)
-	e.admin = httptest.NewServer(httpapi.AdminHandler(svc, httpapi.AdminOptions{}))
+	e.admin = httptest.NewServer(wrap(httpapi.AdminHandler(svc, httpapi.AdminOptions{})))
 	t.Cleanup(e.admin.Close)
 	return e
 }

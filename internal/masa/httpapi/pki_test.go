@@ -186,3 +186,19 @@ func csrFor(t testing.TB, serial string) []byte {
 	}
 	return csr
 }
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func csrWithKey(t testing.TB, serial string, key *ecdsa.PrivateKey) []byte {
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr
+}
