@@ -82,14 +82,14 @@ type env struct {
 }
 
 type envConfig struct {
-	ca         *x509.Certificate
-	caKey      crypto.Signer
-	signer     *x509.Certificate
-	signerKey  crypto.Signer
-	now        time.Time
-	maxBody    int64
-	maxConns   int32
-	wrap       func(http.Handler) http.Handler // around both handlers
+	ca        *x509.Certificate
+	caKey     crypto.Signer
+	signer    *x509.Certificate
+	signerKey crypto.Signer
+	now       time.Time
+	maxBody   int64
+	maxConns  int32
+	wrap      func(http.Handler) http.Handler // around both handlers
 }
 
 // appendixCConfig runs the MASA as the RFC's "highway" MASA: vendor.crt is
