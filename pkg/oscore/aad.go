@@ -18,6 +18,5 @@ func aadArray(alg Algorithm, requestKID, requestPIV []byte) []byte {
 
 // oscoreAAD is Enc_structure = ["Encrypt0", h”, bstr .cbor aad_array].
 func oscoreAAD(alg Algorithm, requestKID, requestPIV []byte) []byte {
-	b := append([]byte{}, encStructurePrefix...)
-	return appendBytes(b, aadArray(alg, requestKID, requestPIV))
+	return encStructure(nil, aadArray(alg, requestKID, requestPIV))
 }

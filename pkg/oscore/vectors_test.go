@@ -29,12 +29,12 @@ var rfcSecret = h("0102030405060708090a0b0c0d0e0f10")
 // for client and server.
 func TestRFC8613KeyDerivation(t *testing.T) {
 	cases := []struct {
-		name                     string
-		salt, idctx              []byte
-		client, server           []byte // Sender IDs
-		infoC, infoS, infoIV     string
-		keyC, keyS, iv           string
-		nonceC0, nonceS0         string
+		name                 string
+		salt, idctx          []byte
+		client, server       []byte // Sender IDs
+		infoC, infoS, infoIV string
+		keyC, keyS, iv       string
+		nonceC0, nonceS0     string
 	}{
 		{"C.1", h("9e7ca92223786340"), nil, h(""), h("01"),
 			"8540f60a634b657910", "854101f60a634b657910", "8540f60a6249560d",
@@ -80,9 +80,9 @@ func TestRFC8613KeyDerivation(t *testing.T) {
 // server decrypts the RFC's ciphertext back to the plaintext.
 func TestRFC8613Requests(t *testing.T) {
 	cases := []struct {
-		name                       string
-		salt, idctx, client        []byte
-		aad, nonce, option, ct     string
+		name                   string
+		salt, idctx, client    []byte
+		aad, nonce, option, ct string
 	}{
 		{"C.4", h("9e7ca92223786340"), nil, h(""), "8368456e63727970743040488501810a40411440", "4622d4dd6d944168eefb549868", "0914", "612f1092f1776f1c1668b3825e"},
 		{"C.5", nil, nil, h("00"), "8368456e63727970743040498501810a4100411440", "bf35ae297d2dace910c52e99ed", "091400", "4ed339a5a379b0b8bc731fffb0"},
