@@ -172,17 +172,16 @@ func parseImportCSV(body []byte) ([]importRow, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			// A syntax error ends the parse: the reader cannot resync.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				bad = append(bad, RowError{Line: pe.Line, Reason: pe.Err.Error()})
-				if pe.Err == csv.ErrFieldCount {
-					continue
-				}
+				line = pe.Line
 			}
 			return nil, &ImportError{Rows: append(bad, RowError{Line: line, Reason: "CSV syntax: " + err.Error()})}
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) != 3 {
 			bad = append(bad, RowError{Line: line, Reason: fmt.Sprintf("has %d fields, want 3 (%s)", len(rec), ImportCSVHeader)})
 			continue
