@@ -9,6 +9,7 @@
 //     one UPDATE so that a request replayed to several replicas at once runs
 //     at most once.
 //
-// Store implements atls.CIDAllocator and atls.ContextSink for the handshake
-// side and the lookup and replay operations for the protected-request side.
+// Store implements atls.CIDAllocator for the handshake side and
+// oscore.ContextStore (passing the oscoretest conformance suite) for the
+// contexts themselves.
 package ctxstore

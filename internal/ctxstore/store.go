@@ -6,26 +6,15 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/landfall-io/landfall/pkg/atls"
+	"github.com/landfall-io/landfall/pkg/oscore"
 )
-
-// Errors callers branch on.
-var (
-	ErrNotFound = errors.New("ctxstore: security context not found")
-	ErrReplay   = errors.New("ctxstore: replay detected")
-)
-
-// WindowSize is the replay window of profile 4.5.
-const WindowSize = 32
 
 // cidReservation is how long a CID allocated for a handshake stays reserved
 // before its context is stored; long enough for the Finished POST.
@@ -58,25 +47,6 @@ func New(pool *pgxpool.Pool, key []byte, replica string) (*Store, error) {
 	return &Store{pool: pool, seal: aead, replica: replica, CIDLen: 4, Now: time.Now}, nil
 }
 
-// Record is a stored context with its replay state.
-type Record struct {
-	*atls.ExportedContext
-	// ReplayHigh is the highest Partial IV seen, -1 before the first.
-	ReplayHigh int64
-	// ReplayBitmap bit i is set when Partial IV ReplayHigh-i was seen.
-	ReplayBitmap uint32
-}
-
-// Seen reports whether piv is a replay or too old for the window, the
-// check profile 5.7 makes before decryption.
-func (r *Record) Seen(piv uint64) bool {
-	if int64(piv) > r.ReplayHigh {
-		return false
-	}
-	d := r.ReplayHigh - int64(piv)
-	return d >= WindowSize || r.ReplayBitmap&(1<<d) != 0
-}
-
 // AllocateCID implements atls.CIDAllocator: a random CID, reserved in
 // the database so that no replica hands it out twice.
 func (s *Store) AllocateCID(ctx context.Context, maxLen int) ([]byte, error) {
@@ -107,93 +77,99 @@ func (s *Store) ReleaseCID(ctx context.Context, cid []byte) error {
 	return err
 }
 
-// StoreContext implements atls.ContextSink.
-func (s *Store) StoreContext(ctx context.Context, ec *atls.ExportedContext) error {
-	secret := append(append([]byte{}, ec.MasterSecret...), ec.MasterSalt...)
+// Put implements oscore.ContextStore. The kid's CID reservation is taken
+// over (or made, for a kid allocated elsewhere) and extended to the
+// context's lifetime.
+func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
+	p := c.Params
+	secret := append(append([]byte{}, p.MasterSecret...), p.MasterSalt...)
 	nonce := make([]byte, s.seal.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return err
 	}
-	sealed := s.seal.Seal(nonce, nonce, secret, ec.RecipientID)
-	chain := make([][]byte, len(ec.PeerCertificates))
-	for i, c := range ec.PeerCertificates {
-		chain[i] = c.Raw
-	}
+	sealed := s.seal.Seal(nonce, nonce, secret, p.RecipientID)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE atls_cids SET expires_at = $2 WHERE cid = $1`, ec.RecipientID, ec.ExpiresAt)
+		_, err := tx.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at
+			WHERE NOT EXISTS (SELECT 1 FROM atls_contexts WHERE recipient_id = $1)`,
+			p.RecipientID, s.replica, c.ExpiresAt)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("ctxstore: CID %x is not reserved", ec.RecipientID)
+		// An expired context under this kid gives way to the new one.
+		if _, err := tx.Exec(ctx, `DELETE FROM atls_contexts WHERE recipient_id = $1 AND expires_at <= $2`, p.RecipientID, s.Now()); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO atls_contexts (recipient_id, sender_id, protocol, tls_suite, aead, hkdf,
 				secret_sealed, peer_chain, local_cert, channel_binding, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			ec.RecipientID, ec.SenderID, ec.Protocol, int(ec.Suite.Suite), ec.Suite.AEAD, hashName(ec.Suite.Hash),
-			sealed, chain, ec.LocalCertificate, ec.ChannelBinding, ec.CreatedAt, ec.ExpiresAt)
+			p.RecipientID, nonNil(p.SenderID), c.Protocol, int(c.TLSSuite), int(p.AEAD), hashName(crypto.Hash(p.HKDF)),
+			sealed, nonNilChain(c.PeerCertificates), c.LocalCertificate, c.ChannelBinding, c.CreatedAt, c.ExpiresAt)
+		if err != nil {
+			return fmt.Errorf("ctxstore: put context %x: %w", p.RecipientID, err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE atls_cids SET expires_at = $2 WHERE cid = $1`, p.RecipientID, c.ExpiresAt)
 		return err
 	})
 }
 
-// DeleteContext implements atls.ContextSink.
-func (s *Store) DeleteContext(ctx context.Context, recipientID []byte) error {
-	return s.ReleaseCID(ctx, recipientID)
+// Delete implements oscore.ContextStore.
+func (s *Store) Delete(ctx context.Context, kid []byte) error {
+	return s.ReleaseCID(ctx, kid)
 }
 
-// Get returns the live context whose Recipient ID is kid.
-func (s *Store) Get(ctx context.Context, kid []byte) (*Record, error) {
+// Get implements oscore.ContextStore.
+func (s *Store) Get(ctx context.Context, kid []byte) (*oscore.StoredContext, error) {
 	var (
-		rec         = &Record{ExportedContext: &atls.ExportedContext{RecipientID: append([]byte{}, kid...)}}
-		suite, aead int
-		hkdf        string
-		sealed      []byte
-		chain       [][]byte
-		bitmap      int64
+		c      = &oscore.StoredContext{}
+		suite  int
+		aead   int
+		hkdf   string
+		sealed []byte
+		high   int64
+		bitmap int64
 	)
-	ec := rec.ExportedContext
 	err := s.pool.QueryRow(ctx, `SELECT sender_id, protocol, tls_suite, aead, hkdf, secret_sealed, peer_chain,
 			local_cert, channel_binding, created_at, expires_at, replay_high, replay_bitmap
 		FROM atls_contexts WHERE recipient_id = $1 AND expires_at > $2`, kid, s.Now()).Scan(
-		&ec.SenderID, &ec.Protocol, &suite, &aead, &hkdf, &sealed, &chain,
-		&ec.LocalCertificate, &ec.ChannelBinding, &ec.CreatedAt, &ec.ExpiresAt, &rec.ReplayHigh, &bitmap)
+		&c.Params.SenderID, &c.Protocol, &suite, &aead, &hkdf, &sealed, &c.PeerCertificates,
+		&c.LocalCertificate, &c.ChannelBinding, &c.CreatedAt, &c.ExpiresAt, &high, &bitmap)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, oscore.ErrContextNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ctxstore: get: %w", err)
 	}
-	rec.ReplayBitmap = uint32(bitmap)
-	params, ok := atls.SuiteTable[uint16(suite)]
-	if !ok || params.AEAD != aead || hashName(params.Hash) != hkdf {
-		return nil, fmt.Errorf("ctxstore: context %x has an unknown suite %#04x", kid, suite)
+	h, ok := hashes[hkdf]
+	alg := oscore.Algorithm(aead)
+	if !ok || !alg.Supported() {
+		return nil, fmt.Errorf("ctxstore: context %x has unknown algorithms %d/%s", kid, aead, hkdf)
 	}
-	ec.Suite = params
 	ns := s.seal.NonceSize()
 	if len(sealed) < ns {
 		return nil, fmt.Errorf("ctxstore: context %x: sealed secret truncated", kid)
 	}
 	secret, err := s.seal.Open(nil, sealed[:ns], sealed[ns:], kid)
-	if err != nil || len(secret) != 2*params.KeyLen {
+	if err != nil || len(secret) != 2*alg.KeyLen() {
 		return nil, fmt.Errorf("ctxstore: context %x does not open under this context key", kid)
 	}
-	ec.MasterSecret, ec.MasterSalt = secret[:params.KeyLen], secret[params.KeyLen:]
-	for _, der := range chain {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("ctxstore: context %x: peer certificate: %w", kid, err)
-		}
-		ec.PeerCertificates = append(ec.PeerCertificates, c)
-	}
-	return rec, nil
+	c.Params.AEAD, c.Params.HKDF = alg, oscore.HKDF(h)
+	c.Params.MasterSecret, c.Params.MasterSalt = secret[:alg.KeyLen()], secret[alg.KeyLen():]
+	c.Params.RecipientID = append([]byte{}, kid...)
+	c.Params.SenderID = nonNil(c.Params.SenderID)
+	c.TLSSuite = uint16(suite)
+	// The row keeps the highest Partial IV seen (-1: none); the window
+	// counts from one past it.
+	c.Window = oscore.ReplayWindow{High: uint64(high + 1), Bitmap: uint32(bitmap)}
+	return c, nil
 }
 
-// MarkSeen records Partial IV piv in kid's replay window (RFC 8613 7.4),
-// atomically: of concurrent calls with one piv on any replicas, exactly one
-// succeeds; the others get ErrReplay. A piv below the window is a replay.
+// MarkSeen implements oscore.ContextStore: it checks and advances the
+// replay window (RFC 8613 7.4) in one UPDATE, so that of concurrent calls
+// with one piv on any replicas exactly one succeeds.
 func (s *Store) MarkSeen(ctx context.Context, kid []byte, piv uint64) error {
-	if piv >= 1<<40 {
-		return ErrReplay
+	if piv > oscore.MaxSequence {
+		return oscore.ErrReplay
 	}
 	// Bit i of the bitmap stands for Partial IV replay_high - i.
 	tag, err := s.pool.Exec(ctx, `
@@ -220,9 +196,9 @@ func (s *Store) MarkSeen(ctx context.Context, kid []byte, piv uint64) error {
 		return fmt.Errorf("ctxstore: mark seen: %w", err)
 	}
 	if !exists {
-		return ErrNotFound
+		return oscore.ErrContextNotFound
 	}
-	return ErrReplay
+	return oscore.ErrReplay
 }
 
 // Sweep deletes expired CID reservations and contexts.
@@ -234,11 +210,20 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// IsUnavailable reports whether err means the database could not be reached,
-// which callers answer with 503.
-func IsUnavailable(err error) bool {
-	var pgErr *pgconn.PgError
-	return err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrReplay) && !errors.As(err, &pgErr)
+var hashes = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SHA384}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func nonNilChain(c [][]byte) [][]byte {
+	if c == nil {
+		return [][]byte{}
+	}
+	return c
 }
 
 func hashName(h crypto.Hash) string {
