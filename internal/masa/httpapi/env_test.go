@@ -82,14 +82,15 @@ type env struct {
 }
 
 type envConfig struct {
-	ca        *x509.Certificate
-	caKey     crypto.Signer
-	signer    *x509.Certificate
-	signerKey crypto.Signer
-	now       time.Time
-	maxBody   int64
-	maxConns  int32
-	wrap      func(http.Handler) http.Handler // around both handlers
+	ca         *x509.Certificate
+	caKey      crypto.Signer
+	signer     *x509.Certificate
+	signerKey  crypto.Signer
+	now        time.Time
+	maxBody    int64
+	maxConns   int32
+	wrap       func(http.Handler) http.Handler // around both handlers
+	auditLimit int
 }
 
 // appendixCConfig runs the MASA as the RFC's "highway" MASA: vendor.crt is
@@ -115,12 +116,13 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Cleanup(store.Close)
 	e := &env{t: t, store: store, now: cfg.now, ca: cfg.ca, caKey: cfg.caKey}
 	svc, err := masa.New(masa.Config{
-		Store:     store,
-		Signer:    &masa.VoucherSigner{Cert: cfg.signer, Key: cfg.signerKey},
-		IDevIDCA:  cfg.ca,
-		IDevIDKey: cfg.caKey,
-		MASAURL:   "masa.example.com",
-		Clock:     func() time.Time { return e.now },
+		Store:         store,
+		Signer:        &masa.VoucherSigner{Cert: cfg.signer, Key: cfg.signerKey},
+		IDevIDCA:      cfg.ca,
+		IDevIDKey:     cfg.caKey,
+		MASAURL:       "masa.example.com",
+		AuditLogLimit: cfg.auditLimit,
+		Clock:         func() time.Time { return e.now },
 	})
 	if err != nil {
 		t.Fatal(err)
