@@ -121,15 +121,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	default:
 		return fmt.Errorf("client-auth must be optional or none")
 	}
+	metrics := httpapi.NewMetrics()
 	device := &http.Server{
-		Handler:           httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: c.MaxBody, Logger: log}),
+		Handler:           httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: c.MaxBody, Logger: log, Metrics: metrics}),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	admin := &http.Server{
-		Handler:           httpapi.AdminHandler(svc, httpapi.AdminOptions{MaxBody: c.MaxBody * 16, MaxImport: c.MaxImport, Logger: log}),
+		Handler:           httpapi.AdminHandler(svc, httpapi.AdminOptions{MaxBody: c.MaxBody * 16, MaxImport: c.MaxImport, Logger: log, Metrics: metrics}),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

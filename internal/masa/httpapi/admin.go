@@ -25,6 +25,9 @@ type AdminOptions struct {
 	// MaxBody caps JSON request bodies (1 MiB); MaxImport caps imports (32 MiB).
 	MaxBody, MaxImport int64
 	Logger             *slog.Logger
+	// Metrics, when set, is served at /metrics (no token: bind the admin
+	// listener where only operators reach it).
+	Metrics *Metrics
 }
 
 type adminAPI struct {
@@ -53,6 +56,9 @@ func AdminHandler(svc *masa.Service, opt AdminOptions) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", a.ready)
+	if opt.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", opt.Metrics.Handler())
+	}
 	r.Route("/admin/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		read := []masa.Role{masa.RoleAuditor, masa.RoleSales, masa.RoleFactory}

@@ -15,6 +15,7 @@ type DeviceOptions struct {
 	// MaxBody caps a voucher-request body; 64 KiB by default.
 	MaxBody int64
 	Logger  *slog.Logger
+	Metrics *Metrics // optional
 }
 
 type deviceAPI struct {
@@ -35,8 +36,8 @@ func DeviceHandler(svc *masa.Service, opt DeviceOptions) http.Handler {
 	}
 	d := &deviceAPI{svc: svc, opt: opt}
 	r := chi.NewRouter()
-	r.Post("/.well-known/brski/requestvoucher", d.requestVoucher)
-	r.Post("/.well-known/brski/requestauditlog", d.requestAuditLog)
+	r.Post("/.well-known/brski/requestvoucher", opt.Metrics.instrument("requestvoucher", d.requestVoucher))
+	r.Post("/.well-known/brski/requestauditlog", opt.Metrics.instrument("requestauditlog", d.requestAuditLog))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, r, opt.Logger, masa.NotFound("no such endpoint"))
 	})

@@ -128,15 +128,16 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 	e.svc = svc
+	metrics := httpapi.NewMetrics()
 	wrap := cfg.wrap
 	if wrap == nil {
 		wrap = func(h http.Handler) http.Handler { return h }
 	}
-	e.device = httptest.NewUnstartedServer(wrap(httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: cfg.maxBody})))
+	e.device = httptest.NewUnstartedServer(wrap(httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: cfg.maxBody, Metrics: metrics})))
 	e.device.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 	e.device.StartTLS()
 	t.Cleanup(e.device.Close)
-	e.admin = httptest.NewServer(wrap(httpapi.AdminHandler(svc, httpapi.AdminOptions{})))
+	e.admin = httptest.NewServer(wrap(httpapi.AdminHandler(svc, httpapi.AdminOptions{Metrics: metrics})))
 	t.Cleanup(e.admin.Close)
 	return e
 }

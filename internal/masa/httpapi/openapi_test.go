@@ -123,7 +123,7 @@ func (sc *specChecker) wrap(next http.Handler) http.Handler {
 func TestOpenAPIRoutesInSpec(t *testing.T) {
 	doc, _ := loadSpec(t)
 	served := map[string]bool{}
-	for _, h := range []http.Handler{httpapi.DeviceHandler(nil, httpapi.DeviceOptions{}), httpapi.AdminHandler(nil, httpapi.AdminOptions{})} {
+	for _, h := range []http.Handler{httpapi.DeviceHandler(nil, httpapi.DeviceOptions{}), httpapi.AdminHandler(nil, httpapi.AdminOptions{Metrics: httpapi.NewMetrics()})} {
 		err := chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 			route = strings.TrimSuffix(route, "/")
 			served[method+" "+route] = true
@@ -323,6 +323,9 @@ func TestOpenAPIConformance(t *testing.T) {
 	json.Unmarshal(do("GET", "/admin/v1/events?serial-number=OA-0003", auditor, "", nil, 200), &ep)
 	if len(ep.Items) != 2 || ep.Items[1].Action != "ownership.claim" {
 		t.Errorf("OA-0003 events = %+v", ep.Items)
+	}
+	if m := do("GET", "/metrics", "", "", nil, 200); !strings.Contains(string(m), `masa_device_requests_total{code="200",endpoint="requestvoucher"} 3`) {
+		t.Errorf("metrics:\n%s", m)
 	}
 	// Auth failures are documented.
 	do("GET", "/admin/v1/events", "", "", nil, 401)
