@@ -140,4 +140,4 @@ func heldMemory() int64 {
 type discardSink struct{}
 
 func (discardSink) StoreContext(context.Context, *ExportedContext) error { return nil }
-func (discardSink) DeleteContext(context.Context, []byte) error         { return nil }
+func (discardSink) DeleteContext(context.Context, []byte) error          { return nil }

@@ -258,21 +258,16 @@ func (s *ClientSession) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner := req.Clone(req.Context())
-	inner.Close = false
-	inner.Header.Del("Connection")
-	inner.ContentLength = int64(len(body))
-	inner.TransferEncoding = nil
-	inner.Body = nil
-	if len(body) > 0 {
-		inner.Body = io.NopCloser(bytes.NewReader(body))
+	inner, err := innerRequestBytes(req, body)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tc == nil {
 		return nil, errors.New("atls: session closed")
 	}
-	if err := inner.Write(s.tc); err != nil {
+	if _, err := s.tc.Write(inner); err != nil {
 		return nil, err
 	}
 	answer, err := s.post(req.Context(), s.conn.take())

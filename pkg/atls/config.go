@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
 // DefaultPath is the well-known ATLS resource (draft section 8).
@@ -58,6 +60,10 @@ type ServerConfig struct {
 	// Protocols is the ALPN preference order (profile 2.3); default
 	// DefaultProtocols, less the key-export modes when Sink is nil.
 	Protocols []string
+	// Contexts is where exported contexts live and where protected
+	// requests (application/oscore, application/cose) find them. With it
+	// set, Sink defaults to StoreSink{Contexts}.
+	Contexts oscore.ContextStore
 	// Sink and CIDs receive exported contexts and allocate server CIDs;
 	// both are required for the key-export modes.
 	Sink ContextSink
@@ -103,6 +109,9 @@ func (c *ServerConfig) withDefaults() (ServerConfig, error) {
 	cfg := *c
 	if cfg.TLS == nil || (len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil) {
 		return cfg, errors.New("atls: ServerConfig.TLS needs a server certificate")
+	}
+	if cfg.Sink == nil && cfg.Contexts != nil {
+		cfg.Sink = StoreSink{Store: cfg.Contexts}
 	}
 	if cfg.Handler == nil {
 		cfg.Handler = http.NotFoundHandler()

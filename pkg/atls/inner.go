@@ -73,12 +73,7 @@ func (s *Server) serveInner(outer *http.Request, req *http.Request, peer *Peer) 
 		return innerErrorResponse(http.StatusRequestEntityTooLarge, "inner body too large")
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.RemoteAddr = outer.RemoteAddr
-	req.TLS = peer.ConnectionState
-	req = req.WithContext(WithPeer(outer.Context(), peer))
-	rec := newResponseBuffer()
-	s.cfg.Handler.ServeHTTP(rec, req)
-	return rec.serialize(req.Method)
+	return s.runInner(outer, req, peer).serialize(req.Method)
 }
 
 // responseBuffer is the http.ResponseWriter of inner requests.
@@ -103,23 +98,32 @@ func (b *responseBuffer) WriteHeader(status int) {
 
 func (b *responseBuffer) Write(p []byte) (int, error) {
 	b.WriteHeader(http.StatusOK)
-	if b.body.Len()+len(p) > MaxInnerResponse {
+	if b.tooLong || b.body.Len()+len(p) > MaxInnerResponse {
 		b.tooLong = true
 		return 0, fmt.Errorf("atls: inner response exceeds %d bytes", MaxInnerResponse)
 	}
 	return b.body.Write(p)
 }
 
+// statusCode is the status the handler set, 200 by default, or 500 when
+// its response was too large.
+func (b *responseBuffer) statusCode() int {
+	switch {
+	case b.tooLong:
+		b.header = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+		b.body.Reset()
+		b.body.WriteString("inner response too large\n")
+		return http.StatusInternalServerError
+	case b.status == 0:
+		return http.StatusOK
+	}
+	return b.status
+}
+
 // serialize writes the response as profile 3.2 wants it: a status line,
 // Content-Length unless 204/304, never chunked.
 func (b *responseBuffer) serialize(method string) []byte {
-	if b.tooLong {
-		return innerErrorResponse(http.StatusInternalServerError, "inner response too large")
-	}
-	status := b.status
-	if status == 0 {
-		status = http.StatusOK
-	}
+	status := b.statusCode()
 	return AppendResponse(nil, status, b.header, b.body.Bytes(), method == http.MethodHead)
 }
 

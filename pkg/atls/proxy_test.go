@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
 // TestTwoServersBehindRoundRobinProxy puts two replicas behind a reverse
@@ -22,8 +24,9 @@ import (
 func TestTwoServersBehindRoundRobinProxy(t *testing.T) {
 	pki := newTestPKI(t)
 	clock := newFakeClock()
-	sink := &memorySink{}
+	store := &oscore.MemoryStore{Now: clock.Now} // shared, as PostgreSQL is
 	cids := &MemoryCIDs{}
+	var served sync.Map // replica id -> *atomic.Int64 of inner requests
 
 	internal := map[string]*url.URL{}
 	var mu sync.Mutex
@@ -38,8 +41,15 @@ func TestTwoServersBehindRoundRobinProxy(t *testing.T) {
 	var forwarded atomic.Int64
 	var public []*url.URL
 	for _, id := range []string{"replica-a", "replica-b"} {
-		h := &harness{pki: pki, clock: clock, sink: sink, cids: cids}
+		h := &harness{pki: pki, clock: clock, cids: cids}
 		cfg := h.config()
+		cfg.Sink, cfg.Contexts = nil, store
+		count := new(atomic.Int64)
+		served.Store(id, count)
+		cfg.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			count.Add(1)
+			echoHandler(w, r)
+		})
 		cfg.ReplicaID = id
 		cfg.Forwarder = &HTTPForwarder{Self: id, Client: &http.Client{}, Resolve: resolve}
 		srv, err := NewServer(cfg)
@@ -99,14 +109,37 @@ func TestTwoServersBehindRoundRobinProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Key-export sessions: after the handshake any replica serves the
+	// protected requests, from the shared context store.
+	servedBy := func() (a, b int64) {
+		va, _ := served.Load("replica-a")
+		vb, _ := served.Load("replica-b")
+		return va.(*atomic.Int64).Load(), vb.(*atomic.Int64).Load()
+	}
+	a0, b0 := servedBy()
 	for i, proto := range []string{ProtoOSCORE, ProtoCOSE, ProtoOSCORE} {
 		sess, err := client(proto).Handshake(ctx)
 		if err != nil {
 			t.Fatalf("%s session %d: %v", proto, i, err)
 		}
-		if sink.get(sess.Exported().SenderID) == nil {
-			t.Fatal("exported context missing")
+		tr, err := sess.Transport()
+		if err != nil {
+			t.Fatal(err)
 		}
+		hc := &http.Client{Transport: tr}
+		for j := range 4 {
+			resp, err := hc.Post("https://registrar.example/echo", "text/plain", strings.NewReader(fmt.Sprint(j)))
+			if err != nil {
+				t.Fatalf("%s request %d: %v", proto, j, err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			if want := fmt.Sprintf("pledge-0001 POST /echo %d", j); string(got) != want {
+				t.Fatalf("got %q want %q", got, want)
+			}
+		}
+	}
+	if a1, b1 := servedBy(); a1-a0 == 0 || b1-b0 == 0 || a1-a0+b1-b0 != 12 {
+		t.Fatalf("protected requests served: replica-a %d, replica-b %d; want both, 12 in all", a1-a0, b1-b0)
 	}
 	if forwarded.Load() == 0 {
 		t.Fatal("no request was forwarded: the proxy did not alternate")

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
 // Server is the http.Handler of the ATLS resource (profile sections 1-4).
@@ -23,9 +25,6 @@ type Server struct {
 	limiter   *rateLimiter
 	records   bool // http/1.1 among the protocols
 	lastSweep atomic.Int64
-	// protected serves application/oscore and application/cose requests
-	// when a context store is configured (profile 5 and 6).
-	protected http.Handler
 }
 
 // NewServer validates cfg and returns a Server.
@@ -99,8 +98,14 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	switch mt {
 	case ContentTypeATLS:
 	case ContentTypeOSCORE, ContentTypeCOSE:
-		if s.protected != nil {
-			s.protected.ServeHTTP(w, r)
+		// Found by kid alone; an atls cookie is ignored (profile 1.3).
+		cose := mt == ContentTypeCOSE
+		if cose && !oscore.IsCOSEMediaType(r.Header.Get("Content-Type")) {
+			writeError(w, errorf(http.StatusUnsupportedMediaType, "Content-Type must be %s", oscore.COSEMediaType))
+			return
+		}
+		if s.cfg.Contexts != nil {
+			s.serveProtected(w, r, cose)
 			return
 		}
 		fallthrough

@@ -25,14 +25,14 @@ func goSuites() []uint16 {
 	return []uint16{tls.TLS_AES_128_GCM_SHA256}
 }
 
-func TestKeyExportModesChaCha20(t *testing.T) {
+func TestKeyExportAndProtectedModesChaCha20(t *testing.T) {
 	if os.Getenv(childEnv) != "" {
 		t.Skip("already the child")
 	}
 	if testing.Short() {
 		t.Skip("re-runs the key-export tests in a child process")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKeyExportModes$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^(TestKeyExportModes|TestProtectedModesEndToEnd)$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "GODEBUG=cpu.aes=off")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

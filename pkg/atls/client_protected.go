@@ -1,0 +1,149 @@
+package atls
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/landfall-io/landfall/pkg/oscore"
+)
+
+// Transport returns the http.RoundTripper of the session's mode, so that a
+// standard http.Client sends ordinary requests through ATLS in all three
+// modes: records (the session itself), OSCORE (profile 5) or COSE (6).
+func (s *ClientSession) Transport() (http.RoundTripper, error) {
+	if s.exported == nil {
+		return s, nil
+	}
+	c, err := oscore.NewContext(s.exported.Params())
+	if err != nil {
+		return nil, err
+	}
+	return &protectedTransport{session: s, ctx: c, cose: s.exported.Protocol == ProtoCOSE}, nil
+}
+
+// protectedTransport sends requests protected with the exported context.
+// It needs no session cookie: the server finds the context by kid (1.3).
+type protectedTransport struct {
+	session *ClientSession
+	ctx     *oscore.Context
+	cose    bool
+}
+
+func (t *protectedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := readRequestBody(req)
+	if err != nil {
+		return nil, err
+	}
+	if t.cose {
+		return t.roundTripCOSE(req, body)
+	}
+	return t.roundTripOSCORE(req, body)
+}
+
+func (t *protectedTransport) roundTripOSCORE(req *http.Request, body []byte) (*http.Response, error) {
+	msg, err := oscore.RequestToMessage(req, body)
+	if err != nil {
+		return nil, err
+	}
+	opt, ct, st, err := t.ctx.ProtectRequest(msg.Marshal())
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{"Content-Type": {oscore.MediaType}, oscore.HeaderName: {oscore.EncodeHeader(opt)}}
+	resp, answer, err := t.send(req.Context(), h, ct)
+	if err != nil {
+		return nil, err
+	}
+	rawOpt, err := oscore.DecodeHeader(resp.Header.Get(oscore.HeaderName))
+	if err != nil {
+		return nil, fmt.Errorf("atls: response: %w", err)
+	}
+	pt, err := t.ctx.UnprotectResponse(st, rawOpt, answer)
+	if err != nil {
+		return nil, fmt.Errorf("atls: response: %w", err)
+	}
+	inner, err := oscore.UnmarshalMessage(pt)
+	if err != nil {
+		return nil, fmt.Errorf("atls: response: %w", err)
+	}
+	return oscore.MessageToResponse(inner, req)
+}
+
+func (t *protectedTransport) roundTripCOSE(req *http.Request, body []byte) (*http.Response, error) {
+	plain, err := innerRequestBytes(req, body)
+	if err != nil {
+		return nil, err
+	}
+	obj, st, err := t.ctx.SealRequest(plain)
+	if err != nil {
+		return nil, err
+	}
+	_, answer, err := t.send(req.Context(), http.Header{"Content-Type": {oscore.COSEMediaType}}, obj)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := t.ctx.OpenResponse(st, answer)
+	if err != nil {
+		return nil, fmt.Errorf("atls: response: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(pt)), req)
+	if err != nil {
+		return nil, fmt.Errorf("atls: inner response: %w", err)
+	}
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("atls: inner response body: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	return resp, nil
+}
+
+// send POSTs one protected message; any answer but 200 is a StatusError
+// (401 "Security context not found" tells the client to run a new
+// handshake).
+func (t *protectedTransport) send(ctx context.Context, h http.Header, body []byte) (*http.Response, []byte, error) {
+	out, err := http.NewRequestWithContext(ctx, http.MethodPost, t.session.client.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range h {
+		out.Header[k] = v
+	}
+	resp, err := t.session.client.httpClient().Do(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, statusError(resp, answer)
+	}
+	return resp, answer, nil
+}
+
+// innerRequestBytes serialises an inner HTTP/1.1 request (profile 3.2):
+// origin-form target, Host, Content-Length when there is a body, nothing
+// chunked.
+func innerRequestBytes(req *http.Request, body []byte) ([]byte, error) {
+	inner := req.Clone(req.Context())
+	inner.Close = false
+	inner.Header.Del("Connection")
+	inner.ContentLength = int64(len(body))
+	inner.TransferEncoding = nil
+	inner.Body = nil
+	if len(body) > 0 {
+		inner.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	var buf bytes.Buffer
+	if err := inner.Write(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

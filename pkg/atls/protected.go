@@ -1,0 +1,254 @@
+package atls
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/http"
+
+	"github.com/landfall-io/landfall/pkg/oscore"
+)
+
+// StoreSink hands exported contexts to an oscore.ContextStore, the form in
+// which protected requests find them (profile 4.6).
+type StoreSink struct {
+	Store oscore.ContextStore
+}
+
+// StoreContext implements ContextSink.
+func (s StoreSink) StoreContext(ctx context.Context, ec *ExportedContext) error {
+	return s.Store.Put(ctx, StoredContext(ec))
+}
+
+// DeleteContext implements ContextSink.
+func (s StoreSink) DeleteContext(ctx context.Context, recipientID []byte) error {
+	return s.Store.Delete(ctx, recipientID)
+}
+
+// StoredContext converts an exported context to the stored form.
+func StoredContext(ec *ExportedContext) *oscore.StoredContext {
+	chain := make([][]byte, len(ec.PeerCertificates))
+	for i, c := range ec.PeerCertificates {
+		chain[i] = c.Raw
+	}
+	return &oscore.StoredContext{
+		Params:           ec.Params(),
+		Protocol:         ec.Protocol,
+		TLSSuite:         ec.Suite.Suite,
+		PeerCertificates: chain,
+		LocalCertificate: ec.LocalCertificate,
+		ChannelBinding:   ec.ChannelBinding,
+		CreatedAt:        ec.CreatedAt,
+		ExpiresAt:        ec.ExpiresAt,
+	}
+}
+
+// Params are the OSCORE key-schedule inputs of an exported context
+// (profile 4.5: no ID Context).
+func (ec *ExportedContext) Params() oscore.Params {
+	return oscore.Params{
+		AEAD:         oscore.Algorithm(ec.Suite.AEAD),
+		HKDF:         oscore.HKDF(ec.Suite.Hash),
+		MasterSecret: ec.MasterSecret,
+		MasterSalt:   ec.MasterSalt,
+		SenderID:     ec.SenderID,
+		RecipientID:  ec.RecipientID,
+	}
+}
+
+// protectedRequest is a request of profile 5 or 6 before decryption.
+type protectedRequest struct {
+	cose   bool
+	kid    []byte
+	piv    []byte
+	option oscore.Option
+	object *oscore.Encrypt0
+	body   []byte
+}
+
+// serveProtected serves an application/oscore or application/cose request
+// (profile 5.7, 6.5): look the kid up, reject a replay before decryption,
+// decrypt, mark the Partial IV only after that, atomically in the shared
+// store, then run the inner request. Answers before decryption succeeds are
+// plain text and change nothing; after it, every answer is protected.
+func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose bool) {
+	body, err := readFlight(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	pr, err := parseProtected(r, body, cose)
+	if err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	ctx := r.Context()
+	sc, err := s.cfg.Contexts.Get(ctx, pr.kid)
+	switch {
+	case errors.Is(err, oscore.ErrContextNotFound):
+		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
+		return
+	case err != nil:
+		s.cfg.Logger.Error("atls: context store", "err", err)
+		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter})
+		return
+	case (sc.Protocol == ProtoCOSE) != cose:
+		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
+		return
+	}
+	piv, err := oscore.DecodePIV(pr.piv)
+	if err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	if sc.Window.Seen(piv) {
+		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay))
+		return
+	}
+	keys, err := oscore.Derive(sc.Params)
+	if err != nil {
+		s.cfg.Logger.Error("atls: stored context unusable", "err", err)
+		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
+		return
+	}
+	var plaintext []byte
+	var st *oscore.RequestState
+	if cose {
+		plaintext, st, err = keys.OpenRequest(pr.object)
+	} else {
+		plaintext, st, err = keys.UnprotectRequest(pr.option, pr.body)
+	}
+	if err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "%v", oscore.ErrDecrypt))
+		return
+	}
+	switch err := s.cfg.Contexts.MarkSeen(ctx, pr.kid, piv); {
+	case errors.Is(err, oscore.ErrReplay):
+		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay))
+		return
+	case errors.Is(err, oscore.ErrContextNotFound):
+		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
+		return
+	case err != nil:
+		s.cfg.Logger.Error("atls: context store", "err", err)
+		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter})
+		return
+	}
+	peer, err := peerOf(sc)
+	if err != nil {
+		s.cfg.Logger.Error("atls: stored peer certificate", "err", err)
+	}
+	if cose {
+		s.answerCOSE(w, r, keys, st, plaintext, peer)
+	} else {
+		s.answerOSCORE(w, r, keys, st, plaintext, peer)
+	}
+}
+
+func parseProtected(r *http.Request, body []byte, cose bool) (*protectedRequest, error) {
+	pr := &protectedRequest{cose: cose, body: body}
+	if cose {
+		e, err := oscore.ParseEncrypt0(body)
+		if err != nil {
+			return nil, err
+		}
+		if e.PIV == nil {
+			return nil, errors.New("COSE request without Partial IV")
+		}
+		pr.object, pr.kid, pr.piv = e, e.KID, e.PIV
+		return pr, nil
+	}
+	raw, err := oscore.DecodeHeader(r.Header.Get(oscore.HeaderName))
+	if err != nil {
+		return nil, err
+	}
+	opt, err := oscore.ParseOption(raw)
+	if err != nil {
+		return nil, err
+	}
+	if opt.KID == nil || opt.PIV == nil {
+		return nil, errors.New("OSCORE option of a request needs a kid and a Partial IV")
+	}
+	if len(body) == 0 {
+		return nil, errors.New("OSCORE request without ciphertext")
+	}
+	pr.option, pr.kid, pr.piv = opt, opt.KID, opt.PIV
+	return pr, nil
+}
+
+// peerOf rebuilds the identity of the handshake that exported sc.
+func peerOf(sc *oscore.StoredContext) (*Peer, error) {
+	cs := &tls.ConnectionState{
+		Version:            tls.VersionTLS13,
+		HandshakeComplete:  true,
+		CipherSuite:        sc.TLSSuite,
+		NegotiatedProtocol: sc.Protocol,
+	}
+	var err error
+	for _, der := range sc.PeerCertificates {
+		c, perr := x509.ParseCertificate(der)
+		if perr != nil {
+			err = perr
+			break
+		}
+		cs.PeerCertificates = append(cs.PeerCertificates, c)
+	}
+	return &Peer{Protocol: sc.Protocol, ConnectionState: cs, LocalCertificate: sc.LocalCertificate, ChannelBinding: sc.ChannelBinding}, err
+}
+
+// answerOSCORE serves the inner CoAP request and protects the answer
+// (profile 5.4): 200, application/oscore, OSCORE: AA.
+func (s *Server) answerOSCORE(w http.ResponseWriter, r *http.Request, keys *oscore.Keys, st *oscore.RequestState, plaintext []byte, peer *Peer) {
+	var msg *oscore.Message
+	inner, err := oscore.UnmarshalMessage(plaintext)
+	var req *http.Request
+	if err == nil {
+		req, err = oscore.MessageToRequest(WithPeer(r.Context(), peer), inner, r.Host)
+	}
+	if err != nil {
+		msg = &oscore.Message{Code: oscore.BadRequest, Payload: []byte(err.Error())}
+		msg.AddUint(oscore.OptContentFormat, 0)
+	} else {
+		rec := s.runInner(r, req, peer)
+		msg = oscore.ResponseToMessage(req.Method, rec.statusCode(), rec.header, rec.body.Bytes())
+	}
+	opt, ct := keys.ProtectResponse(st, msg.Marshal())
+	h := w.Header()
+	h.Set("Content-Type", oscore.MediaType)
+	h.Set(oscore.HeaderName, oscore.EncodeHeader(opt))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(ct)
+}
+
+// answerCOSE serves the inner HTTP/1.1 request and seals the answer
+// (profile 6.3).
+func (s *Server) answerCOSE(w http.ResponseWriter, r *http.Request, keys *oscore.Keys, st *oscore.RequestState, plaintext []byte, peer *Peer) {
+	var resp []byte
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(plaintext)))
+	if err == nil {
+		err = checkInnerRequest(req)
+	}
+	if err != nil {
+		resp = innerErrorResponse(http.StatusBadRequest, "malformed inner request: "+err.Error())
+	} else {
+		req = req.WithContext(WithPeer(r.Context(), peer))
+		resp = s.runInner(r, req, peer).serialize(req.Method)
+	}
+	w.Header().Set("Content-Type", oscore.COSEMediaType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(keys.SealResponse(st, resp))
+}
+
+// runInner runs the inner handler with the peer's identity.
+func (s *Server) runInner(outer, req *http.Request, peer *Peer) *responseBuffer {
+	req.RemoteAddr = outer.RemoteAddr
+	req.TLS = peer.ConnectionState
+	rec := newResponseBuffer()
+	s.cfg.Handler.ServeHTTP(rec, req.WithContext(WithPeer(outer.Context(), peer)))
+	return rec
+}
