@@ -3,10 +3,16 @@ package httpapi_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -134,7 +140,10 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		wrap = func(h http.Handler) http.Handler { return h }
 	}
 	e.device = httptest.NewUnstartedServer(wrap(httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: cfg.maxBody, Metrics: metrics})))
-	e.device.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	// An ECDSA P-256 certificate like the one `masa init` makes (httptest's
+	// default is RSA-2048, which would dominate handshake costs).
+	e.device.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{listenerCert(t)}}
 	e.device.StartTLS()
 	t.Cleanup(e.device.Close)
 	e.admin = httptest.NewServer(wrap(httpapi.AdminHandler(svc, httpapi.AdminOptions{Metrics: metrics})))
@@ -160,4 +169,22 @@ func (e *env) client(cert *tls.Certificate) *http.Client {
 		tr.TLSClientConfig.Certificates = []tls.Certificate{*cert}
 	}
 	return &http.Client{Transport: tr}
+}
+
+// listenerCert is a self-signed ECDSA P-256 server certificate for 127.0.0.1.
+func listenerCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "masa.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"example.com"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
