@@ -49,6 +49,9 @@ func decodeVoucherRequest(b []byte) (*voucherRequest, error) {
 		return nil, errors.New(`voucher-request has no "ietf-voucher-request:voucher" object`)
 	}
 	vr := env.VoucherRequest
+	if vr.Nonce != nil && *vr.Nonce == "" {
+		vr.Nonce = nil // an empty nonce is no nonce
+	}
 	if vr.SerialNumber == "" {
 		return nil, errors.New("voucher-request has no serial-number")
 	}

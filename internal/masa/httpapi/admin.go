@@ -387,14 +387,10 @@ func (a *adminAPI) createOwner(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	raw := []byte(req.CACert)
-	if blk, _ := pem.Decode(raw); blk == nil {
-		der, err := base64.StdEncoding.DecodeString(req.CACert)
-		if err != nil {
-			a.fail(w, r, masa.Unprocessable("ca-cert must be PEM or base64 DER"))
-			return
-		}
-		raw = der
+	raw, err := decodeCert(req.CACert)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	o, err := a.svc.CreateOwner(r.Context(), req.Name, raw, actor(r))
 	if err != nil {
@@ -402,6 +398,18 @@ func (a *adminAPI) createOwner(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, o)
+}
+
+// decodeCert accepts a certificate as PEM or base64 DER.
+func decodeCert(s string) ([]byte, error) {
+	if blk, _ := pem.Decode([]byte(s)); blk != nil {
+		return []byte(s), nil
+	}
+	der, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, masa.Unprocessable("ca-cert must be PEM or base64 DER")
+	}
+	return der, nil
 }
 
 func (a *adminAPI) listOwners(w http.ResponseWriter, r *http.Request) {
@@ -413,9 +421,13 @@ func (a *adminAPI) listOwners(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Page[masa.Owner]{Items: os})
 }
 
+// assignRequest names the owner by id, or by its domain CA certificate
+// (registering the owner if it is new).
 type assignRequest struct {
 	masa.Selection
-	OwnerID int64 `json:"owner-id"`
+	OwnerID int64  `json:"owner-id"`
+	CACert  string `json:"ca-cert"`
+	Name    string `json:"name"`
 }
 
 func (a *adminAPI) assign(w http.ResponseWriter, r *http.Request) {
@@ -423,6 +435,23 @@ func (a *adminAPI) assign(w http.ResponseWriter, r *http.Request) {
 	if err := a.decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	switch {
+	case (req.OwnerID == 0) == (req.CACert == ""):
+		a.fail(w, r, masa.Unprocessable("name the owner by owner-id or by ca-cert"))
+		return
+	case req.CACert != "":
+		raw, err := decodeCert(req.CACert)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		o, err := a.svc.CreateOwner(r.Context(), req.Name, raw, actor(r))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		req.OwnerID = o.ID
 	}
 	changed, err := a.svc.AssignOwner(r.Context(), req.Selection, req.OwnerID, actor(r))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
 )
@@ -53,6 +54,41 @@ func postCMS(t testing.TB, c *http.Client, url string, body []byte, accept strin
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// TestAppendixCBeforeRegistration: the same request is refused until the
+// MASA knows the device (404) and its owner (202, then 403 for a device
+// sold to another domain).
+func TestAppendixCBeforeRegistration(t *testing.T) {
+	e := newEnv(t, appendixCConfig(t))
+	ctx := context.Background()
+	body := readB64(t, "parboiled_vr_00-D0-E5-F2-00-02.b64")
+	url := e.device.URL + "/.well-known/brski/requestvoucher"
+	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 404 {
+		t.Fatalf("unknown device: %d %s", resp.StatusCode, b)
+	}
+	if err := e.store.RegisterDevice(ctx, masa.Device{SerialNumber: appendixCSerial, Status: masa.DeviceActive, CreatedAt: e.now, UpdatedAt: e.now}, masa.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 202 || resp.Header.Get("Retry-After") != "60" {
+		t.Fatalf("no owner yet: %d %v %s", resp.StatusCode, resp.Header, b)
+	}
+	other := newDomain(t, "other")
+	o, err := e.svc.CreateOwner(ctx, "other", other.ca.cert.Raw, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{appendixCSerial}}, o.ID, "t")
+	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 403 {
+		t.Fatalf("owned by another domain: %d %s", resp.StatusCode, b)
+	}
+	// At today's date the registrar's certificate has expired.
+	e.now = time.Now()
+	owner, _ := e.svc.CreateOwner(ctx, "sandelman", readFile(t, "ownerca_secp384r1.crt"), "t")
+	e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{appendixCSerial}}, owner.ID, "t")
+	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 403 || !bytes.Contains(b, []byte("expired")) {
+		t.Fatalf("today: %d %s", resp.StatusCode, b)
+	}
 }
 
 // TestAppendixCRegistrarRequest sends the RFC 8995 Appendix C parboiled

@@ -228,7 +228,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Errorf("range assign changed %v", changed.Changed)
 	}
 	do("POST", "/admin/v1/ownership/assign", sales, "application/json",
-		mustJSON(map[string]any{"owner-id": ownerB.ID, "serial-numbers": []string{"OB-0001"}}), 200)
+		mustJSON(map[string]any{"ca-cert": base64.StdEncoding.EncodeToString(p.b.ca.cert.Raw), "serial-numbers": []string{"OB-0001"}}), 200)
+	do("POST", "/admin/v1/ownership/assign", sales, "application/json",
+		mustJSON(map[string]any{"owner-id": ownerB.ID, "ca-cert": "x", "serial-numbers": []string{"OB-0001"}}), 422)
 
 	// Policy: nonceless for OA-0002, trust on first use for product widget.
 	do("PUT", "/admin/v1/policies/device/OA-0002", sales, "application/json",
