@@ -1,0 +1,258 @@
+package oscore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+)
+
+func TestParseOptionStrict(t *testing.T) {
+	good := []struct {
+		in   string
+		want Option
+	}{
+		{"", Option{}},
+		{"00", Option{}},
+		{"0914", Option{PIV: h("14"), KID: h("")}},
+		{"091400", Option{PIV: h("14"), KID: h("00")}},
+		{"19140837cbf3210017a2d3", Option{PIV: h("14"), KIDContext: h("37cbf3210017a2d3"), KID: h("")}},
+		{"0100", Option{PIV: h("00")}},
+		{"0d0102030405aabb", Option{PIV: h("0102030405"), KID: h("aabb")}},
+	}
+	for _, c := range good {
+		o, err := ParseOption(h(c.in))
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if !bytes.Equal(o.PIV, c.want.PIV) || !bytes.Equal(o.KID, c.want.KID) || !bytes.Equal(o.KIDContext, c.want.KIDContext) ||
+			(o.KID == nil) != (c.want.KID == nil) {
+			t.Errorf("%s: %+v, want %+v", c.in, o, c.want)
+		}
+		if c.in != "00" && !bytes.Equal(o.Marshal(), h(c.in)) {
+			t.Errorf("%s: re-encodes as %x", c.in, o.Marshal())
+		}
+	}
+	for _, bad := range []string{"20", "40", "80", "06000000000000", "07", "02", "0001", "10", "1005aa", "0301"} {
+		if _, err := ParseOption(h(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s accepted: %v", bad, err)
+		}
+	}
+}
+
+func TestHeaderEncoding(t *testing.T) {
+	if EncodeHeader(nil) != "AA" || EncodeHeader(h("0925")) != "CSU" {
+		t.Fatal("RFC 8613 11.5 example")
+	}
+	if v, err := DecodeHeader("AA"); err != nil || len(v) != 0 {
+		t.Fatalf("AA: %x %v", v, err)
+	}
+	for _, bad := range []string{"", "A", "CSU=", "CS+U", "CS/U", "C SU"} {
+		if _, err := DecodeHeader(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestPIV(t *testing.T) {
+	for _, c := range []struct {
+		seq uint64
+		piv string
+	}{{0, "00"}, {20, "14"}, {255, "ff"}, {256, "0100"}, {MaxSequence, "ffffffffff"}} {
+		if got := EncodePIV(c.seq); !bytes.Equal(got, h(c.piv)) {
+			t.Errorf("%d: %x", c.seq, got)
+		}
+		if v, err := DecodePIV(h(c.piv)); err != nil || v != c.seq {
+			t.Errorf("%s: %d %v", c.piv, v, err)
+		}
+	}
+	if _, err := DecodePIV(h("010203040506")); err == nil {
+		t.Error("6-byte PIV accepted")
+	}
+}
+
+func TestSequenceExhaustion(t *testing.T) {
+	c, _ := NewContext(Params{AEAD: A128GCM, MasterSecret: []byte{1}, SenderID: []byte{1}})
+	c.SetSequence(MaxSequence)
+	if _, _, _, err := c.ProtectRequest([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.ProtectRequest([]byte{1}); !errors.Is(err, ErrSequenceExhausted) {
+		t.Fatalf("past 2^40-1: %v", err)
+	}
+}
+
+func TestDeriveRejects(t *testing.T) {
+	cases := []Params{
+		{AEAD: 99, MasterSecret: []byte{1}},
+		{AEAD: A128GCM},
+		{AEAD: A128GCM, MasterSecret: []byte{1}, SenderID: make([]byte, 7)},
+		{AEAD: AESCCM16_64_128, MasterSecret: []byte{1}, RecipientID: make([]byte, 8)},
+	}
+	for i, p := range cases {
+		if _, err := Derive(p); err == nil {
+			t.Errorf("case %d accepted", i)
+		}
+	}
+	if _, err := Derive(Params{AEAD: AESCCM16_64_128, MasterSecret: []byte{1}, SenderID: make([]byte, 7)}); err != nil {
+		t.Errorf("7-byte ID with CCM: %v", err)
+	}
+}
+
+func TestMessageCodec(t *testing.T) {
+	m := &Message{Code: POST, Payload: bytes.Repeat([]byte{7}, 300)}
+	m.Add(OptUriPath, []byte(".well-known"))
+	m.Add(OptUriPath, []byte("brski"))
+	m.AddUint(OptContentFormat, 65000)
+	m.Add(OptUriQuery, bytes.Repeat([]byte("q"), 400)) // two-byte extended length
+	m.AddUint(OptAccept, 281)
+	m.Add(300, []byte{1}) // extended delta
+	b := m.Marshal()
+	back, err := UnmarshalMessage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back.Marshal(), b) || !bytes.Equal(back.Payload, m.Payload) || len(back.Options) != 6 {
+		t.Fatalf("round trip changed the message")
+	}
+	if cf, ok, _ := back.Uint(OptContentFormat); !ok || cf != 65000 {
+		t.Fatalf("Content-Format %d", cf)
+	}
+	for _, bad := range []string{"", "02ff", "02f0", "020f", "02d0", "02e000", "02b4616263"} {
+		if _, err := UnmarshalMessage(h(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s accepted: %v", bad, err)
+		}
+	}
+}
+
+func TestTargetMapping(t *testing.T) {
+	cases := []struct {
+		target string
+		path   []string
+		query  []string
+	}{
+		{"/", nil, nil},
+		{"/a/b", []string{"a", "b"}, nil},
+		{"/a/", []string{"a", ""}, nil},
+		{"/a%2Fb/c?x=1&y=%26", []string{"a/b", "c"}, []string{"x=1", "y=&"}},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(http.MethodGet, "https://r.example"+c.target, nil)
+		m, err := RequestToMessage(req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Strings(OptUriPath); !equalStrings(got, c.path) {
+			t.Errorf("%s: Uri-Path %q", c.target, got)
+		}
+		if got := m.Strings(OptUriQuery); !equalStrings(got, c.query) {
+			t.Errorf("%s: Uri-Query %q", c.target, got)
+		}
+		back, err := MessageToRequest(context.Background(), m, "r.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, _ := RequestToMessage(back, nil)
+		if !bytes.Equal(m2.Marshal(), m.Marshal()) {
+			t.Errorf("%s: round trip gives %s", c.target, back.URL)
+		}
+	}
+	// Unknown critical options are refused, unknown elective ones ignored.
+	m := &Message{Code: GET}
+	m.Add(13, nil)
+	if _, err := MessageToRequest(context.Background(), m, "r"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("critical option 13 accepted: %v", err)
+	}
+	m = &Message{Code: GET}
+	m.Add(60, nil)
+	if _, err := MessageToRequest(context.Background(), m, "r"); err != nil {
+		t.Errorf("elective option 60 refused: %v", err)
+	}
+}
+
+func TestContentFormats(t *testing.T) {
+	for mt, want := range map[string]uint32{
+		"text/plain":                                               0,
+		"TEXT/Plain; Charset=UTF-8":                                0,
+		`text/plain; charset="utf-8"`:                              0,
+		"application/pkcs7-mime; smime-type=CERTS-ONLY":            281,
+		`application/pkcs7-mime;smime-type="server-generated-key"`: 280,
+		"application/voucher-cms+json":                             65000,
+		"application/csrattrs":                                     285,
+	} {
+		if got, ok := ContentFormat(mt); !ok || got != want {
+			t.Errorf("%q: %d %v", mt, got, ok)
+		}
+	}
+	for _, mt := range []string{"text/html", "text/plain; charset=latin1", "application/pkcs7-mime", "nonsense"} {
+		if _, ok := ContentFormat(mt); ok {
+			t.Errorf("%q has a Content-Format", mt)
+		}
+	}
+	// A body without a Content-Format makes the answer 5.00.
+	if m := ResponseToMessage("GET", 200, http.Header{"Content-Type": {"text/html"}}, []byte("<p>")); m.Code != InternalServerError {
+		t.Errorf("text/html answered %v", m.Code)
+	}
+	if m := ResponseToMessage("GET", 200, http.Header{"Content-Type": {"application/json"}}, []byte("{}")); m.Code != Content {
+		t.Errorf("GET 200 answered %v", m.Code)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEncrypt0Strict(t *testing.T) {
+	good := h("d08343a10101a10441015855ed21263e597a795b5a5e13ec5f9b69038297d003f20e2b7d977c43ebf0f62003756a1c7f80698e11a9629092a0887d9087871f79eb7f00867ce0a72eb115bb584f3078140ec3a89b08bd11e2b3c280d6d27d4d13da")
+	if _, err := ParseEncrypt0(good); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string][]byte{
+		"untagged":       good[1:],
+		"trailing byte":  append(append([]byte{}, good...), 0),
+		"truncated":      good[:len(good)-1],
+		"protected a0":   h("d08341a0a104410140"),
+		"two protected":  h("d08345a2010104404104410140"),
+		"no kid":         h("d08343a10101a040"),
+		"unknown label":  h("d08343a10101a105410140"),
+		"repeated label": h("d08343a10101a20441010441024140"),
+		"six-byte PIV":   h("d08343a10101a204410106460102030405064140"),
+	}
+	for name, b := range bad {
+		if _, err := ParseEncrypt0(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s accepted: %v", name, err)
+		}
+	}
+	for _, ct := range []string{`application/cose; cose-type="cose-encrypt0"`, "application/cose;cose-type=COSE-ENCRYPT0", "Application/COSE; Cose-Type=cose-encrypt0"} {
+		if !IsCOSEMediaType(ct) {
+			t.Errorf("%q refused", ct)
+		}
+	}
+	for _, ct := range []string{"application/cose", `application/cose; cose-type="cose-sign1"`, "application/cbor"} {
+		if IsCOSEMediaType(ct) {
+			t.Errorf("%q accepted", ct)
+		}
+	}
+}
+
+func TestReplayWindowMemory(t *testing.T) {
+	var w ReplayWindow
+	for _, st := range []struct {
+		piv uint64
+		ok  bool
+	}{{0, true}, {0, false}, {31, true}, {0, false}, {1, true}, {32, true}, {1, false} /* below window */, {2, true}, {100, true}, {68, false}, {69, true}} {
+		if got := w.Mark(st.piv); got != st.ok {
+			t.Fatalf("Mark(%d) = %v, want %v (window %+v)", st.piv, got, st.ok, w)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package oscore
+
+import (
+	"bytes"
+	"context"
+	"testing"
+)
+
+func FuzzParseOption(f *testing.F) {
+	for _, s := range []string{"", "00", "0914", "091400", "19140837cbf3210017a2d3", "0100", "ff"} {
+		f.Add(h(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := ParseOption(b)
+		if err != nil {
+			return
+		}
+		// What parses re-encodes to the same bytes (the empty option as
+		// either form).
+		if m := o.Marshal(); !bytes.Equal(m, b) && !(len(m) == 0 && bytes.Equal(b, []byte{0})) {
+			t.Fatalf("%x re-encodes as %x", b, m)
+		}
+	})
+}
+
+func FuzzUnmarshalMessage(f *testing.F) {
+	for _, s := range []string{"02b46563686f10ff68656c6c6f", "44c0ff68656c6c6f", "01", "02e0ffff", "45ff00"} {
+		f.Add(h(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := UnmarshalMessage(b)
+		if err != nil {
+			return
+		}
+		back, err := UnmarshalMessage(m.Marshal())
+		if err != nil || back.Code != m.Code || !bytes.Equal(back.Payload, m.Payload) || len(back.Options) != len(m.Options) {
+			t.Fatalf("%x does not survive a round trip: %v", b, err)
+		}
+		if m.Code.IsRequest() {
+			MessageToRequest(context.Background(), m, "r.example") // must not panic
+		} else {
+			MessageToResponse(m, nil)
+		}
+	})
+}
+
+func FuzzParseEncrypt0(f *testing.F) {
+	f.Add(h("d08343a10101a204440a0b0c0d06410058"))
+	f.Add(h("d08343a10101a10441015855ed21263e597a795b5a5e13ec5f9b6903"))
+	f.Add(h("d08343a10101a040"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := ParseEncrypt0(b)
+		if err != nil {
+			return
+		}
+		if e.Marshal() == nil {
+			t.Fatal("nil encoding")
+		}
+		if !bytes.Equal(protectedAlg(e.Alg), e.Protected) {
+			return // a non-preferred encoding of {1: alg} is kept as received
+		}
+		if !bytes.Equal(e.Marshal(), b) {
+			t.Fatalf("%x re-encodes as %x", b, e.Marshal())
+		}
+	})
+}
