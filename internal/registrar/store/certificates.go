@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Certificate is a certificate issued to a pledge through EST (RFC 7030;
+// RFC 8995 5.9).
+type Certificate struct {
+	Serial    string    `json:"serial"` // the certificate's serial number, hex
+	PledgeID  int64     `json:"pledge_id"`
+	Operation string    `json:"operation"` // "simpleenroll", "simplereenroll", ...
+	Subject   string    `json:"subject"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	DER       []byte    `json:"der"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CertificateFilter pages through all certificates.
+type CertificateFilter struct {
+	Limit  int
+	Cursor string
+}
+
+const certificateColumns = `serial, pledge_id, operation, subject, not_before, not_after, der, created_at`
+
+// RecordCertificate stores c. It is idempotent on the serial: recording a
+// serial again (a retried enrollment) keeps the first row.
+func (s *Store) RecordCertificate(ctx context.Context, c Certificate) error {
+	if c.Serial == "" || len(c.DER) == 0 || c.Operation == "" {
+		return invalidf("a certificate needs its serial, operation and DER")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING`,
+		c.Serial, c.PledgeID, c.Operation, c.Subject, c.NotBefore, c.NotAfter, c.DER, s.clock())
+	if pgCode(err) == codeForeignKeyViolation {
+		return notFound("pledge", c.PledgeID)
+	}
+	return classify("record certificate", err)
+}
+
+// ListCertificates returns pledgeID's certificates, oldest first.
+func (s *Store) ListCertificates(ctx context.Context, pledgeID int64) ([]Certificate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE pledge_id = $1 ORDER BY created_at, serial`, pledgeID)
+	if err != nil {
+		return nil, classify("list certificates", err)
+	}
+	cs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Certificate])
+	if err != nil {
+		return nil, classify("list certificates", err)
+	}
+	if cs == nil {
+		cs = []Certificate{}
+	}
+	return cs, nil
+}
+
+// AllCertificates returns every pledge's certificates, oldest first.
+func (s *Store) AllCertificates(ctx context.Context, f CertificateFilter) (Page[Certificate], error) {
+	limit, err := limitOf(f.Limit)
+	if err != nil {
+		return Page[Certificate]{}, err
+	}
+	var at time.Time
+	var serial string
+	hasCursor, err := decodeCursor(f.Cursor, &at, &serial)
+	if err != nil {
+		return Page[Certificate]{}, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE NOT $1 OR (created_at, serial) > ($2, $3)
+		ORDER BY created_at, serial LIMIT $4`, hasCursor, at, serial, limit+1)
+	if err != nil {
+		return Page[Certificate]{}, classify("all certificates", err)
+	}
+	cs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Certificate])
+	if err != nil {
+		return Page[Certificate]{}, classify("all certificates", err)
+	}
+	return pageOf(cs, limit, func(c Certificate) string { return encodeCursor(c.CreatedAt, c.Serial) }), nil
+}

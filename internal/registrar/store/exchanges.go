@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Outcome is how a voucher exchange ended, as the schema's CHECK lists.
+type Outcome string
+
+// Outcomes of a voucher exchange (RFC 8995 5.5-5.6).
+const (
+	OutcomeHeld            Outcome = "held"             // pending an operator; the pledge got 202
+	OutcomeDenied          Outcome = "denied"           // the registrar refused the pledge (403)
+	OutcomeIssued          Outcome = "issued"           // the MASA issued a voucher
+	OutcomeMASAPending     Outcome = "masa-pending"     // the MASA answered 202
+	OutcomeMASARefused     Outcome = "masa-refused"     // the MASA answered 4xx/5xx
+	OutcomeMASAUnreachable Outcome = "masa-unreachable" // no answer from the MASA
+	OutcomeRejected        Outcome = "rejected"         // the pledge's request was invalid
+)
+
+var outcomes = []Outcome{OutcomeHeld, OutcomeDenied, OutcomeIssued, OutcomeMASAPending,
+	OutcomeMASARefused, OutcomeMASAUnreachable, OutcomeRejected}
+
+// Valid reports whether o is one of the outcomes.
+func (o Outcome) Valid() bool { return slices.Contains(outcomes, o) }
+
+// Exchange is one voucher exchange, its messages kept as received.
+type Exchange struct {
+	ID               int64     `json:"id"`
+	PledgeID         int64     `json:"pledge_id"`
+	PledgeRequest    []byte    `json:"pledge_request"`              // CMS, from the pledge
+	RegistrarRequest []byte    `json:"registrar_request,omitempty"` // CMS, to the MASA
+	Voucher          []byte    `json:"voucher,omitempty"`           // CMS, from the MASA
+	Nonce            string    `json:"nonce,omitempty"`
+	Outcome          Outcome   `json:"outcome"`
+	MASAStatus       int       `json:"masa_status,omitempty"` // 0: no HTTP answer
+	Reason           string    `json:"reason"`
+	Replica          string    `json:"replica"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// RecordExchange stores e (ID and CreatedAt are assigned) and returns its id.
+func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
+	if !e.Outcome.Valid() {
+		return 0, invalidf("unknown outcome %q", e.Outcome)
+	}
+	if len(e.PledgeRequest) == 0 || e.Replica == "" {
+		return 0, invalidf("an exchange needs the pledge's request and the replica")
+	}
+	var status *int
+	if e.MASAStatus != 0 {
+		status = &e.MASAStatus
+	}
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
+			voucher, nonce, outcome, masa_status, reason, replica, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
+		string(e.Outcome), status, e.Reason, e.Replica, s.clock()).Scan(&id)
+	if pgCode(err) == codeForeignKeyViolation {
+		return 0, notFound("pledge", e.PledgeID)
+	}
+	return id, classify("record exchange", err)
+}
+
+// ListExchanges returns pledgeID's voucher exchanges, oldest first.
+func (s *Store) ListExchanges(ctx context.Context, pledgeID int64) ([]Exchange, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
+			coalesce(nonce, ''), outcome, coalesce(masa_status, 0), reason, replica, created_at
+		FROM voucher_exchanges WHERE pledge_id = $1 ORDER BY created_at, id`, pledgeID)
+	if err != nil {
+		return nil, classify("list exchanges", err)
+	}
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Exchange])
+	if err != nil {
+		return nil, classify("list exchanges", err)
+	}
+	if es == nil {
+		es = []Exchange{}
+	}
+	return es, nil
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

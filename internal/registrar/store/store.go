@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is the registrar's state on a pgx pool. It is safe for concurrent
+// use by any number of goroutines and replicas.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of time.Now,
+// for the timestamps it writes (decisions, tokens, audit events) and the
+// liveness of ATLS contexts.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// New returns a store on pool. The schema must already be migrated.
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{pool: pool, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Ping checks that the database answers, for a readiness probe.
+func (s *Store) Ping(ctx context.Context) error {
+	return classify("ping", s.pool.Ping(ctx))
+}
+
+// clock is the store's time, at the microsecond precision PostgreSQL keeps.
+func (s *Store) clock() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// inTx runs fn in one transaction, committing when it returns nil, and
+// classifies the error.
+func (s *Store) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
+	return classify(op, pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// Page is one page of a keyset-paginated list. Next is the cursor of the
+// following page, empty on the last one.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// Paging limits: a list returns DefaultLimit items unless asked for up to
+// MaxLimit.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+func limitOf(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultLimit, nil
+	case n < 0 || n > MaxLimit:
+		return 0, invalidf("limit must be between 1 and %d", MaxLimit)
+	}
+	return n, nil
+}
+
+// Cursors are opaque to clients: base64url of a JSON array holding the
+// sort key of the last item returned.
+func encodeCursor(key ...any) string {
+	b, _ := json.Marshal(key)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor fills dst (pointers) from c; an empty c leaves them alone
+// and reports false.
+func decodeCursor(c string, dst ...any) (bool, error) {
+	if c == "" {
+		return false, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return false, invalidf("malformed cursor")
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(b, &parts); err != nil || len(parts) != len(dst) {
+		return false, invalidf("malformed cursor")
+	}
+	for i, p := range parts {
+		if err := json.Unmarshal(p, dst[i]); err != nil {
+			return false, invalidf("malformed cursor")
+		}
+	}
+	return true, nil
+}
+
+// pageOf trims rows fetched with limit+1 to limit and sets Next from the
+// last item kept.
+func pageOf[T any](rows []T, limit int, key func(T) string) Page[T] {
+	p := Page[T]{Items: rows}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	if len(rows) > limit {
+		p.Items = rows[:limit]
+		p.Next = key(rows[limit-1])
+	}
+	return p
+}
+
+func wrapf(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
