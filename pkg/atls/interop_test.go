@@ -2,12 +2,17 @@ package atls
 
 import (
 	"bufio"
+	"context"
+	"io"
+	"net/http"
+
 	"bytes"
 	"crypto"
 	"crypto/hkdf"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/landfall-io/landfall/pkg/oscore"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,27 +83,47 @@ func TestInteropOpenSSLKeyExport(t *testing.T) {
 	for _, suite := range []string{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"} {
 		for _, mode := range []string{ProtoOSCORE, ProtoCOSE} {
 			t.Run(mode+"/"+suite, func(t *testing.T) {
-				h := newHarness(t, nil)
+				store := &oscore.MemoryStore{}
+				h := newHarness(t, func(c *ServerConfig) { c.Sink = nil; c.Contexts = store })
+				store.Now = h.clock.Now
 				res, keylog := runOpenSSLPledge(t, h, mode, suite)
 				if res.Protocol != mode || res.Cipher != suite {
 					t.Fatalf("result %+v", res)
 				}
 				cid, _ := hex.DecodeString(res.ServerCID)
-				ec := h.sink.get(cid)
-				if ec == nil {
-					t.Fatalf("no context stored for server CID %s", res.ServerCID)
+				sc, err := store.Get(context.Background(), cid)
+				if err != nil {
+					t.Fatalf("no context stored for server CID %s: %v", res.ServerCID, err)
 				}
-				if !bytes.Equal(ec.SenderID, []byte{1}) || tlsSuiteName(ec.Suite.Suite) != suite {
-					t.Fatalf("context %x %s", ec.SenderID, tlsSuiteName(ec.Suite.Suite))
+				if !bytes.Equal(sc.Params.SenderID, []byte{1}) || tlsSuiteName(sc.TLSSuite) != suite {
+					t.Fatalf("context %x %s", sc.Params.SenderID, tlsSuiteName(sc.TLSSuite))
 				}
+				p := SuiteTable[sc.TLSSuite]
 				secret := exporterSecret(t, keylog)
-				km := tlsExporter(ec.Suite.Hash, secret, mode, 2*ec.Suite.KeyLen)
-				if !bytes.Equal(ec.MasterSecret, km[:ec.Suite.KeyLen]) || !bytes.Equal(ec.MasterSalt, km[ec.Suite.KeyLen:]) {
+				km := tlsExporter(p.Hash, secret, mode, 2*p.KeyLen)
+				if !bytes.Equal(sc.Params.MasterSecret, km[:p.KeyLen]) || !bytes.Equal(sc.Params.MasterSalt, km[p.KeyLen:]) {
 					t.Fatal("exported master secret/salt differ from OpenSSL's exporter")
 				}
-				cb := tlsExporter(ec.Suite.Hash, secret, ChannelBindingLabel, 32)
-				if !bytes.Equal(ec.ChannelBinding, cb) {
+				cb := tlsExporter(p.Hash, secret, ChannelBindingLabel, 32)
+				if !bytes.Equal(sc.ChannelBinding, cb) {
 					t.Fatal("tls-exporter channel binding differs from OpenSSL's")
+				}
+				// The pledge's side of the context, built from OpenSSL's
+				// exporter alone, talks to the Go server in this suite.
+				ec := &ExportedContext{Protocol: mode, Suite: p, MasterSecret: km[:p.KeyLen], MasterSalt: km[p.KeyLen:],
+					SenderID: cid, RecipientID: []byte{1}}
+				sess := &ClientSession{client: h.client(), exported: ec}
+				tr, err := sess.Transport()
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := (&http.Client{Transport: tr}).Post("https://registrar.example/after-openssl", "text/plain", strings.NewReader(suite))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				if string(got) != "pledge-0001 POST /after-openssl "+suite {
+					t.Fatalf("protected request in %s: %q", suite, got)
 				}
 			})
 		}
