@@ -26,8 +26,8 @@ import (
 // IDevID's notBefore (2021-04-27). The MASA judges validity by its clock.
 
 // Content types for the encapsulated voucher (RFC 8366 section 8.1). The
-// MASA accepts both on input (pkcs7 does not distinguish them) and emits
-// the one configured, by default the RFC's.
+// MASA accepts both on input and emits the one configured, by default the
+// RFC's.
 var (
 	OIDVoucherContent  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 40} // id-ct-animaJSONVoucher
 	OIDData            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
@@ -160,7 +160,7 @@ func (s *VoucherSigner) Sign(content []byte, signingTime time.Time) ([]byte, err
 	signed := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: attrSet.Bytes}
 	si, err := asn1.Marshal(cmsSignerInfo{
 		Version:            1,
-		SID:                cmsIssuerAndSerial{Issuer: asn1.RawValue{FullBytes: s.Cert.RawIssuer}, Serial: mustRawInt(s.Cert)},
+		SID:                cmsIssuerAndSerial{Issuer: asn1.RawValue{FullBytes: s.Cert.RawIssuer}, Serial: serialInteger(s.Cert)},
 		DigestAlgorithm:    cmsAlgorithm{Algorithm: digestOID},
 		SignedAttrs:        signed,
 		SignatureAlgorithm: cmsAlgorithm{Algorithm: sig},
@@ -198,8 +198,8 @@ func (s *VoucherSigner) Sign(content []byte, signingTime time.Time) ([]byte, err
 	return asn1.Marshal(cmsContentInfo{ContentType: oidSignedData, Content: explicit0(sd)})
 }
 
-// mustRawInt returns the certificate's serial number as a DER INTEGER.
-func mustRawInt(c *x509.Certificate) asn1.RawValue {
+// serialInteger returns the certificate's serial number as a DER INTEGER.
+func serialInteger(c *x509.Certificate) asn1.RawValue {
 	b, _ := asn1.Marshal(c.SerialNumber)
 	return asn1.RawValue{FullBytes: b}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +41,6 @@ type checkedRequest struct {
 	proximity    bool // proximity-registrar-cert names the signer
 }
 
-var oidKPCmcRA = []byte{0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x1c} // 1.3.6.1.5.5.7.3.28
-
 // isRegistrar reports whether cert carries id-kp-cmcRA (RFC 7030 3.6.1),
 // which RFC 8995 5.5.2 requires of the registrar voucher-request's signer.
 func isRegistrar(cert *x509.Certificate) bool {
@@ -65,6 +64,9 @@ func (s *Service) checkRegistrarRequest(body []byte, requirePrior bool) (*checke
 			return nil, errorf(http.StatusForbidden, err, "voucher-request signature does not verify")
 		}
 		return nil, errorf(http.StatusBadRequest, err, "malformed voucher-request: %v", err)
+	}
+	if !isVoucherContent(sr.ContentType) {
+		return nil, BadRequest("voucher-request eContentType %v is neither id-ct-animaJSONVoucher nor id-data", sr.ContentType)
 	}
 	// 5.5.2: signed by a registrar.
 	if !isRegistrar(sr.Signer) {
@@ -102,6 +104,9 @@ func (s *Service) checkRegistrarRequest(body []byte, requirePrior bool) (*checke
 	}); err != nil {
 		return nil, errorf(http.StatusForbidden, err, "prior-signed-voucher-request is not signed by an IDevID of this manufacturer")
 	}
+	if !isVoucherContent(psr.ContentType) {
+		return nil, BadRequest("prior-signed-voucher-request eContentType %v is neither id-ct-animaJSONVoucher nor id-data", psr.ContentType)
+	}
 	pvr, err := decodeVoucherRequest(psr.Content)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, err, "malformed prior-signed-voucher-request: %v", err)
@@ -125,6 +130,11 @@ func (s *Service) checkRegistrarRequest(body []byte, requirePrior bool) (*checke
 	cr.pledge = pvr
 	cr.pledgeIDevID = psr.Signer
 	return cr, nil
+}
+
+// isVoucherContent accepts both eContentTypes a voucher-request may carry.
+func isVoucherContent(oid asn1.ObjectIdentifier) bool {
+	return oid.Equal(OIDVoucherContent) || oid.Equal(OIDData)
 }
 
 func sameNonce(a, b *string) bool {
@@ -173,7 +183,7 @@ func domainCAOf(sr *signedRequest, now time.Time) (*x509.Certificate, error) {
 	return chains[0][len(chains[0])-1], nil
 }
 
-// owner returns the device's owner with its certificate parsed.
+// parseOwner returns the owner's domain CA certificate, parsed once.
 func parseOwner(o *Owner) (*x509.Certificate, error) {
 	if o.cert != nil {
 		return o.cert, nil

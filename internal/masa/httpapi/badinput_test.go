@@ -148,6 +148,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unsupported Accept", func() call { c := dev(good); c.accept = "application/json"; return c }(), 406, "returns only"},
 		{"unsupported Accept on audit log", call{method: "POST", url: auditURL, contentType: "application/voucher-cms+json", accept: "application/voucher-cms+json", body: good, client: e.client(nil)}, 406, "returns only"},
 		{"tampered content", dev(tampered), 403, "signature"},
+		{"eContentType neither voucher nor data", dev(func() request {
+			r := forDomain(owned, p.a, "n")
+			r.contentType = asn1.ObjectIdentifier{1, 2, 3}
+			return r
+		}().build(t)), 400, "eContentType"},
+		{"id-data eContentType is accepted, but nonceless is not", dev(func() request {
+			r := forDomain(owned, p.a, "")
+			r.contentType = masa.OIDData
+			return r
+		}().build(t)), 403, "nonceless"},
 		{"unknown device", dev(forDomain(owned, p.a, "n").withSerials("SN-NOBODY", "SN-NOBODY").build(t)), 403, "IDevID"},
 		{"unknown device with its own IDevID", dev(forDomain(newUnregisteredPledge(t, p, "SN-NOBODY"), p.a, "n").build(t)), 404, "unknown device"},
 		{"device owned by someone else", dev(forDomain(ownedByB, p.a, "n").build(t)), 403, "another domain"},

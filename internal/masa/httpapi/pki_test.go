@@ -124,11 +124,15 @@ type request struct {
 	registrarNonce *string             // overrides the registrar's nonce
 	proximityCert  *x509.Certificate   // default: registrar
 	noPrior        bool
+	contentType    asn1.ObjectIdentifier // of the registrar's CMS; default id-ct-animaJSONVoucher
 }
 
-func sign(t testing.TB, content []byte, kp keyPair, chain []*x509.Certificate) []byte {
+func sign(t testing.TB, content []byte, kp keyPair, chain []*x509.Certificate, ctype ...asn1.ObjectIdentifier) []byte {
 	t.Helper()
 	s := &masa.VoucherSigner{Cert: kp.cert, Key: kp.key, Chain: chain}
+	if len(ctype) > 0 && ctype[0] != nil {
+		s.ContentType = ctype[0]
+	}
 	der, err := s.Sign(content, testNow)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +174,7 @@ func (r request) build(t testing.TB) []byte {
 		rv["nonce"] = r.nonce
 	}
 	rj, _ := json.Marshal(map[string]any{"ietf-voucher-request:voucher": rv})
-	return sign(t, rj, r.registrar, r.chain)
+	return sign(t, rj, r.registrar, r.chain, r.contentType)
 }
 
 // forDomain is a well-formed request from d's registrar.
