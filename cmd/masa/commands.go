@@ -123,7 +123,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	metrics := httpapi.NewMetrics()
 	device := &http.Server{
-		Handler:           httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: c.MaxBody, Logger: log, Metrics: metrics}),
+		Handler:           httpapi.DeviceHandler(svc, httpapi.DeviceOptions{MaxBody: c.MaxBody, MaxInFlight: c.MaxInFlight, Logger: log, Metrics: metrics}),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10,

@@ -30,6 +30,7 @@ type config struct {
 	ContentType     string
 	MaxBody         int64
 	MaxImport       int64
+	MaxInFlight     int
 	RetryAfter      time.Duration
 	AuditLogLimit   int
 	MigrateOnStart  bool
@@ -71,6 +72,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.ClientAuth, "client-auth", "optional", "registrar TLS client certificates: optional (requested, checked against the owner's domain CA) or none")
 	fs.StringVar(&c.ContentType, "voucher-content-type", "voucher", "eContentType of issued vouchers: voucher (id-ct-animaJSONVoucher) or data (id-data)")
 	fs.Int64Var(&c.MaxBody, "max-body", 64<<10, "largest voucher-request or admin JSON body, bytes")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "most concurrent device requests; more get 503 with Retry-After")
 	fs.Int64Var(&c.MaxImport, "max-import", 32<<20, "largest device import body, bytes")
 	fs.DurationVar(&c.RetryAfter, "retry-after", 60*time.Second, "Retry-After sent with 202 when no owner is recorded yet")
 	fs.IntVar(&c.AuditLogLimit, "audit-log-limit", 1024, "most events in one audit log response (older ones are counted as truncated)")

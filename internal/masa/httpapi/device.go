@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -16,6 +17,9 @@ type DeviceOptions struct {
 	MaxBody int64
 	Logger  *slog.Logger
 	Metrics *Metrics // optional
+	// MaxInFlight caps concurrent device requests; more get 503 with
+	// Retry-After. 256 by default.
+	MaxInFlight int
 }
 
 type deviceAPI struct {
@@ -34,8 +38,12 @@ func DeviceHandler(svc *masa.Service, opt DeviceOptions) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = 256
+	}
 	d := &deviceAPI{svc: svc, opt: opt}
 	r := chi.NewRouter()
+	r.Use(limitInFlight(opt.MaxInFlight, opt.Logger))
 	r.Post("/.well-known/brski/requestvoucher", opt.Metrics.instrument("requestvoucher", d.requestVoucher))
 	r.Post("/.well-known/brski/requestauditlog", opt.Metrics.instrument("requestauditlog", d.requestAuditLog))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -98,4 +106,21 @@ func (d *deviceAPI) requestAuditLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, log)
+}
+
+// limitInFlight answers 503 with Retry-After when n requests are already
+// being served, so that a flood queues in no one's memory.
+func limitInFlight(n int, log *slog.Logger) func(http.Handler) http.Handler {
+	sem := make(chan struct{}, n)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				next.ServeHTTP(w, r)
+			default:
+				writeText(w, r, log, &masa.Error{Status: http.StatusServiceUnavailable, Reason: "MASA busy, retry later", RetryAfter: time.Second})
+			}
+		})
+	}
 }
