@@ -1,0 +1,56 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/registrar/store"
+)
+
+// httpError is a device-facing error: an HTTP status and a plain-text
+// reason (RFC 8995 5.6 asks for status codes with a reason the pledge can
+// log).
+type httpError struct {
+	status int
+	reason string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.reason) }
+
+// pendingError is a 202 (or 503) with Retry-After.
+type pendingError struct {
+	status     int
+	reason     string
+	retryAfter time.Duration
+}
+
+func (e *pendingError) Error() string { return fmt.Sprintf("%d %s", e.status, e.reason) }
+
+// unavailable wraps a storage failure: 503, retry shortly.
+func unavailable(err error) error {
+	return &pendingError{status: http.StatusServiceUnavailable, reason: "registrar database unavailable", retryAfter: 5 * time.Second}
+}
+
+// writeError maps every device-facing error to its answer, in one place.
+func writeError(w http.ResponseWriter, err error) {
+	var he *httpError
+	var pe *pendingError
+	status, reason := http.StatusInternalServerError, "internal error"
+	switch {
+	case errors.As(err, &he):
+		status, reason = he.status, he.reason
+	case errors.As(err, &pe):
+		status, reason = pe.status, pe.reason
+		w.Header().Set("Retry-After", strconv.Itoa(int((pe.retryAfter+time.Second-1)/time.Second)))
+	case errors.Is(err, store.ErrUnavailable):
+		status, reason = http.StatusServiceUnavailable, "registrar database unavailable"
+		w.Header().Set("Retry-After", "5")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, reason)
+}

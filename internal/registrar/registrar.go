@@ -1,0 +1,189 @@
+package registrar
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/internal/ctxstore"
+	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/replica"
+	"github.com/landfall-io/landfall/pkg/atls"
+	"github.com/landfall-io/landfall/pkg/enroll"
+)
+
+// Config is what the registrar is built from; cmd/registrar fills it from
+// flags, environment and YAML.
+type Config struct {
+	// ReplicaID names this replica in ATLS session ids (at most 16 bytes).
+	ReplicaID string
+	// SessionKey authenticates ATLS session ids; ContextKey (32 bytes)
+	// seals exported OSCORE/COSE secrets in PostgreSQL. Every replica of a
+	// deployment shares both.
+	SessionKey []byte
+	ContextKey []byte
+	// TLSCertificate is the registrar's certificate, chained to the domain
+	// CA; it is presented in ATLS and direct TLS alike (DESIGN decision 4).
+	TLSCertificate tls.Certificate
+	// ATLSPath is the public path of the ATLS resource.
+	ATLSPath string
+	// CSRPolicy is what EST requires of CSRs.
+	CSRPolicy enroll.CSRPolicy
+	// ApprovalRetryAfter is the Retry-After of a pledge held for approval.
+	ApprovalRetryAfter time.Duration
+
+	MaxHandshakes  int
+	RateLimit      atls.RateLimit
+	TrustedProxies []netip.Prefix
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Registrar is one replica's service graph.
+type Registrar struct {
+	cfg        Config
+	log        *slog.Logger
+	pool       *pgxpool.Pool
+	store      *store.Store
+	contexts   *ctxstore.Store
+	replicas   *replica.Registry
+	atls       *atls.Server
+	est        *enroll.Server
+	device     http.Handler
+	tlsCertDER []byte
+}
+
+// New builds a replica on pool with the EST backend ca. Its ATLS server
+// forwards flights of sessions other replicas own through forwardClient
+// (mutual TLS between replicas is the caller's choice of client).
+func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Client) (*Registrar, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ATLSPath == "" {
+		cfg.ATLSPath = atls.DefaultPath
+	}
+	if cfg.ApprovalRetryAfter == 0 {
+		cfg.ApprovalRetryAfter = 30 * time.Second
+	}
+	if len(cfg.TLSCertificate.Certificate) == 0 {
+		return nil, errors.New("registrar: a TLS certificate is required")
+	}
+	rg := &Registrar{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		pool:       pool,
+		store:      store.New(pool, store.WithClock(cfg.Now)),
+		replicas:   replica.NewRegistry(pool),
+		tlsCertDER: cfg.TLSCertificate.Certificate[0],
+	}
+	rg.replicas.Now = cfg.Now
+	var err error
+	if rg.contexts, err = ctxstore.New(pool, cfg.ContextKey, cfg.ReplicaID); err != nil {
+		return nil, err
+	}
+	rg.contexts.Now = cfg.Now
+	if rg.est, err = rg.newEST(ca); err != nil {
+		return nil, err
+	}
+	rg.device = rg.deviceRoutes()
+	rg.atls, err = atls.NewServer(atls.ServerConfig{
+		TLS:            rg.deviceTLSConfig(),
+		Handler:        rg.device,
+		Contexts:       rg.contexts,
+		CIDs:           rg.contexts,
+		SessionKey:     cfg.SessionKey,
+		ReplicaID:      cfg.ReplicaID,
+		Forwarder:      &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: forwardClient, Resolve: rg.replicas.Resolve},
+		Path:           cfg.ATLSPath,
+		MaxHandshakes:  cfg.MaxHandshakes,
+		RateLimit:      cfg.RateLimit,
+		TrustedProxies: cfg.TrustedProxies,
+		Now:            cfg.Now,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rg, nil
+}
+
+// deviceTLSConfig is the TLS configuration of the pledge-facing sessions,
+// inner ATLS and direct alike: the registrar certificate, and a client
+// certificate (the IDevID) required but checked by the registrar against
+// its trusted manufacturers, which live in the database.
+func (rg *Registrar) deviceTLSConfig() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{rg.cfg.TLSCertificate},
+		ClientAuth:   tls.RequireAnyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+// DirectTLSConfig is the TLS configuration of the direct listener (RFC 8995
+// without a middlebox).
+func (rg *Registrar) DirectTLSConfig() *tls.Config { return rg.deviceTLSConfig() }
+
+// deviceRoutes are the pledge-facing resources: BRSKI and EST. They serve
+// inner ATLS requests and direct TLS requests alike.
+func (rg *Registrar) deviceRoutes() http.Handler {
+	r := chi.NewRouter()
+	r.Mount(enroll.DefaultPathPrefix, estPeer(rg.est))
+	return r
+}
+
+// DeviceHandler serves the direct mutual-TLS listener.
+func (rg *Registrar) DeviceHandler() http.Handler { return rg.device }
+
+// PublicHandler serves the listener behind the load balancer: the ATLS
+// resource.
+func (rg *Registrar) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(rg.cfg.ATLSPath, rg.atls)
+	return mux
+}
+
+// InternalHandler serves flights other replicas forward to this one.
+func (rg *Registrar) InternalHandler() http.Handler { return rg.PublicHandler() }
+
+// Store is the registrar's state, for the admin API.
+func (rg *Registrar) Store() *store.Store { return rg.store }
+
+// ATLS is the replica's ATLS server, for metrics.
+func (rg *Registrar) ATLS() *atls.Server { return rg.atls }
+
+// Run registers the replica and keeps its heartbeat, and sweeps expired
+// sessions and contexts, until ctx ends.
+func (rg *Registrar) Run(ctx context.Context, internalURL *url.URL) error {
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				rg.atls.Sweep()
+				if _, err := rg.contexts.Sweep(ctx); err != nil && ctx.Err() == nil {
+					rg.log.Warn("sweeping expired contexts", "err", err)
+				}
+			}
+		}
+	}()
+	return rg.replicas.Run(ctx, rg.cfg.ReplicaID, internalURL)
+}
+
+// Close ends every ATLS session this replica holds.
+func (rg *Registrar) Close() { rg.atls.Close() }
