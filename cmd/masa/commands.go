@@ -87,6 +87,7 @@ func openService(ctx context.Context, c *config, migrate bool, log *slog.Logger)
 	svc, err := masa.New(masa.Config{
 		Store: store, Signer: signer, IDevIDCA: keys.CACert, IDevIDKey: keys.CAKey, MASAURL: c.MASAURL,
 		RetryAfter: c.RetryAfter, AuditLogLimit: c.AuditLogLimit, Logger: log,
+		RequireRegistrarTLS: c.ClientAuth == "require",
 	})
 	if err != nil {
 		store.Close()
@@ -117,9 +118,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		// Verified by the service against the owner's domain CA, which TLS
 		// cannot know before it sees the request.
 		tlsCfg.ClientAuth = tls.RequestClientCert
+	case "require":
+		tlsCfg.ClientAuth = tls.RequireAnyClientCert
 	case "none":
 	default:
-		return fmt.Errorf("client-auth must be optional or none")
+		return fmt.Errorf("client-auth must be optional, require or none")
 	}
 	metrics := httpapi.NewMetrics()
 	device := &http.Server{

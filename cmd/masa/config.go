@@ -69,7 +69,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Listen, "listen", ":8443", "device-facing HTTPS listener (requestvoucher, requestauditlog)")
 	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:8080", "admin API, health and readiness listener")
 	fs.BoolVar(&c.AdminTLS, "admin-tls", false, "serve the admin listener over TLS with the device listener's certificate")
-	fs.StringVar(&c.ClientAuth, "client-auth", "optional", "registrar TLS client certificates: optional (requested, checked against the owner's domain CA) or none")
+	fs.StringVar(&c.ClientAuth, "client-auth", "optional", "registrar TLS client certificates: optional (requested; needed for nonceless vouchers), require (every voucher-request; must chain to the owner's domain CA) or none")
 	fs.StringVar(&c.ContentType, "voucher-content-type", "voucher", "eContentType of issued vouchers: voucher (id-ct-animaJSONVoucher) or data (id-data)")
 	fs.Int64Var(&c.MaxBody, "max-body", 64<<10, "largest voucher-request or admin JSON body, bytes")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "most concurrent device requests; more get 503 with Retry-After")

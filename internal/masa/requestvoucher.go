@@ -254,12 +254,16 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 
 	// 5.5.6 nonces: a nonceless voucher only where policy allows it, and
 	// only to a registrar authenticated by its TLS client certificate.
+	authenticated := len(in.PeerCertificates) > 0 && chainsTo(in.PeerCertificates[0], in.PeerCertificates[1:], domainCA, now)
+	if s.cfg.RequireRegistrarTLS && !authenticated {
+		return nil, Forbidden("this MASA requires a registrar TLS client certificate of the owner's domain")
+	}
 	var expires *time.Time
 	if cr.req.Nonce == nil {
 		if !rec.Policy.NoncelessAllowed || rec.Policy.MaxLifetime <= 0 {
 			return nil, Forbidden("nonceless vouchers are not allowed for device %q", rec.SerialNumber)
 		}
-		if len(in.PeerCertificates) == 0 || !chainsTo(in.PeerCertificates[0], in.PeerCertificates[1:], domainCA, now) {
+		if !authenticated {
 			return nil, Forbidden("nonceless vouchers need a registrar authenticated by a TLS client certificate of the owner's domain")
 		}
 		e := now.Add(rec.Policy.MaxLifetime)

@@ -24,6 +24,10 @@ type Config struct {
 	Clock func() time.Time
 	// RetryAfter is the delay sent with a 202 (RFC 8995 5.6); 60 s by default.
 	RetryAfter time.Duration
+	// RequireRegistrarTLS demands of every voucher-request a TLS client
+	// certificate chaining to the owner's domain CA, not only of nonceless
+	// ones (RFC 8995 5.5.6 leaves this to the MASA).
+	RequireRegistrarTLS bool
 	// AuditLogLimit caps the events of one audit log (RFC 8995 5.8.1); 1024.
 	AuditLogLimit int
 	Logger        *slog.Logger

@@ -51,3 +51,35 @@ func TestAuditLogTruncation(t *testing.T) {
 		t.Errorf("audit log = %s", body)
 	}
 }
+
+// TestRequireRegistrarTLS: with client-auth "require", a nonced request
+// needs the registrar's TLS client certificate of the owner's domain too.
+func TestRequireRegistrarTLS(t *testing.T) {
+	p := newTestPKI(t)
+	cfg := p.config()
+	cfg.requireTLS = true
+	e := newEnv(t, cfg)
+	ctx := context.Background()
+	pledge := newPledge(t, e, "RT-1", "widget")
+	a, _ := e.svc.CreateOwner(ctx, "a", p.a.ca.cert.Raw, "t")
+	e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{"RT-1"}}, a.ID, "t")
+	url := e.device.URL + "/.well-known/brski/requestvoucher"
+	body := forDomain(pledge, p.a, "n").build(t)
+	for _, tc := range []struct {
+		name   string
+		client *keyPair
+		want   int
+	}{
+		{"no client certificate", nil, 403},
+		{"another domain's certificate", &p.b.registrar, 403},
+		{"the owner's registrar", &p.a.registrar, 200},
+	} {
+		c := e.client(nil)
+		if tc.client != nil {
+			c = e.client(tc.client.tls())
+		}
+		if resp, b := postCMS(t, c, url, body, ""); resp.StatusCode != tc.want {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, b)
+		}
+	}
+}

@@ -97,6 +97,7 @@ type envConfig struct {
 	maxConns   int32
 	wrap       func(http.Handler) http.Handler // around both handlers
 	auditLimit int
+	requireTLS bool
 }
 
 // appendixCConfig runs the MASA as the RFC's "highway" MASA: vendor.crt is
@@ -122,13 +123,14 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Cleanup(store.Close)
 	e := &env{t: t, store: store, now: cfg.now, ca: cfg.ca, caKey: cfg.caKey}
 	svc, err := masa.New(masa.Config{
-		Store:         store,
-		Signer:        &masa.VoucherSigner{Cert: cfg.signer, Key: cfg.signerKey},
-		IDevIDCA:      cfg.ca,
-		IDevIDKey:     cfg.caKey,
-		MASAURL:       "masa.example.com",
-		AuditLogLimit: cfg.auditLimit,
-		Clock:         func() time.Time { return e.now },
+		Store:               store,
+		Signer:              &masa.VoucherSigner{Cert: cfg.signer, Key: cfg.signerKey},
+		IDevIDCA:            cfg.ca,
+		IDevIDKey:           cfg.caKey,
+		MASAURL:             "masa.example.com",
+		AuditLogLimit:       cfg.auditLimit,
+		RequireRegistrarTLS: cfg.requireTLS,
+		Clock:               func() time.Time { return e.now },
 	})
 	if err != nil {
 		t.Fatal(err)
