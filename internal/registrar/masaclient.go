@@ -1,0 +1,149 @@
+package registrar
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MediaVoucherCMS is the media type of CMS-signed vouchers and requests
+// (RFC 8995 5.2, 5.5).
+const MediaVoucherCMS = "application/voucher-cms+json"
+
+// maxVoucherSize bounds what the registrar reads from a MASA.
+const maxVoucherSize = 256 << 10
+
+// MASAClient sends registrar voucher-requests to a MASA (RFC 8995 5.5).
+type MASAClient struct {
+	// ClientCert authenticates the registrar to MASAs that ask (the RA
+	// certificate).
+	ClientCert *tls.Certificate
+	// Timeout bounds one attempt; Attempts is how many are made when the
+	// MASA cannot be reached or answers 5xx (other than 503 with
+	// Retry-After, which is passed on); Backoff is the wait between them.
+	Timeout  time.Duration
+	Attempts int
+	Backoff  time.Duration
+}
+
+// masaError is how a MASA refused: its status and reason, passed on to the
+// pledge.
+type masaError struct {
+	status     int
+	reason     string
+	retryAfter time.Duration
+}
+
+func (e *masaError) Error() string {
+	return fmt.Sprintf("MASA answered %d: %s", e.status, e.reason)
+}
+
+// errMASAUnreachable: no attempt got an answer.
+var errMASAUnreachable = errors.New("manufacturer's MASA unreachable")
+
+// RequestVoucher posts a signed registrar voucher-request to masaURL and
+// returns the signed voucher. anchor verifies the MASA's TLS certificate;
+// nil means the system roots.
+func (c *MASAClient) RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte) ([]byte, error) {
+	target, err := voucherURL(masaURL)
+	if err != nil {
+		return nil, err
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if anchor != nil {
+		tlsConf.RootCAs = x509.NewCertPool()
+		tlsConf.RootCAs.AddCert(anchor)
+	}
+	if c.ClientCert != nil {
+		tlsConf.Certificates = []tls.Certificate{*c.ClientCert}
+	}
+	hc := &http.Client{Timeout: c.timeout(), Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true}}
+	defer hc.CloseIdleConnections()
+	var lastErr error
+	for attempt := range max(c.Attempts, 1) {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(c.Backoff << (attempt - 1)):
+			}
+		}
+		voucher, err := c.attempt(ctx, hc, target, request)
+		var me *masaError
+		if err == nil || (errors.As(err, &me) && (me.status < 500 || me.retryAfter > 0)) {
+			return voucher, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("%w: %v", errMASAUnreachable, lastErr)
+}
+
+func (c *MASAClient) attempt(ctx context.Context, hc *http.Client, target string, request []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(request))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", MediaVoucherCMS)
+	req.Header.Set("Accept", MediaVoucherCMS)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxVoucherSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxVoucherSize {
+		return nil, &masaError{status: http.StatusBadGateway, reason: "voucher too large"}
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return body, nil
+	case http.StatusAccepted:
+		return nil, &masaError{status: http.StatusAccepted, reason: "MASA decision pending", retryAfter: retryAfter(resp, 60*time.Second)}
+	}
+	me := &masaError{status: resp.StatusCode, reason: strings.TrimSpace(string(body))}
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+		me.retryAfter = retryAfter(resp, 0)
+	}
+	return nil, me
+}
+
+func (c *MASAClient) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 10 * time.Second
+}
+
+// voucherURL is the requestvoucher resource of a MASA named by its URL
+// (RFC 8995 2.3.2: the MASA URL extension holds a URI; the registrar
+// appends the well-known path).
+func voucherURL(masa string) (string, error) {
+	if masa == "" {
+		return "", &httpError{http.StatusForbidden, "no MASA URL for this pledge's manufacturer"}
+	}
+	if !strings.Contains(masa, "://") {
+		masa = "https://" + masa
+	}
+	if !strings.HasPrefix(masa, "https://") {
+		return "", &httpError{http.StatusForbidden, "MASA URL must be https"}
+	}
+	return strings.TrimSuffix(masa, "/") + "/.well-known/brski/requestvoucher", nil
+}
+
+func retryAfter(resp *http.Response, def time.Duration) time.Duration {
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	return def
+}
