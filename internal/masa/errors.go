@@ -68,12 +68,3 @@ var ErrNotFound = errors.New("not found")
 
 // ErrDuplicate is returned by Store inserts that collide with a unique key.
 var ErrDuplicate = errors.New("duplicate")
-
-// StatusOf returns the HTTP status err carries, 500 when it carries none.
-func StatusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return http.StatusInternalServerError
-}

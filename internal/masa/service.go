@@ -66,6 +66,3 @@ func New(cfg Config) (*Service, error) {
 
 // Store returns the service's store (for the admin API's plain queries).
 func (s *Service) Store() Store { return s.store }
-
-// Now returns the service clock's time.
-func (s *Service) Now() time.Time { return s.clock() }
