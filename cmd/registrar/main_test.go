@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/registrar"
+	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/pkg/atls"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
+
+func noenv(string) string { return "" }
+
+// Every option of every subcommand is documented by --help, with its
+// environment variable.
+func TestHelpDocumentsEveryOption(t *testing.T) {
+	for _, sub := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"token", "create"}} {
+		var out bytes.Buffer
+		err := run(context.Background(), append(sub, "--help"), &out, io.Discard, noenv)
+		if err == nil || !strings.Contains(err.Error(), "help") {
+			t.Fatalf("%v --help: %v", sub, err)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(line, "  --") {
+				name := strings.Fields(line)[0][2:]
+				want := "env " + envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("%v: option %s lacks %q", sub, name, want)
+				}
+			}
+		}
+		if !strings.Contains(out.String(), "--config") {
+			t.Errorf("%v: no --config option", sub)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServeRunsAReplica initialises a state, starts `registrar serve` on a
+// real database, completes ATLS handshakes in each mode through its public
+// listener, checks readiness, and shuts it down.
+func TestServeRunsAReplica(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := run(context.Background(), []string{"init", "--state-dir", dir, "--domain", "example.net", "--dns-names", "registrar.example.net,localhost", "--ip-addresses", "127.0.0.1"}, io.Discard, io.Discard, noenv); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"init", "--state-dir", dir, "--domain", "example.net"}, io.Discard, io.Discard, noenv); err == nil {
+		t.Fatal("init overwrote an existing state")
+	}
+	st, err := registrar.LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStateChains(t, st)
+
+	dsn := testpg.Database(t)
+	pub, internal, admin := freeAddr(t), freeAddr(t), freeAddr(t)
+	env := map[string]string{
+		"LANDFALL_REGISTRAR_DATABASE_URL": dsn,
+		"LANDFALL_REGISTRAR_STATE_DIR":    dir,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--replica-id", "r1", "--listen-public", pub, "--listen-internal", internal,
+			"--internal-url", "https://" + internal, "--listen-admin", admin, "--listen-direct", ""},
+			io.Discard, io.Discard, func(k string) string { return env[k] })
+	}()
+	ready := waitReady(t, "http://"+admin+"/readyz", done)
+	if !strings.HasPrefix(ready, "ready") {
+		t.Fatalf("readyz: %q", ready)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(st.DomainRoot)
+	for _, proto := range []string{atls.ProtoOSCORE, atls.ProtoCOSE, atls.ProtoRecords} {
+		c := &atls.Client{URL: "http://" + pub + atls.DefaultPath, Protocols: []string{proto},
+			TLS: &tls.Config{RootCAs: roots, ServerName: "registrar.example.net", Certificates: []tls.Certificate{st.RACert}}}
+		sess, err := c.Handshake(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		if sess.Protocol() != proto {
+			t.Fatalf("negotiated %s", sess.Protocol())
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
+
+// waitReady polls readiness until the replica answers (bounded, no sleeps
+// beyond the poll interval) or serve fails.
+func waitReady(t *testing.T, url string, done <-chan error) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v", err)
+		case <-tick.C:
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			return string(b)
+		}
+	}
+	t.Fatal("replica never became ready")
+	return ""
+}
+
+// checkStateChains: the registrar and RA certificates chain to the domain
+// root, the RA certificate carries id-kp-cmcRA, the keys are long enough.
+func checkStateChains(t *testing.T, st *registrar.State) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(st.DomainRoot)
+	for name, pair := range map[string]tls.Certificate{"registrar": st.TLSCert, "ra": st.RACert} {
+		leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+		inter := x509.NewCertPool()
+		for _, der := range pair.Certificate[1:] {
+			c, _ := x509.ParseCertificate(der)
+			inter.AddCert(c)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s certificate does not chain to the domain root: %v", name, err)
+		}
+		if name == "ra" {
+			found := false
+			for _, o := range leaf.UnknownExtKeyUsage {
+				found = found || o.Equal(registrar.OIDCmcRA)
+			}
+			if !found {
+				t.Error("RA certificate lacks id-kp-cmcRA")
+			}
+		}
+	}
+	if len(st.SessionKey) != 32 || len(st.ContextKey) != 32 {
+		t.Errorf("keys of %d and %d bytes", len(st.SessionKey), len(st.ContextKey))
+	}
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/landfall-io/landfall/internal/cli"
+	"github.com/landfall-io/landfall/internal/registrar"
+	"github.com/landfall-io/landfall/migrations"
+	"github.com/landfall-io/landfall/pkg/atls"
+	"github.com/landfall-io/landfall/pkg/enroll"
+)
+
+// serveConfig is every option of `registrar serve`.
+type serveConfig struct {
+	databaseURL, stateDir, replicaID                       string
+	listenPublic, listenDirect, listenInternal, listenAdmin string
+	internalURL, atlsPath                                  string
+	maxHandshakes                                          int
+	ratePerSecond                                          float64
+	rateBurst                                              int
+	trustedProxies                                         string
+	caMode, stepURL, stepFingerprint, stepProvisioner      string
+	stepPasswordFile                                       string
+	certValidity                                           time.Duration
+	channelBinding                                         bool
+	approvalRetry                                          time.Duration
+	logLevel                                               string
+	dbMaxConns                                             int
+	migrate                                                bool
+	shutdownGrace                                          time.Duration
+}
+
+func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func(string) string) error) {
+	c := &serveConfig{}
+	fs := newFlagSet("serve", "usage: registrar [serve] [options]\n\nRuns one registrar replica: ATLS behind the load balancer, direct mutual TLS,\nthe internal listener for replica-to-replica forwarding, and the admin listener.", stdout)
+	host, _ := os.Hostname()
+	if len(host) > atls.MaxOwnerIDLen {
+		host = host[:atls.MaxOwnerIDLen]
+	}
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL, postgres://... (required)")
+	fs.StringVar(&c.stateDir, "state-dir", "/var/lib/landfall/registrar", "directory written by `registrar init`")
+	fs.StringVar(&c.replicaID, "replica-id", host, "this replica's id in ATLS session ids, at most 16 bytes, unique per replica")
+	fs.StringVar(&c.listenPublic, "listen-public", ":8080", "address of the plain-HTTP ATLS listener behind the TLS-terminating load balancer")
+	fs.StringVar(&c.listenDirect, "listen-direct", ":8443", "address of the direct mutual-TLS listener (RFC 8995 without a middlebox); empty disables it")
+	fs.StringVar(&c.listenInternal, "listen-internal", ":8444", "address of the internal listener other replicas forward ATLS flights to (mutual TLS with the registrar certificate)")
+	fs.StringVar(&c.internalURL, "internal-url", "", "URL other replicas reach the internal listener at, e.g. https://10.0.0.5:8444 (required)")
+	fs.StringVar(&c.listenAdmin, "listen-admin", "127.0.0.1:9090", "address of the admin listener (health, readiness, admin API)")
+	fs.StringVar(&c.atlsPath, "atls-path", atls.DefaultPath, "public path of the ATLS resource, when the load balancer adds a prefix")
+	fs.IntVar(&c.maxHandshakes, "max-handshakes", 1024, "ATLS sessions still in handshake this replica holds at once (503 beyond)")
+	fs.Float64Var(&c.ratePerSecond, "rate-limit", 0, "new ATLS sessions per second per client address; 0 disables")
+	fs.IntVar(&c.rateBurst, "rate-burst", 20, "burst of the per-client rate limit")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed for rate limiting")
+	fs.StringVar(&c.caMode, "ca-mode", "embedded", "embedded (domain CA key from the state directory) or remote (step-ca in RA mode)")
+	fs.StringVar(&c.stepURL, "stepca-url", "", "remote step-ca URL (ca-mode remote)")
+	fs.StringVar(&c.stepFingerprint, "stepca-fingerprint", "", "SHA-256 fingerprint (hex) of the step-ca root (ca-mode remote)")
+	fs.StringVar(&c.stepProvisioner, "stepca-provisioner", "", "JWK provisioner name on the step-ca (ca-mode remote)")
+	fs.StringVar(&c.stepPasswordFile, "stepca-password-file", "", "file holding the JWK provisioner's password (ca-mode remote)")
+	fs.DurationVar(&c.certValidity, "cert-validity", enroll.DefaultValidity, "validity of issued domain certificates")
+	fs.BoolVar(&c.channelBinding, "require-channel-binding", false, "require CSRs to carry the session's tls-exporter value as challengePassword (RFC 9266)")
+	fs.DurationVar(&c.approvalRetry, "approval-retry-after", 30*time.Second, "Retry-After sent to pledges held for approval")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "PostgreSQL connections of this replica")
+	fs.BoolVar(&c.migrate, "migrate", true, "apply the database schema at start-up")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests in flight")
+	return c, func(args []string, getenv func(string) string) error { return cli.Parse(fs, args, envPrefix, getenv) }
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	c, parse := serveFlags(stdout)
+	if err := parse(args, getenv); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.logLevel)
+	if err != nil {
+		return err
+	}
+	if c.databaseURL == "" || c.internalURL == "" {
+		return errors.New("--database-url and --internal-url are required")
+	}
+	internalURL, err := url.Parse(c.internalURL)
+	if err != nil {
+		return fmt.Errorf("--internal-url: %w", err)
+	}
+	proxies, err := parsePrefixes(c.trustedProxies)
+	if err != nil {
+		return err
+	}
+	st, err := registrar.LoadState(c.stateDir)
+	if err != nil {
+		return err
+	}
+	if c.migrate {
+		v, err := migrations.Up(c.databaseURL, migrations.RegistrarSchema)
+		if err != nil {
+			return err
+		}
+		log.Info("database schema", "version", v)
+	}
+	poolCfg, err := pgxpool.ParseConfig(c.databaseURL)
+	if err != nil {
+		return err
+	}
+	poolCfg.MaxConns = int32(c.dbMaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ca, err := newCA(ctx, c, st)
+	if err != nil {
+		return err
+	}
+	domainPool := x509.NewCertPool()
+	domainPool.AddCert(st.DomainRoot)
+	forward := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{st.TLSCert}, RootCAs: domainPool, MinVersion: tls.VersionTLS13,
+	}}}
+	rg, err := registrar.New(registrar.Config{
+		ReplicaID:          c.replicaID,
+		SessionKey:         st.SessionKey,
+		ContextKey:         st.ContextKey,
+		TLSCertificate:     st.TLSCert,
+		ATLSPath:           c.atlsPath,
+		CSRPolicy:          enroll.CSRPolicy{RequireSerialNumber: true, RequireChannelBinding: c.channelBinding},
+		ApprovalRetryAfter: c.approvalRetry,
+		MaxHandshakes:      c.maxHandshakes,
+		RateLimit:          atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
+		TrustedProxies:     proxies,
+		Logger:             log,
+	}, pool, ca, forward)
+	if err != nil {
+		return err
+	}
+	defer rg.Close()
+
+	internalTLS := &tls.Config{
+		Certificates: []tls.Certificate{st.TLSCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    domainPool,
+		MinVersion:   tls.VersionTLS13,
+	}
+	servers := []*listener{
+		{name: "public", addr: c.listenPublic, handler: rg.PublicHandler()},
+		{name: "internal", addr: c.listenInternal, handler: rg.InternalHandler(), tls: internalTLS},
+		{name: "admin", addr: c.listenAdmin, handler: adminHandler(rg, pool)},
+	}
+	if c.listenDirect != "" {
+		servers = append(servers, &listener{name: "direct", addr: c.listenDirect, handler: rg.DeviceHandler(), tls: rg.DirectTLSConfig()})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range servers {
+		if err := s.listen(); err != nil {
+			return err
+		}
+		log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String())
+		g.Go(func() error { return s.serve(gctx, c.shutdownGrace, log) })
+	}
+	g.Go(func() error { return rg.Run(gctx, internalURL) })
+	log.Info("registrar replica running", "replica", c.replicaID)
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// newCA builds the EST backend the configuration names.
+func newCA(ctx context.Context, c *serveConfig, st *registrar.State) (enroll.CA, error) {
+	profile := enroll.IssuanceProfile{Validity: c.certValidity}
+	switch c.caMode {
+	case "embedded":
+		cfg := st.DomainCA
+		cfg.Profile = profile
+		return enroll.NewEmbeddedCA(cfg)
+	case "remote":
+		pw, err := os.ReadFile(c.stepPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--stepca-password-file: %w", err)
+		}
+		return enroll.NewRemoteCA(ctx, enroll.RemoteConfig{
+			URL: c.stepURL, RootFingerprint: c.stepFingerprint, Provisioner: c.stepProvisioner,
+			ProvisionerPassword: []byte(strings.TrimSpace(string(pw))), Profile: profile,
+		})
+	}
+	return nil, fmt.Errorf("--ca-mode must be embedded or remote, not %q", c.caMode)
+}
+
+// adminHandler serves health and readiness on the admin listener.
+func adminHandler(rg *registrar.Registrar, pool *pgxpool.Pool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		st := rg.ATLS().Stats()
+		fmt.Fprintf(w, "ready: %d ATLS sessions, %d in handshake\n", st.Sessions, st.Handshakes)
+	})
+	return mux
+}
+
+// listener is one of the replica's HTTP listeners.
+type listener struct {
+	name, addr string
+	handler    http.Handler
+	tls        *tls.Config
+	ln         net.Listener
+}
+
+func (l *listener) listen() error {
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return fmt.Errorf("%s listener: %w", l.name, err)
+	}
+	if l.tls != nil {
+		ln = tls.NewListener(ln, l.tls)
+	}
+	l.ln = ln
+	return nil
+}
+
+// serve runs until ctx ends, then shuts down gracefully: requests in flight
+// (ATLS flights among them) finish within grace.
+func (l *listener) serve(ctx context.Context, grace time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           l.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("%s listener: %w", l.name, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range splitList(s) {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		out = append(out, pfx)
+	}
+	return out, nil
+}
