@@ -1,0 +1,134 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/landfall-io/landfall/internal/registrar/store"
+)
+
+// Store is the registrar state the admin API reads and changes.
+// *store.Store implements it.
+type Store interface {
+	Pinger
+	Authenticate(ctx context.Context, token string) (store.Principal, error)
+
+	ListPledges(ctx context.Context, f store.PledgeFilter) (store.Page[store.Pledge], error)
+	GetPledge(ctx context.Context, id int64) (*store.Pledge, error)
+	Decide(ctx context.Context, ids []int64, decision store.Decision, actor string) ([]store.Pledge, error)
+	ListExchanges(ctx context.Context, pledgeID int64) ([]store.Exchange, error)
+	ListTelemetry(ctx context.Context, pledgeID int64) ([]store.Telemetry, error)
+	ListCertificates(ctx context.Context, pledgeID int64) ([]store.Certificate, error)
+	AllCertificates(ctx context.Context, f store.CertificateFilter) (store.Page[store.Certificate], error)
+
+	CreateManufacturer(ctx context.Context, m store.Manufacturer, actor string) (*store.Manufacturer, error)
+	UpdateManufacturer(ctx context.Context, m store.Manufacturer, actor string) (*store.Manufacturer, error)
+	GetManufacturer(ctx context.Context, id int64) (*store.Manufacturer, error)
+	ListManufacturers(ctx context.Context) ([]store.Manufacturer, error)
+	DeleteManufacturer(ctx context.Context, id int64, actor string) error
+
+	ImportAllowlist(ctx context.Context, rows []store.ImportRow, actor string) (store.ImportResult, error)
+	ListAllowlist(ctx context.Context, f store.AllowFilter) (store.Page[store.AllowEntry], error)
+	DeleteAllowlistEntry(ctx context.Context, manufacturerID int64, serial, actor string) error
+
+	Replicas(ctx context.Context) ([]store.Replica, error)
+	Contexts(ctx context.Context, f store.ContextFilter) (store.Page[store.Context], error)
+	ListEvents(ctx context.Context, f store.EventFilter) (store.Page[store.Event], error)
+
+	CreateToken(ctx context.Context, name string, role store.Role, actor string) (string, error)
+	ListTokens(ctx context.Context) ([]store.Token, error)
+	RevokeToken(ctx context.Context, id int64, actor string) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Default body limits: allow-list imports, and every other request.
+const (
+	DefaultMaxImport = 1 << 20
+	DefaultMaxBody   = 64 << 10
+)
+
+type options struct {
+	log                *slog.Logger
+	maxBody, maxImport int64
+}
+
+// Option configures the handler.
+type Option func(*options)
+
+// WithLogger logs failed requests (5xx at error level, others at info).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithBodyLimits sets the largest request body of an allow-list import
+// and of every other request.
+func WithBodyLimits(maxImport, maxBody int64) Option {
+	return func(o *options) { o.maxImport, o.maxBody = maxImport, maxBody }
+}
+
+type api struct {
+	store Store
+	opt   options
+}
+
+// New returns the admin API: /api/v1/... (bearer token required) and the
+// unauthenticated probes /healthz and /readyz.
+func New(s Store, opts ...Option) http.Handler {
+	o := options{log: slog.New(slog.DiscardHandler), maxBody: DefaultMaxBody, maxImport: DefaultMaxImport}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a := &api{store: s, opt: o}
+	r := chi.NewRouter()
+	r.Method(http.MethodGet, "/healthz", Healthz())
+	r.Method(http.MethodGet, "/readyz", Readyz(s, o.log))
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(a.authenticate)
+		r.With(a.limitBody(o.maxImport), a.require(store.RoleOperator)).Post("/allowlist", a.importAllowlist)
+		r.Group(func(r chi.Router) {
+			r.Use(a.limitBody(o.maxBody))
+			auditor, operator, admin := a.require(store.RoleAuditor), a.require(store.RoleOperator), a.require(store.RoleAdmin)
+
+			r.With(auditor).Get("/pledges", a.listPledges)
+			r.With(operator).Post("/pledges/decisions", a.decideMany)
+			r.With(auditor).Get("/pledges/{id}", a.getPledge)
+			r.With(operator).Post("/pledges/{id}/approve", a.decideOne(store.DecisionApproved))
+			r.With(operator).Post("/pledges/{id}/deny", a.decideOne(store.DecisionDenied))
+			r.With(auditor).Get("/pledges/{id}/certificates", a.pledgeCertificates)
+
+			r.With(auditor).Get("/manufacturers", a.listManufacturers)
+			r.With(admin).Post("/manufacturers", a.createManufacturer)
+			r.With(auditor).Get("/manufacturers/{id}", a.getManufacturer)
+			r.With(admin).Put("/manufacturers/{id}", a.updateManufacturer)
+			r.With(admin).Delete("/manufacturers/{id}", a.deleteManufacturer)
+
+			r.With(auditor).Get("/allowlist", a.listAllowlist)
+			r.With(operator).Delete("/allowlist/{manufacturer}/{serial}", a.deleteAllowlistEntry)
+
+			r.With(auditor).Get("/certificates", a.listCertificates)
+			r.With(auditor).Get("/sessions", a.listSessions)
+			r.With(auditor).Get("/replicas", a.listReplicas)
+			r.With(auditor).Get("/audit-events", a.listEvents)
+
+			r.With(admin).Get("/tokens", a.listTokens)
+			r.With(admin).Post("/tokens", a.createToken)
+			r.With(admin).Delete("/tokens/{id}", a.revokeToken)
+		})
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, errorf(http.StatusNotFound, "no such endpoint"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, errorf(http.StatusMethodNotAllowed, "method %s not allowed here", r.Method))
+	})
+	return r
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
