@@ -28,22 +28,22 @@ import (
 
 // serveConfig is every option of `registrar serve`.
 type serveConfig struct {
-	databaseURL, stateDir, replicaID                       string
+	databaseURL, stateDir, replicaID                        string
 	listenPublic, listenDirect, listenInternal, listenAdmin string
-	internalURL, atlsPath                                  string
-	maxHandshakes                                          int
-	ratePerSecond                                          float64
-	rateBurst                                              int
-	trustedProxies                                         string
-	caMode, stepURL, stepFingerprint, stepProvisioner      string
-	stepPasswordFile                                       string
-	certValidity                                           time.Duration
-	channelBinding                                         bool
-	approvalRetry                                          time.Duration
-	logLevel                                               string
-	dbMaxConns                                             int
-	migrate                                                bool
-	shutdownGrace                                          time.Duration
+	internalURL, atlsPath                                   string
+	maxHandshakes                                           int
+	ratePerSecond                                           float64
+	rateBurst                                               int
+	trustedProxies                                          string
+	caMode, stepURL, stepFingerprint, stepProvisioner       string
+	stepPasswordFile                                        string
+	certValidity                                            time.Duration
+	channelBinding                                          bool
+	approvalRetry                                           time.Duration
+	logLevel                                                string
+	dbMaxConns                                              int
+	migrate                                                 bool
+	shutdownGrace                                           time.Duration
 }
 
 func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func(string) string) error) {

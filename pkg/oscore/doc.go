@@ -31,5 +31,5 @@
 // No CoAP transport, no Block-wise, no Observe, no group OSCORE, no
 // kid-context negotiation (Appendix B.2). The CBOR it needs is a small
 // hand-written subset, so that byte strings are always definite and an
-// empty ID is h'' (never null).
+// empty ID is h” (never null).
 package oscore
