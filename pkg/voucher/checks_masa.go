@@ -1,0 +1,146 @@
+package voucher
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// RegistrarRequestCheck is what the MASA judges a registrar voucher-request
+// by (RFC 8995 section 5.5).
+type RegistrarRequestCheck struct {
+	// DomainRoots, when set, must anchor the registrar (5.5.4: the MASA
+	// may know the owner's CA). Nil accepts any registrar and pins the top
+	// of the chain its CMS carries, as 5.5.4 allows.
+	DomainRoots *x509.CertPool
+	// ManufacturerRoots anchor the IDevIDs that sign the prior request.
+	ManufacturerRoots *x509.CertPool
+	Intermediates     []*x509.Certificate
+	At                time.Time
+	Serial            SerialSource // nil means SerialFromX520
+	// AllowNoPrior accepts a request without prior-signed-voucher-request
+	// (a nonceless request the registrar makes on its own).
+	AllowNoPrior bool
+}
+
+// RegistrarRequest is a registrar voucher-request the MASA accepted.
+type RegistrarRequest struct {
+	Request   *VoucherRequest
+	Prior     *VoucherRequest   // the pledge's request, nil without one
+	IDevID    *x509.Certificate // the prior request's signer
+	Registrar *x509.Certificate // the signer of Request
+	// RegistrarChain runs from Registrar to DomainCert.
+	RegistrarChain []*x509.Certificate
+	// DomainCert is what the voucher should pin: the registrar chain's
+	// anchor (RFC 8995 5.5.4), the registrar itself if its CMS carries no
+	// issuer.
+	DomainCert *x509.Certificate
+}
+
+// CheckRegistrarRequest makes the MASA's checks of RFC 8995 sections 5.5.1
+// to 5.5.5: the registrar signed with an id-kp-cmcRA certificate
+// (ErrWrongSigner); the request holds what a registrar request must; the
+// prior-signed-voucher-request verifies against the manufacturer's anchors
+// and is a valid pledge request; the pledge pinned this registrar
+// (ErrProximityMismatch); nonce and serial-number agree across both and
+// with the IDevID (ErrNonceMismatch, ErrSerialMismatch); idevid-issuer, if
+// sent, is the IDevID's (ErrPriorMismatch). Every failure answers 400, 403
+// or 415 as 5.6 says.
+func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRequest, error) {
+	sc, err := Verify(signed, VerifyOptions{Roots: c.DomainRoots, Intermediates: c.Intermediates, At: c.At})
+	if err != nil {
+		return nil, err
+	}
+	if !hasCmcRA(sc.Signer) {
+		return nil, fail(ErrWrongSigner, "registrar certificate %q lacks id-kp-cmcRA", sc.Signer.Subject)
+	}
+	req, err := ParseVoucherRequestJSON(sc.Content)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.ValidateRegistrarRequest(c.AllowNoPrior); err != nil {
+		return nil, err
+	}
+	out := &RegistrarRequest{Request: req, Registrar: sc.Signer}
+	if len(sc.Chains) > 0 {
+		out.RegistrarChain = sc.Chains[0]
+	} else {
+		out.RegistrarChain = carriedChain(sc.Signer, sc.Certificates)
+	}
+	out.DomainCert = out.RegistrarChain[len(out.RegistrarChain)-1]
+	if req.PriorSignedVoucherRequest == nil {
+		return out, nil
+	}
+
+	if c.ManufacturerRoots == nil {
+		return nil, fail(ErrUntrusted, "no manufacturer anchors to verify the pledge by")
+	}
+	psc, err := Verify(req.PriorSignedVoucherRequest, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: c.Intermediates, At: c.At})
+	if err != nil {
+		return nil, inPrior(err)
+	}
+	prior, err := ParseVoucherRequestJSON(psc.Content)
+	if err == nil {
+		err = prior.ValidatePledgeRequest()
+	}
+	if err != nil {
+		return nil, inPrior(err)
+	}
+	out.Prior, out.IDevID = prior, psc.Signer
+	if !proximityMatches(prior, sc.Signer) {
+		return nil, withStatus(fail(ErrProximityMismatch, "the pledge pinned another registrar than the signer"), http.StatusForbidden)
+	}
+	if req.Nonce != prior.Nonce {
+		return nil, fail(ErrNonceMismatch, "registrar nonce %q, pledge nonce %q", req.Nonce, prior.Nonce)
+	}
+	if req.SerialNumber != prior.SerialNumber {
+		return nil, fail(ErrSerialMismatch, "registrar serial-number %q, pledge serial-number %q", req.SerialNumber, prior.SerialNumber)
+	}
+	if err := serialMatches(c.Serial, psc.Signer, prior.SerialNumber); err != nil {
+		return nil, err
+	}
+	if req.IDevIDIssuer != nil {
+		want, err := IDevIDIssuer(psc.Signer)
+		if err != nil || !bytes.Equal(want, req.IDevIDIssuer) {
+			return nil, fail(ErrPriorMismatch, "idevid-issuer is not the pledge IDevID's authority key identifier")
+		}
+	}
+	return out, nil
+}
+
+// inPrior marks err as about the prior-signed-voucher-request.
+func inPrior(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Reason = leafPriorSignedVoucherRequest + ": " + c.Reason
+		return &c
+	}
+	return err
+}
+
+// carriedChain follows issuers from leaf through certs, as far as they go.
+func carriedChain(leaf *x509.Certificate, certs []*x509.Certificate) []*x509.Certificate {
+	chain := []*x509.Certificate{leaf}
+	cur := leaf
+	for len(chain) <= len(certs) {
+		if bytes.Equal(cur.RawIssuer, cur.RawSubject) && cur.CheckSignatureFrom(cur) == nil {
+			break // self-signed: the anchor
+		}
+		var next *x509.Certificate
+		for _, c := range certs {
+			if c != cur && bytes.Equal(c.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return chain
+}

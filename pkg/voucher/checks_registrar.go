@@ -1,0 +1,106 @@
+package voucher
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// PledgeRequestCheck is what the registrar knows when a pledge voucher-
+// request arrives (RFC 8995 section 5.3).
+type PledgeRequestCheck struct {
+	// PeerCert is the IDevID that authenticated the (A)TLS session the
+	// request came in on.
+	PeerCert *x509.Certificate
+	// RegistrarCert is the certificate the registrar presented in that
+	// session; the pledge must have pinned it as proximity-registrar-cert.
+	RegistrarCert *x509.Certificate
+	// ManufacturerRoots, when set, must anchor the IDevID. RFC 8995 5.3
+	// lets a registrar accept pledges of manufacturers it does not know
+	// and leave that to the MASA; nil does so.
+	ManufacturerRoots *x509.CertPool
+	Intermediates     []*x509.Certificate
+	At                time.Time
+	Serial            SerialSource // nil means SerialFromX520
+}
+
+// PledgeRequest is a pledge voucher-request the registrar accepted.
+type PledgeRequest struct {
+	Request *VoucherRequest
+	CMS     []byte            // as received, for prior-signed-voucher-request
+	IDevID  *x509.Certificate // its signer, the session's peer
+}
+
+// CheckPledgeRequest makes the registrar's checks of RFC 8995 section 5.3:
+// the CMS signature verifies; its signer is the IDevID that authenticated
+// the session (else 401, ErrWrongSigner); the JSON is a valid pledge
+// request; proximity-registrar-cert is the certificate this session
+// presented (else 401, ErrProximityMismatch, a man in the middle); and the
+// serial-number is the IDevID's (else ErrSerialMismatch).
+func CheckPledgeRequest(signed []byte, c PledgeRequestCheck) (*PledgeRequest, error) {
+	if c.PeerCert == nil {
+		return nil, withStatus(fail(ErrWrongSigner, "no authenticated pledge"), http.StatusUnauthorized)
+	}
+	if c.RegistrarCert == nil {
+		return nil, fail(ErrProximityMismatch, "no registrar certificate to compare with")
+	}
+	sc, err := Verify(signed, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: c.Intermediates, At: c.At})
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(sc.Signer.Raw, c.PeerCert.Raw) {
+		return nil, withStatus(fail(ErrWrongSigner, "signed by %q, not the session's IDevID %q",
+			sc.Signer.Subject, c.PeerCert.Subject), http.StatusUnauthorized)
+	}
+	req, err := ParseVoucherRequestJSON(sc.Content)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.ValidatePledgeRequest(); err != nil {
+		return nil, err
+	}
+	if !proximityMatches(req, c.RegistrarCert) {
+		return nil, fail(ErrProximityMismatch, "the pledge pinned another registrar")
+	}
+	if err := serialMatches(c.Serial, sc.Signer, req.SerialNumber); err != nil {
+		return nil, err
+	}
+	return &PledgeRequest{Request: req, CMS: signed, IDevID: sc.Signer}, nil
+}
+
+// proximityMatches reports whether the request's proximity-registrar leaf
+// designates cert.
+func proximityMatches(r *VoucherRequest, cert *x509.Certificate) bool {
+	switch {
+	case r.ProximityRegistrarCert != nil:
+		return bytes.Equal(r.ProximityRegistrarCert, cert.Raw)
+	case r.ProximityRegistrarPubk != nil:
+		return bytes.Equal(r.ProximityRegistrarPubk, cert.RawSubjectPublicKeyInfo)
+	case r.ProximityRegistrarPubkSHA256 != nil:
+		sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+		return bytes.Equal(r.ProximityRegistrarPubkSHA256, sum[:])
+	}
+	return false
+}
+
+// serialMatches checks the request's serial-number against the IDevID's.
+func serialMatches(src SerialSource, idevid *x509.Certificate, serial string) error {
+	if src == nil {
+		src = SerialFromX520
+	}
+	got, err := src(idevid)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return withStatus(e, http.StatusForbidden)
+		}
+		return failWrap(ErrSerialMismatch, err, "no serial number in the IDevID")
+	}
+	if got != serial {
+		return fail(ErrSerialMismatch, "serial-number %q, IDevID says %q", serial, got)
+	}
+	return nil
+}

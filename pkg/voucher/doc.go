@@ -1,0 +1,28 @@
+// Package voucher implements the voucher artifact of RFC 8366 (as revised
+// by draft-ietf-anima-rfc8366bis) and the voucher-request of RFC 8995
+// (BRSKI): their YANG-JSON encoding, their CMS (RFC 5652) signing and
+// verification, and the checks each BRSKI role makes before it trusts one.
+//
+// Three roles use it:
+//
+//   - the pledge builds and signs a pledge voucher-request
+//     (NewPledgeRequest), and later accepts a voucher with CheckVoucher,
+//     which returns the pinned domain certificate for the next step;
+//   - the registrar checks the pledge's request with CheckPledgeRequest
+//     (RFC 8995 section 5.3) and wraps it into a registrar voucher-request
+//     with NewRegistrarRequest (section 5.5);
+//   - the MASA checks the registrar's request with CheckRegistrarRequest
+//     (sections 5.5.1 to 5.5.5) and answers with NewVoucher (section 5.6).
+//
+// Every failure is an *Error whose Code callers test with errors.Is against
+// the sentinels (ErrBadSignature, ErrNonceMismatch, ...) and whose Status is
+// the HTTP status RFC 8995 gives that failure.
+//
+// Validation never reads the clock: every check takes the time to judge
+// validity at. CMS is github.com/smallstep/pkcs7; on input both
+// id-ct-animaJSONVoucher and id-data are accepted as eContentType.
+//
+// The package knows nothing of transports, storage or policy (which MASA
+// owns which device, which pledges a registrar admits): those belong to the
+// services that call it. It does not produce JWS or COSE vouchers.
+package voucher

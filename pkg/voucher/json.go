@@ -1,0 +1,374 @@
+package voucher
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// This file is the YANG-JSON encoding (RFC 7951) of the two containers.
+// Output follows the member order of the RFC 8995 and rfc8366bis examples,
+// so that what Landfall emits reads like them; input is strict: one
+// top-level member of the right name, no duplicate or unknown leaf, every
+// leaf of its YANG type.
+
+// leaf names, in the order they are emitted.
+const (
+	leafAssertion                  = "assertion"
+	leafCreatedOn                  = "created-on"
+	leafExpiresOn                  = "expires-on"
+	leafSerialNumber               = "serial-number"
+	leafIDevIDIssuer               = "idevid-issuer"
+	leafNonce                      = "nonce"
+	leafPinnedDomainCert           = "pinned-domain-cert"
+	leafPinnedDomainPubk           = "pinned-domain-pubk"
+	leafPinnedDomainPubkSHA256     = "pinned-domain-pubk-sha256"
+	leafDomainCertRevocationChecks = "domain-cert-revocation-checks"
+	leafLastRenewalDate            = "last-renewal-date"
+	leafPriorSignedVoucherRequest  = "prior-signed-voucher-request"
+	leafProximityRegistrarCert     = "proximity-registrar-cert"
+	leafProximityRegistrarPubk     = "proximity-registrar-pubk"
+	leafProximityRegistrarSHA256   = "proximity-registrar-pubk-sha256"
+)
+
+// MarshalJSON encodes v as {"ietf-voucher:voucher":{...}}.
+func (v *Voucher) MarshalJSON() ([]byte, error) {
+	var w objectWriter
+	v.Artifact.writeLeaves(&w)
+	return w.wrap(voucherMember), nil
+}
+
+// MarshalJSON encodes r as {"ietf-voucher-request:voucher":{...}}.
+func (r *VoucherRequest) MarshalJSON() ([]byte, error) {
+	var w objectWriter
+	r.Artifact.writeLeaves(&w)
+	w.binary(leafPriorSignedVoucherRequest, r.PriorSignedVoucherRequest)
+	w.binary(leafProximityRegistrarCert, r.ProximityRegistrarCert)
+	w.binary(leafProximityRegistrarPubk, r.ProximityRegistrarPubk)
+	w.binary(leafProximityRegistrarSHA256, r.ProximityRegistrarPubkSHA256)
+	return w.wrap(voucherRequestMember), nil
+}
+
+// UnmarshalJSON is ParseVoucherJSON without the role validation.
+func (v *Voucher) UnmarshalJSON(data []byte) error {
+	p, err := decodeVoucher(data)
+	if err != nil {
+		return err
+	}
+	*v = *p
+	return nil
+}
+
+// UnmarshalJSON is ParseVoucherRequestJSON.
+func (r *VoucherRequest) UnmarshalJSON(data []byte) error {
+	p, err := ParseVoucherRequestJSON(data)
+	if err != nil {
+		return err
+	}
+	*r = *p
+	return nil
+}
+
+// ParseVoucherJSON decodes an ietf-voucher:voucher document and validates it
+// as a voucher (Voucher.Validate).
+func ParseVoucherJSON(data []byte) (*Voucher, error) {
+	v, err := decodeVoucher(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func decodeVoucher(data []byte) (*Voucher, error) {
+	inner, err := container(data, voucherMember)
+	if err != nil {
+		return nil, err
+	}
+	v := new(Voucher)
+	err = decodeLeaves(inner, func(name string, raw json.RawMessage) (bool, error) {
+		return v.Artifact.decodeLeaf(name, raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// ParseVoucherRequestJSON decodes an ietf-voucher-request:voucher document.
+// Which leaves it must hold depends on who sent it: validate it with
+// ValidatePledgeRequest or ValidateRegistrarRequest.
+func ParseVoucherRequestJSON(data []byte) (*VoucherRequest, error) {
+	inner, err := container(data, voucherRequestMember)
+	if err != nil {
+		return nil, err
+	}
+	r := new(VoucherRequest)
+	err = decodeLeaves(inner, func(name string, raw json.RawMessage) (bool, error) {
+		var dst *[]byte
+		switch name {
+		case leafPriorSignedVoucherRequest:
+			dst = &r.PriorSignedVoucherRequest
+		case leafProximityRegistrarCert:
+			dst = &r.ProximityRegistrarCert
+		case leafProximityRegistrarPubk:
+			dst = &r.ProximityRegistrarPubk
+		case leafProximityRegistrarSHA256:
+			dst = &r.ProximityRegistrarPubkSHA256
+		default:
+			return r.Artifact.decodeLeaf(name, raw)
+		}
+		b, err := decodeBinary(name, raw)
+		*dst = b
+		return true, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (a *Artifact) writeLeaves(w *objectWriter) {
+	if a.Assertion != "" {
+		w.str(leafAssertion, string(a.Assertion))
+	}
+	w.dateTime(leafCreatedOn, a.CreatedOn)
+	w.dateTime(leafExpiresOn, a.ExpiresOn)
+	if a.SerialNumber != "" {
+		w.str(leafSerialNumber, a.SerialNumber)
+	}
+	w.binary(leafIDevIDIssuer, a.IDevIDIssuer)
+	if a.Nonce != "" {
+		w.str(leafNonce, a.Nonce)
+	}
+	w.binary(leafPinnedDomainCert, a.PinnedDomainCert)
+	w.binary(leafPinnedDomainPubk, a.PinnedDomainPubk)
+	w.binary(leafPinnedDomainPubkSHA256, a.PinnedDomainPubkSHA256)
+	if a.DomainCertRevocationChecks != nil {
+		w.member(leafDomainCertRevocationChecks)
+		if *a.DomainCertRevocationChecks {
+			w.buf.WriteString("true")
+		} else {
+			w.buf.WriteString("false")
+		}
+	}
+	w.dateTime(leafLastRenewalDate, a.LastRenewalDate)
+}
+
+// decodeLeaf decodes one leaf of the shared grouping. It reports false for
+// a name the grouping does not define.
+func (a *Artifact) decodeLeaf(name string, raw json.RawMessage) (bool, error) {
+	var err error
+	switch name {
+	case leafAssertion:
+		var s string
+		if s, err = decodeString(name, raw); err == nil {
+			a.Assertion = Assertion(s)
+			if !a.Assertion.Known() {
+				err = fail(ErrUnknownAssertion, "%q", s)
+			}
+		}
+	case leafCreatedOn:
+		a.CreatedOn, err = decodeDateTime(name, raw)
+	case leafExpiresOn:
+		a.ExpiresOn, err = decodeDateTime(name, raw)
+	case leafLastRenewalDate:
+		a.LastRenewalDate, err = decodeDateTime(name, raw)
+	case leafSerialNumber:
+		a.SerialNumber, err = decodeString(name, raw)
+	case leafNonce:
+		a.Nonce, err = decodeString(name, raw)
+	case leafIDevIDIssuer:
+		a.IDevIDIssuer, err = decodeBinary(name, raw)
+	case leafPinnedDomainCert:
+		a.PinnedDomainCert, err = decodeBinary(name, raw)
+	case leafPinnedDomainPubk:
+		a.PinnedDomainPubk, err = decodeBinary(name, raw)
+	case leafPinnedDomainPubkSHA256:
+		a.PinnedDomainPubkSHA256, err = decodeBinary(name, raw)
+	case leafDomainCertRevocationChecks:
+		var b bool
+		if err = json.Unmarshal(raw, &b); err != nil || bytes.Equal(raw, []byte("null")) {
+			return true, fail(ErrMalformed, "%s is not a boolean", name)
+		}
+		a.DomainCertRevocationChecks = &b
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// container returns the value of the single top-level member name.
+func container(data []byte, name string) (json.RawMessage, error) {
+	var (
+		inner json.RawMessage
+		found bool
+	)
+	err := decodeLeaves(data, func(member string, raw json.RawMessage) (bool, error) {
+		if member != name {
+			return false, nil
+		}
+		inner, found = raw, true
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fail(ErrMissingLeaf, "no %q container", name)
+	}
+	return inner, nil
+}
+
+// decodeLeaves walks the members of one JSON object, handing each to leaf.
+// A member leaf does not know is ErrUnknownLeaf; a repeated member is
+// ErrMalformed (RFC 7951 section 4 allows each leaf once).
+func decodeLeaves(data []byte, leaf func(name string, raw json.RawMessage) (bool, error)) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return failWrap(ErrMalformed, err, "not JSON")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fail(ErrMalformed, "not a JSON object")
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return failWrap(ErrMalformed, err, "bad JSON")
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return fail(ErrMalformed, "member %q repeated", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return failWrap(ErrMalformed, err, "bad JSON value of %q", name)
+		}
+		known, err := leaf(name, raw)
+		if err != nil {
+			return err
+		}
+		if !known {
+			return fail(ErrUnknownLeaf, "%q", name)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return failWrap(ErrMalformed, err, "bad JSON")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fail(ErrMalformed, "data after the JSON object")
+	}
+	return nil
+}
+
+func decodeString(name string, raw json.RawMessage) (string, error) {
+	var s *string
+	if err := json.Unmarshal(raw, &s); err != nil || s == nil {
+		return "", fail(ErrMalformed, "%s is not a string", name)
+	}
+	return *s, nil
+}
+
+// decodeBinary decodes a YANG binary leaf: base64 (RFC 7951 section 6.6),
+// padded as RFC 4648 section 4 says; unpadded input is tolerated.
+func decodeBinary(name string, raw json.RawMessage) ([]byte, error) {
+	s, err := decodeString(name, raw)
+	if err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		b, err = base64.RawStdEncoding.Strict().DecodeString(s)
+	}
+	if err != nil {
+		return nil, failWrap(ErrMalformed, err, "%s is not base64", name)
+	}
+	if len(b) == 0 {
+		return nil, fail(ErrMalformed, "%s is empty", name)
+	}
+	return b, nil
+}
+
+// decodeDateTime decodes a yang:date-and-time (RFC 6991), an RFC 3339
+// timestamp keeping its offset.
+func decodeDateTime(name string, raw json.RawMessage) (time.Time, error) {
+	s, err := decodeString(name, raw)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, failWrap(ErrMalformed, err, "%s is not a date-and-time", name)
+	}
+	return t, nil
+}
+
+// formatDateTime writes millisecond timestamps with three digits, as the
+// RFC examples do, and anything finer in full.
+func formatDateTime(t time.Time) string {
+	if ns := t.Nanosecond(); ns != 0 && ns%int(time.Millisecond) == 0 {
+		return t.Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// objectWriter writes the members of one JSON object in call order.
+type objectWriter struct {
+	buf bytes.Buffer
+}
+
+func (w *objectWriter) member(name string) {
+	if w.buf.Len() > 0 {
+		w.buf.WriteByte(',')
+	}
+	writeJSONString(&w.buf, name)
+	w.buf.WriteByte(':')
+}
+
+func (w *objectWriter) str(name, value string) {
+	w.member(name)
+	writeJSONString(&w.buf, value)
+}
+
+func (w *objectWriter) binary(name string, value []byte) {
+	if len(value) == 0 {
+		return
+	}
+	w.str(name, base64.StdEncoding.EncodeToString(value))
+}
+
+func (w *objectWriter) dateTime(name string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	w.str(name, formatDateTime(t))
+}
+
+// wrap returns {"<name>":{<members>}}.
+func (w *objectWriter) wrap(name string) []byte {
+	var out bytes.Buffer
+	out.Grow(w.buf.Len() + len(name) + 8)
+	out.WriteByte('{')
+	writeJSONString(&out, name)
+	out.WriteString(":{")
+	out.Write(w.buf.Bytes())
+	out.WriteString("}}")
+	return out.Bytes()
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping.
+func writeJSONString(buf *bytes.Buffer, s string) {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)           // a string always encodes
+	buf.Truncate(buf.Len() - 1) // Encode appends a newline
+}
