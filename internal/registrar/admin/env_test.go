@@ -80,11 +80,16 @@ type call struct {
 	method, path, token, contentType string
 	body                             []byte
 	header                           map[string]string
+	chunked                          bool // hide the body's length (no Content-Length)
 }
 
 func (e *env) do(c call) (*http.Response, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest(c.method, e.srv.URL+c.path, bytes.NewReader(c.body))
+	var body io.Reader = bytes.NewReader(c.body)
+	if c.chunked {
+		body = struct{ io.Reader }{body}
+	}
+	req, err := http.NewRequest(c.method, e.srv.URL+c.path, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -76,8 +76,12 @@ func ParseAllowlistCSV(r io.Reader) ([]ImportRow, error) {
 	if errors.Is(err, io.EOF) {
 		return nil, invalidf("empty CSV: the header %q is required", allowlistCSVHeader)
 	}
-	if err != nil {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
 		return nil, invalidf("malformed CSV header: %v", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading CSV: %w", err) // e.g. the body limit
 	}
 	if h := strings.TrimPrefix(strings.Join(header, ","), "\ufeff"); h != allowlistCSVHeader {
 		return nil, invalidf("CSV header must be %q (format version %d), got %q", allowlistCSVHeader, AllowlistFormatVersion, h)
@@ -88,7 +92,6 @@ func ParseAllowlistCSV(r io.Reader) ([]ImportRow, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			// The reader cannot resynchronise reliably after a quoting
 			// error; report it and stop.
@@ -96,7 +99,7 @@ func ParseAllowlistCSV(r io.Reader) ([]ImportRow, error) {
 			break
 		}
 		if err != nil {
-			return nil, invalidf("reading CSV: %v", err)
+			return nil, fmt.Errorf("reading CSV: %w", err)
 		}
 		if len(rows) == MaxImportRows {
 			return nil, invalidf("the import has more than %d entries", MaxImportRows)
