@@ -74,6 +74,9 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.DurationVar(&c.certValidity, "cert-validity", enroll.DefaultValidity, "validity of issued domain certificates")
 	fs.BoolVar(&c.channelBinding, "require-channel-binding", false, "require CSRs to carry the session's tls-exporter value as challengePassword (RFC 9266)")
 	fs.DurationVar(&c.approvalRetry, "approval-retry-after", 30*time.Second, "Retry-After sent to pledges held for approval")
+	fs.StringVar(&c.approval, "approval", registrar.ApprovalAuto, "auto (every pledge of a trusted manufacturer), allow-list (listed pledges; others wait for an operator) or manual")
+	fs.DurationVar(&c.masaTimeout, "masa-timeout", 10*time.Second, "timeout of one voucher-request to a MASA")
+	fs.IntVar(&c.masaAttempts, "masa-attempts", 3, "attempts at reaching a MASA before the pledge is told to retry later")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "PostgreSQL connections of this replica")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply the database schema at start-up")
@@ -136,6 +139,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		SessionKey:         st.SessionKey,
 		ContextKey:         st.ContextKey,
 		TLSCertificate:     st.TLSCert,
+		RACertificate:      st.RACert,
+		Approval:           c.approval,
+		MASA:               registrar.MASAClient{Timeout: c.masaTimeout, Attempts: c.masaAttempts, Backoff: 500 * time.Millisecond},
 		ATLSPath:           c.atlsPath,
 		CSRPolicy:          enroll.CSRPolicy{RequireSerialNumber: true, RequireChannelBinding: c.channelBinding},
 		ApprovalRetryAfter: c.approvalRetry,

@@ -61,7 +61,7 @@ func (rg *Registrar) pledgeForEnrollment(ctx context.Context, req *enroll.AuthzR
 	if err != nil {
 		return nil, enroll.ErrForbidden(errUnknownManufacturer.Error())
 	}
-	serial, err := serialNumber(chain[0], anchor.SerialField)
+	serial, err := serialSource(anchor.SerialField)(chain[0])
 	if err != nil {
 		return nil, enroll.ErrForbidden(err.Error())
 	}

@@ -3,9 +3,7 @@ package registrar
 import (
 	"context"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -63,7 +61,7 @@ func (rg *Registrar) identify(r *http.Request) (*Pledge, error) {
 		return nil, err
 	}
 	p.Manufacturer = *anchor
-	if p.Serial, err = serialNumber(chain[0], anchor.SerialField); err != nil {
+	if p.Serial, err = serialSource(anchor.SerialField)(chain[0]); err != nil {
 		return nil, &httpError{http.StatusBadRequest, err.Error()}
 	}
 	return p, nil
@@ -92,28 +90,6 @@ func (rg *Registrar) manufacturerOf(ctx context.Context, chain []*x509.Certifica
 		}
 	}
 	return nil, &httpError{http.StatusForbidden, errUnknownManufacturer.Error()}
-}
-
-var oidX520SerialNumber = asn1.ObjectIdentifier{2, 5, 4, 5}
-
-// serialNumber reads the pledge's serial from the IDevID field its
-// manufacturer uses.
-func serialNumber(c *x509.Certificate, field string) (string, error) {
-	switch field {
-	case store.SerialFieldCommonName:
-		if c.Subject.CommonName != "" {
-			return c.Subject.CommonName, nil
-		}
-	default:
-		for _, n := range c.Subject.Names {
-			if n.Type.Equal(oidX520SerialNumber) {
-				if s, ok := n.Value.(string); ok && s != "" {
-					return s, nil
-				}
-			}
-		}
-	}
-	return "", fmt.Errorf("IDevID has no serial number in its %s field", field)
 }
 
 func (rg *Registrar) now() time.Time { return rg.cfg.Now() }

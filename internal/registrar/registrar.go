@@ -2,8 +2,11 @@ package registrar
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -18,6 +21,7 @@ import (
 	"github.com/landfall-io/landfall/internal/replica"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Config is what the registrar is built from; cmd/registrar fills it from
@@ -33,8 +37,17 @@ type Config struct {
 	// TLSCertificate is the registrar's certificate, chained to the domain
 	// CA; it is presented in ATLS and direct TLS alike (DESIGN decision 4).
 	TLSCertificate tls.Certificate
+	// RACertificate signs registrar voucher-requests (id-kp-cmcRA, RFC 8995
+	// 5.5) and authenticates the registrar to MASAs that ask.
+	RACertificate tls.Certificate
 	// ATLSPath is the public path of the ATLS resource.
 	ATLSPath string
+	// Approval is ApprovalAuto, ApprovalAllowList or ApprovalManual.
+	Approval string
+	// MASA sends voucher-requests; MASARetryAfter is what a pledge is told
+	// when the MASA cannot be reached.
+	MASA           MASAClient
+	MASARetryAfter time.Duration
 	// CSRPolicy is what EST requires of CSRs.
 	CSRPolicy enroll.CSRPolicy
 	// ApprovalRetryAfter is the Retry-After of a pledge held for approval.
@@ -60,6 +73,8 @@ type Registrar struct {
 	est        *enroll.Server
 	device     http.Handler
 	tlsCertDER []byte
+	raSigner   *voucher.Signer
+	masa       *MASAClient
 }
 
 // New builds a replica on pool with the EST backend ca. Its ATLS server
@@ -78,8 +93,22 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	if cfg.ApprovalRetryAfter == 0 {
 		cfg.ApprovalRetryAfter = 30 * time.Second
 	}
+	if cfg.MASARetryAfter == 0 {
+		cfg.MASARetryAfter = 30 * time.Second
+	}
+	switch cfg.Approval {
+	case "":
+		cfg.Approval = ApprovalAuto
+	case ApprovalAuto, ApprovalAllowList, ApprovalManual:
+	default:
+		return nil, fmt.Errorf("registrar: unknown approval mode %q", cfg.Approval)
+	}
 	if len(cfg.TLSCertificate.Certificate) == 0 {
 		return nil, errors.New("registrar: a TLS certificate is required")
+	}
+	raSigner, err := newRASigner(cfg.RACertificate)
+	if err != nil {
+		return nil, err
 	}
 	rg := &Registrar{
 		cfg:        cfg,
@@ -88,9 +117,13 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		store:      store.New(pool, store.WithClock(cfg.Now)),
 		replicas:   replica.NewRegistry(pool),
 		tlsCertDER: cfg.TLSCertificate.Certificate[0],
+		raSigner:   raSigner,
+		masa:       &cfg.MASA,
+	}
+	if rg.masa.ClientCert == nil {
+		rg.masa.ClientCert = &cfg.RACertificate
 	}
 	rg.replicas.Now = cfg.Now
-	var err error
 	if rg.contexts, err = ctxstore.New(pool, cfg.ContextKey, cfg.ReplicaID); err != nil {
 		return nil, err
 	}
@@ -132,6 +165,34 @@ func (rg *Registrar) deviceTLSConfig() *tls.Config {
 	}
 }
 
+// newRASigner is the CMS signer of registrar voucher-requests: the RA
+// certificate must carry id-kp-cmcRA, or MASAs refuse it (RFC 8995 5.5).
+func newRASigner(pair tls.Certificate) (*voucher.Signer, error) {
+	if len(pair.Certificate) == 0 {
+		return nil, errors.New("registrar: an RA certificate is required")
+	}
+	var chain []*x509.Certificate
+	for _, der := range pair.Certificate {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("registrar: RA certificate: %w", err)
+		}
+		chain = append(chain, c)
+	}
+	hasRA := false
+	for _, o := range chain[0].UnknownExtKeyUsage {
+		hasRA = hasRA || o.Equal(OIDCmcRA)
+	}
+	if !hasRA {
+		return nil, errors.New("registrar: the RA certificate lacks id-kp-cmcRA")
+	}
+	key, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("registrar: the RA key cannot sign")
+	}
+	return &voucher.Signer{Cert: chain[0], Key: key, Chain: chain[1:]}, nil
+}
+
 // DirectTLSConfig is the TLS configuration of the direct listener (RFC 8995
 // without a middlebox).
 func (rg *Registrar) DirectTLSConfig() *tls.Config { return rg.deviceTLSConfig() }
@@ -140,6 +201,9 @@ func (rg *Registrar) DirectTLSConfig() *tls.Config { return rg.deviceTLSConfig()
 // inner ATLS requests and direct TLS requests alike.
 func (rg *Registrar) deviceRoutes() http.Handler {
 	r := chi.NewRouter()
+	r.Post("/.well-known/brski/requestvoucher", rg.requestVoucher)
+	r.Post("/.well-known/brski/voucher_status", rg.voucherStatus)
+	r.Post("/.well-known/brski/enrollstatus", rg.enrollStatus)
 	r.Mount(enroll.DefaultPathPrefix, estPeer(rg.est))
 	return r
 }

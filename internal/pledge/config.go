@@ -1,0 +1,75 @@
+package pledge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"time"
+
+	"github.com/landfall-io/landfall/pkg/atls"
+)
+
+// Config describes one device and how it reaches its registrar.
+type Config struct {
+	// RegistrarURL is the registrar's base URL: the load balancer for the
+	// ATLS modes (its ATLS path is appended), the direct listener
+	// (https://host:8443) for ModeDirect.
+	RegistrarURL string
+	// ATLSPath overrides atls.DefaultPath.
+	ATLSPath string
+	Mode     string
+	// IDevID is the device's certificate (leaf first, then any
+	// intermediates) and key.
+	IDevID tls.Certificate
+	// ManufacturerAnchors verify the voucher's signer (the MASA), with
+	// MASACerts supplied out of band when the voucher does not carry them.
+	ManufacturerAnchors *x509.CertPool
+	MASACerts           []*x509.Certificate
+	// HTTP carries ATLS flights (through proxies and TLS-terminating load
+	// balancers); nil means http.DefaultClient. Unused by ModeDirect.
+	HTTP *http.Client
+	// RequestTimeout bounds each request; default 60 s.
+	RequestTimeout time.Duration
+	// MaxWait bounds the time spent honouring Retry-After over the whole
+	// onboarding; default 5 minutes. MaxRetries bounds the retries of one
+	// step; default 10.
+	MaxWait    time.Duration
+	MaxRetries int
+	// Now is the pledge's clock; zero-time voucher checks use the CMS
+	// signing time, as a pledge without a clock would.
+	Now func() time.Time
+	// Progress, when set, hears every step as it ends.
+	Progress func(Step)
+	// Sleep waits between retries; tests replace it. Default: a timer that
+	// honours the context.
+	Sleep func(d time.Duration) <-chan time.Time
+}
+
+func (c *Config) atlsPath() string {
+	if c.ATLSPath != "" {
+		return c.ATLSPath
+	}
+	return atls.DefaultPath
+}
+
+func (c *Config) requestTimeout() time.Duration {
+	if c.RequestTimeout > 0 {
+		return c.RequestTimeout
+	}
+	return 60 * time.Second
+}
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Step is one step of the onboarding, as it ended.
+type Step struct {
+	Name     string
+	Detail   string
+	Duration time.Duration
+	Err      error
+}

@@ -1,0 +1,241 @@
+package registrar
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/pkg/voucher"
+)
+
+// maxVoucherRequestSize bounds a pledge voucher-request.
+const maxVoucherRequestSize = 64 << 10
+
+// Approval modes: who decides that a pledge may onboard.
+const (
+	ApprovalAuto      = "auto"       // every pledge of a trusted manufacturer
+	ApprovalAllowList = "allow-list" // pledges on the allow-list; others wait for an operator
+	ApprovalManual    = "manual"     // an operator approves each pledge
+)
+
+// requestVoucher is RFC 8995 5.2-5.6 on the registrar: check the pledge's
+// request (5.3), decide whether the pledge is welcome, send a registrar
+// voucher-request to its MASA (5.5) and pass the voucher back (5.6). Every
+// exchange is recorded, whatever its outcome.
+func (rg *Registrar) requestVoucher(w http.ResponseWriter, r *http.Request) {
+	voucherCMS, err := rg.obtainVoucher(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", MediaVoucherCMS)
+	w.WriteHeader(http.StatusOK)
+	w.Write(voucherCMS)
+}
+
+func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
+	ctx := r.Context()
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != MediaVoucherCMS {
+		return nil, &httpError{http.StatusUnsupportedMediaType, "voucher-requests are " + MediaVoucherCMS}
+	}
+	if !accepts(r.Header.Get("Accept"), MediaVoucherCMS) {
+		return nil, &httpError{http.StatusNotAcceptable, "this registrar returns " + MediaVoucherCMS + " vouchers only"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxVoucherRequestSize))
+	if err != nil {
+		return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("voucher-request over %d bytes", maxVoucherRequestSize)}
+	}
+	pledge, err := rg.identify(r)
+	if err != nil {
+		return nil, err
+	}
+	registrarCert, err := x509.ParseCertificate(pledge.RegistrarCert)
+	if err != nil {
+		return nil, fmt.Errorf("registrar certificate: %w", err)
+	}
+	// RFC 8995 5.3: signed by the session's IDevID, proximity to this
+	// session's registrar certificate (401 otherwise: a man in the
+	// middle), serial number equal to the IDevID's.
+	checked, err := voucher.CheckPledgeRequest(body, voucher.PledgeRequestCheck{
+		PeerCert:      pledge.IDevID,
+		RegistrarCert: registrarCert,
+		Intermediates: pledge.Chain[1:],
+		At:            rg.now(),
+		Serial:        serialSource(pledge.Manufacturer.SerialField),
+	})
+	if err != nil {
+		return nil, voucherError(err)
+	}
+	p, err := rg.store.Touch(ctx, pledge.Manufacturer.ID, pledge.Serial, pledge.IDevID.Raw)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	ex := store.Exchange{PledgeID: p.ID, PledgeRequest: body, Nonce: checked.Request.Nonce, Replica: rg.cfg.ReplicaID}
+	if p, err = rg.decide(ctx, p); err != nil {
+		return nil, err
+	}
+	switch p.Decision {
+	case store.DecisionDenied:
+		ex.Outcome, ex.Reason = store.OutcomeDenied, "pledge denied"
+		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "pledge denied by the registrar's operator"})
+	case store.DecisionPending:
+		ex.Outcome, ex.Reason = store.OutcomeHeld, "awaiting approval"
+		return nil, rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "pledge awaits the operator's approval", rg.cfg.ApprovalRetryAfter})
+	}
+
+	// RFC 8995 5.5: the registrar voucher-request, signed by the RA.
+	rvr, err := voucher.NewRegistrarRequest(body, checked.Request, pledge.IDevID, rg.now())
+	if err != nil {
+		return nil, voucherError(err)
+	}
+	if ex.RegistrarRequest, err = rg.raSigner.SignVoucherRequest(rvr); err != nil {
+		return nil, fmt.Errorf("signing the registrar voucher-request: %w", err)
+	}
+	masaURL := pledge.Manufacturer.MASAURL
+	if masaURL == "" {
+		if masaURL, err = voucher.MASAURL(pledge.IDevID); err != nil {
+			ex.Outcome, ex.Reason = store.OutcomeMASARefused, "no MASA URL"
+			return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "IDevID names no MASA and none is configured for its manufacturer"})
+		}
+	}
+	if err := rg.store.SetState(ctx, p.ID, store.StateVoucherRequested); err != nil {
+		return nil, unavailable(err)
+	}
+	voucherCMS, err := rg.masa.RequestVoucher(ctx, masaURL, pledge.Manufacturer.MASA, ex.RegistrarRequest)
+	if err != nil {
+		return nil, rg.recordMASAFailure(ctx, ex, err)
+	}
+	if err := checkVoucherFor(voucherCMS, pledge.Serial, checked.Request.Nonce); err != nil {
+		ex.Outcome, ex.Reason, ex.Voucher = store.OutcomeRejected, err.Error(), voucherCMS
+		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusBadGateway, "MASA returned an unusable voucher: " + err.Error()})
+	}
+	ex.Voucher, ex.Outcome, ex.MASAStatus = voucherCMS, store.OutcomeIssued, http.StatusOK
+	if _, err := rg.store.RecordExchange(ctx, ex); err != nil {
+		return nil, unavailable(err)
+	}
+	if err := rg.store.SetState(ctx, p.ID, store.StateVoucherIssued); err != nil {
+		return nil, unavailable(err)
+	}
+	return voucherCMS, nil
+}
+
+// decide applies the approval mode to a pledge still pending.
+func (rg *Registrar) decide(ctx context.Context, p *store.Pledge) (*store.Pledge, error) {
+	if p.Decision != store.DecisionPending {
+		return p, nil
+	}
+	approve := false
+	switch rg.cfg.Approval {
+	case ApprovalAuto:
+		approve = true
+	case ApprovalAllowList:
+		ok, err := rg.store.Allowed(ctx, p.ManufacturerID, p.Serial)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		approve = ok
+	}
+	if !approve {
+		return p, nil
+	}
+	decided, err := rg.store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "policy:"+rg.cfg.Approval)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return &decided[0], nil
+}
+
+// checkVoucherFor reads the MASA's answer as the pledge will: a voucher
+// for this serial number answering this nonce. Its signature is the
+// pledge's to judge against its manufacturer anchor.
+func checkVoucherFor(cms []byte, serial, nonce string) error {
+	sc, err := voucher.ParseSigned(cms)
+	if err != nil {
+		return err
+	}
+	v, err := voucher.ParseVoucherJSON(sc.Content)
+	if err != nil {
+		return err
+	}
+	if v.SerialNumber != serial {
+		return fmt.Errorf("voucher names serial %q", v.SerialNumber)
+	}
+	if nonce != "" && v.Nonce != "" && v.Nonce != nonce {
+		return errors.New("voucher answers another nonce")
+	}
+	return nil
+}
+
+// recordFailure records an exchange that ended without a voucher and
+// returns the pledge's answer.
+func (rg *Registrar) recordFailure(ctx context.Context, ex store.Exchange, answer error) error {
+	if _, err := rg.store.RecordExchange(ctx, ex); err != nil {
+		return unavailable(err)
+	}
+	return answer
+}
+
+// recordMASAFailure maps a MASA failure to the pledge's answer: pending
+// and refusals are passed on, an unreachable MASA is a retryable 503.
+func (rg *Registrar) recordMASAFailure(ctx context.Context, ex store.Exchange, err error) error {
+	var me *masaError
+	switch {
+	case errors.As(err, &me) && me.status == http.StatusAccepted:
+		ex.Outcome, ex.MASAStatus, ex.Reason = store.OutcomeMASAPending, me.status, me.reason
+		return rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "MASA decision pending", me.retryAfter})
+	case errors.As(err, &me) && me.retryAfter > 0:
+		ex.Outcome, ex.MASAStatus, ex.Reason = store.OutcomeMASAUnreachable, me.status, me.reason
+		return rg.recordFailure(ctx, ex, &pendingError{http.StatusServiceUnavailable, "MASA busy: " + me.reason, me.retryAfter})
+	case errors.As(err, &me):
+		ex.Outcome, ex.MASAStatus, ex.Reason = store.OutcomeMASARefused, me.status, me.reason
+		status := me.status
+		if status < 400 || status >= 500 {
+			status = http.StatusBadGateway
+		}
+		return rg.recordFailure(ctx, ex, &httpError{status, "MASA refused: " + me.reason})
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	ex.Outcome, ex.Reason = store.OutcomeMASAUnreachable, err.Error()
+	rg.log.Warn("MASA unreachable", "err", err)
+	return rg.recordFailure(ctx, ex, &pendingError{http.StatusServiceUnavailable, "manufacturer's MASA unreachable; try again later", rg.cfg.MASARetryAfter})
+}
+
+// voucherError gives a pkg/voucher failure its RFC 8995 status.
+func voucherError(err error) error {
+	var ve *voucher.Error
+	if errors.As(err, &ve) {
+		return &httpError{ve.StatusCode(), ve.Error()}
+	}
+	return &httpError{http.StatusBadRequest, err.Error()}
+}
+
+func serialSource(field string) voucher.SerialSource {
+	switch field {
+	case store.SerialFieldHardwareModuleName:
+		return voucher.SerialFromHardwareModuleName
+	case store.SerialFieldCommonName:
+		return voucher.SerialFromCommonName
+	}
+	return voucher.SerialFromX520
+}
+
+// accepts reports whether an Accept header admits mediaType.
+func accepts(accept, mediaType string) bool {
+	if accept == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && (mt == mediaType || mt == "*/*" || mt == "application/*") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,118 @@
+package registrar
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/landfall-io/landfall/internal/registrar/store"
+)
+
+// maxTelemetrySize bounds a status report.
+const maxTelemetrySize = 16 << 10
+
+// statusReport is the telemetry of RFC 8995 5.7 (voucher status) and 5.9.4
+// (enrollment status): version, status, reason, reason-context.
+type statusReport struct {
+	Version       int             `json:"version"`
+	Status        bool            `json:"status"`
+	Reason        string          `json:"reason,omitempty"`
+	ReasonContext json.RawMessage `json:"reason-context,omitempty"`
+}
+
+// parseStatusReport reads a report whose keys may come in any case and
+// returns it with its canonical lower-case JSON rendering.
+func parseStatusReport(body []byte) (*statusReport, []byte, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, nil, fmt.Errorf("status report is not a JSON object: %v", err)
+	}
+	lower := make(map[string]json.RawMessage, len(raw))
+	for k, v := range raw {
+		lk := strings.ToLower(k)
+		if _, dup := lower[lk]; dup {
+			return nil, nil, fmt.Errorf("status report repeats %q", lk)
+		}
+		lower[lk] = v
+	}
+	if _, ok := lower["status"]; !ok {
+		return nil, nil, errors.New(`status report lacks "status"`)
+	}
+	canonical, err := json.Marshal(lower)
+	if err != nil {
+		return nil, nil, err
+	}
+	var r statusReport
+	dec := json.NewDecoder(strings.NewReader(string(canonical)))
+	if err := dec.Decode(&r); err != nil {
+		return nil, nil, fmt.Errorf("status report: %v", err)
+	}
+	if r.Version != 0 && r.Version != 1 {
+		return nil, nil, fmt.Errorf("status report version %d is not 1", r.Version)
+	}
+	return &r, canonical, nil
+}
+
+// voucherStatus is RFC 8995 5.7: the pledge says whether it accepted the
+// voucher. A pledge that accepted may enroll.
+func (rg *Registrar) voucherStatus(w http.ResponseWriter, r *http.Request) {
+	rg.telemetry(w, r, store.TelemetryVoucherStatus, store.StateVoucherAccepted, store.StateVoucherRejected)
+}
+
+// enrollStatus is RFC 8995 5.9.4: the pledge says whether it installed its
+// domain certificate.
+func (rg *Registrar) enrollStatus(w http.ResponseWriter, r *http.Request) {
+	rg.telemetry(w, r, store.TelemetryEnrollStatus, store.StateEnrolled, store.StateEnrollFailed)
+}
+
+func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind string, ok, failed store.State) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeError(w, &httpError{http.StatusUnsupportedMediaType, "status reports are application/json"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTelemetrySize))
+	if err != nil {
+		writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("status report over %d bytes", maxTelemetrySize)})
+		return
+	}
+	report, canonical, err := parseStatusReport(body)
+	if err != nil {
+		writeError(w, &httpError{http.StatusBadRequest, err.Error()})
+		return
+	}
+	pledge, err := rg.identify(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := rg.store.FindPledge(r.Context(), pledge.Manufacturer.ID, pledge.Serial)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, &httpError{http.StatusNotFound, "no voucher exchange with this pledge"})
+		return
+	}
+	if err != nil {
+		writeError(w, unavailable(err))
+		return
+	}
+	if err := rg.store.RecordTelemetry(r.Context(), p.ID, kind, report.Status, report.Reason, canonical); err != nil {
+		writeError(w, unavailable(err))
+		return
+	}
+	next := failed
+	if report.Status {
+		next = ok
+	}
+	// An enrollment report cannot undo a later state, and a voucher report
+	// only counts before enrollment.
+	if kind == store.TelemetryEnrollStatus || p.State != store.StateEnrolled {
+		if err := rg.store.SetState(r.Context(), p.ID, next); err != nil {
+			writeError(w, unavailable(err))
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
