@@ -40,6 +40,9 @@ type serveConfig struct {
 	certValidity                                            time.Duration
 	channelBinding                                          bool
 	approvalRetry                                           time.Duration
+	approval                                                string
+	masaTimeout                                             time.Duration
+	masaAttempts                                            int
 	logLevel                                                string
 	dbMaxConns                                              int
 	migrate                                                 bool
