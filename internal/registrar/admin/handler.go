@@ -36,7 +36,7 @@ type Store interface {
 	DeleteAllowlistEntry(ctx context.Context, manufacturerID int64, serial, actor string) error
 
 	Replicas(ctx context.Context) ([]store.Replica, error)
-	Contexts(ctx context.Context, f store.ContextFilter) (store.Page[store.Context], error)
+	Contexts(ctx context.Context, limit int, cursor string) (store.Page[store.Context], error)
 	ListEvents(ctx context.Context, f store.EventFilter) (store.Page[store.Event], error)
 
 	CreateToken(ctx context.Context, name string, role store.Role, actor string) (string, error)

@@ -10,12 +10,12 @@ import (
 // key-export contexts, without their secrets.
 func (a *api) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := readQuery(r, "limit", "cursor")
-	f := store.ContextFilter{Limit: q.limit(), Cursor: q.str("cursor")}
+	limit, cursor := q.limit(), q.str("cursor")
 	if q.err != nil {
 		a.fail(w, r, q.err)
 		return
 	}
-	page, err := a.store.Contexts(r.Context(), f)
+	page, err := a.store.Contexts(r.Context(), limit, cursor)
 	if err != nil {
 		a.fail(w, r, err)
 		return

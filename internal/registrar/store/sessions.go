@@ -29,22 +29,17 @@ type Replica struct {
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 }
 
-// ContextFilter pages through live contexts.
-type ContextFilter struct {
-	Limit  int
-	Cursor string
-}
-
 // Contexts returns the ATLS contexts that have not expired, by recipient
 // id. The peer subject is that of the first certificate of the peer's
-// chain (the pledge's IDevID or LDevID).
-func (s *Store) Contexts(ctx context.Context, f ContextFilter) (Page[Context], error) {
-	limit, err := limitOf(f.Limit)
+// chain (the pledge's IDevID or LDevID). limit 0 means DefaultLimit;
+// cursor is the Next of the previous page.
+func (s *Store) Contexts(ctx context.Context, limit int, cursor string) (Page[Context], error) {
+	limit, err := limitOf(limit)
 	if err != nil {
 		return Page[Context]{}, err
 	}
 	var afterHex string
-	hasCursor, err := decodeCursor(f.Cursor, &afterHex)
+	hasCursor, err := decodeCursor(cursor, &afterHex)
 	if err != nil {
 		return Page[Context]{}, err
 	}

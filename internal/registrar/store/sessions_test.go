@@ -40,11 +40,11 @@ func TestSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p1, err := s.Contexts(ctx, store.ContextFilter{Limit: 1})
+	p1, err := s.Contexts(ctx, 1, "")
 	if err != nil || len(p1.Items) != 1 || p1.Next == "" {
 		t.Fatalf("first page: %+v %v", p1, err)
 	}
-	p2, err := s.Contexts(ctx, store.ContextFilter{Limit: 1, Cursor: p1.Next})
+	p2, err := s.Contexts(ctx, 1, p1.Next)
 	if err != nil || len(p2.Items) != 1 || p2.Next != "" {
 		t.Fatalf("second page: %+v %v", p2, err)
 	}
