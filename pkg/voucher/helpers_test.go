@@ -218,11 +218,15 @@ func (p *testPKI) pledgeRequest(t testing.TB, nonce string) ([]byte, *VoucherReq
 // registrarRequest wraps a pledge request as the registrar would.
 func (p *testPKI) registrarRequest(t testing.TB, pledgeCMS []byte, mutate func(*VoucherRequest)) []byte {
 	t.Helper()
-	pr, err := CheckPledgeRequest(pledgeCMS, PledgeRequestCheck{PeerCert: p.idevid, RegistrarCert: p.registrar, At: p.now})
+	sc, err := ParseSigned(pledgeCMS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rr, err := NewRegistrarRequest(pr.CMS, pr.Request, pr.IDevID, p.now)
+	pledge, err := ParseVoucherRequestJSON(sc.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := NewRegistrarRequest(pledgeCMS, pledge, p.idevid, p.now)
 	if err != nil {
 		t.Fatal(err)
 	}
