@@ -94,7 +94,7 @@ func TestServeRunsAReplica(t *testing.T) {
 	roots.AddCert(st.DomainRoot)
 	for _, proto := range []string{atls.ProtoOSCORE, atls.ProtoCOSE, atls.ProtoRecords} {
 		c := &atls.Client{URL: "http://" + pub + atls.DefaultPath, Protocols: []string{proto},
-			TLS: &tls.Config{RootCAs: roots, ServerName: "registrar.example.net", Certificates: []tls.Certificate{st.RACert}}}
+			TLS: &tls.Config{RootCAs: roots, ServerName: "registrar.example.net", Certificates: []tls.Certificate{st.TLSCert}}}
 		sess, err := c.Handshake(context.Background())
 		if err != nil {
 			t.Fatalf("%s: %v", proto, err)
@@ -147,7 +147,7 @@ func checkStateChains(t *testing.T, st *registrar.State) {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(st.DomainRoot)
-	for name, pair := range map[string]tls.Certificate{"registrar": st.TLSCert, "ra": st.RACert} {
+	for name, pair := range map[string]tls.Certificate{"ra": st.TLSCert} {
 		leaf, _ := x509.ParseCertificate(pair.Certificate[0])
 		inter := x509.NewCertPool()
 		for _, der := range pair.Certificate[1:] {

@@ -142,7 +142,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		SessionKey:         st.SessionKey,
 		ContextKey:         st.ContextKey,
 		TLSCertificate:     st.TLSCert,
-		RACertificate:      st.RACert,
 		Approval:           c.approval,
 		MASA:               registrar.MASAClient{Timeout: c.masaTimeout, Attempts: c.masaAttempts, Backoff: 500 * time.Millisecond},
 		ATLSPath:           c.atlsPath,

@@ -38,7 +38,8 @@ type Config struct {
 	// CA; it is presented in ATLS and direct TLS alike (DESIGN decision 4).
 	TLSCertificate tls.Certificate
 	// RACertificate signs registrar voucher-requests (id-kp-cmcRA, RFC 8995
-	// 5.5) and authenticates the registrar to MASAs that ask.
+	// 5.5) and authenticates the registrar to MASAs that ask; default
+	// TLSCertificate, which MASAs expect since the pledge pinned it.
 	RACertificate tls.Certificate
 	// ATLSPath is the public path of the ATLS resource.
 	ATLSPath string
@@ -105,6 +106,9 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	}
 	if len(cfg.TLSCertificate.Certificate) == 0 {
 		return nil, errors.New("registrar: a TLS certificate is required")
+	}
+	if len(cfg.RACertificate.Certificate) == 0 {
+		cfg.RACertificate = cfg.TLSCertificate
 	}
 	raSigner, err := newRASigner(cfg.RACertificate)
 	if err != nil {
@@ -204,7 +208,7 @@ func (rg *Registrar) deviceRoutes() http.Handler {
 	r.Post("/.well-known/brski/requestvoucher", rg.requestVoucher)
 	r.Post("/.well-known/brski/voucher_status", rg.voucherStatus)
 	r.Post("/.well-known/brski/enrollstatus", rg.enrollStatus)
-	r.Mount(enroll.DefaultPathPrefix, estPeer(rg.est))
+	r.Handle(enroll.DefaultPathPrefix+"/*", estPeer(rg.est))
 	return r
 }
 

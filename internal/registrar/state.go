@@ -25,10 +25,13 @@ import (
 
 // Files of a registrar state directory, written by InitState.
 const (
-	FileTLSCert    = "registrar.crt" // registrar certificate, then the issuing CA
+	// The registrar certificate, then the issuing CA. One certificate is
+	// TLS server (ATLS and direct), TLS client (to MASAs and between
+	// replicas) and id-kp-cmcRA signer of voucher-requests: MASAs check that
+	// the registrar the pledge pinned (proximity-registrar-cert) signed
+	// the registrar voucher-request (RFC 8995 5.5).
+	FileTLSCert    = "registrar.crt"
 	FileTLSKey     = "registrar.key"
-	FileRACert     = "ra.crt" // id-kp-cmcRA voucher-request signer, then the issuing CA
-	FileRAKey      = "ra.key"
 	FileSessionKey = "session.key" // hex, shared by all replicas
 	FileContextKey = "context.key" // hex, 32 bytes, shared by all replicas
 	DirDomainCA    = "domain-ca"
@@ -49,16 +52,14 @@ type InitOptions struct {
 // State is what a registrar replica loads from its state directory.
 type State struct {
 	TLSCert    tls.Certificate
-	RACert     tls.Certificate
 	SessionKey []byte
 	ContextKey []byte
 	DomainCA   enroll.EmbeddedConfig
 	DomainRoot *x509.Certificate
 }
 
-// InitState creates a domain CA (root and issuing CA), the registrar TLS
-// certificate and the RA signing certificate under it, and the shared
-// session and context keys. It refuses to overwrite an existing state.
+// InitState creates a domain CA (root and issuing CA), the registrar
+// certificate under it, and the shared session and context keys. It refuses to overwrite an existing state.
 func InitState(dir string, o InitOptions) error {
 	if o.Domain == "" {
 		return errors.New("registrar init: a domain name is required")
@@ -92,21 +93,11 @@ func InitState(dir string, o InitOptions) error {
 		NotAfter:    now.Add(o.Validity),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		// clientAuth too: replicas authenticate to each other's internal
-		// listeners with this certificate.
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	if err := issueToFiles(dir, FileTLSCert, FileTLSKey, tlsTmpl, issuer, key); err != nil {
-		return err
-	}
-	raTmpl := &x509.Certificate{
-		Subject:            pkix.Name{CommonName: "Registrar RA " + o.Domain, Organization: []string{o.Domain}},
-		NotBefore:          now.Add(-time.Minute),
-		NotAfter:           now.Add(o.Validity),
-		KeyUsage:           x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		// listeners, and the registrar to MASAs, with this certificate.
+		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		UnknownExtKeyUsage: []asn1.ObjectIdentifier{OIDCmcRA},
 	}
-	if err := issueToFiles(dir, FileRACert, FileRAKey, raTmpl, issuer, key); err != nil {
+	if err := issueToFiles(dir, FileTLSCert, FileTLSKey, tlsTmpl, issuer, key); err != nil {
 		return err
 	}
 	for _, f := range []string{FileSessionKey, FileContextKey} {
@@ -127,9 +118,6 @@ func LoadState(dir string) (*State, error) {
 	var err error
 	if st.TLSCert, err = tls.LoadX509KeyPair(filepath.Join(dir, FileTLSCert), filepath.Join(dir, FileTLSKey)); err != nil {
 		return nil, fmt.Errorf("registrar state: %w (run `registrar init`?)", err)
-	}
-	if st.RACert, err = tls.LoadX509KeyPair(filepath.Join(dir, FileRACert), filepath.Join(dir, FileRAKey)); err != nil {
-		return nil, fmt.Errorf("registrar state: %w", err)
 	}
 	if st.SessionKey, err = readHexKey(filepath.Join(dir, FileSessionKey)); err != nil {
 		return nil, err

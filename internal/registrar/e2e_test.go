@@ -1,0 +1,51 @@
+package registrar_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/internal/registrar"
+	"github.com/landfall-io/landfall/internal/registrar/store"
+)
+
+// TestOnboardingInEveryMode: pledges complete voucher and enrollment over
+// direct TLS and over ATLS in each mode, through the round-robin
+// TLS-terminating load balancer in front of two replicas sharing one
+// database, with the real MASA.
+func TestOnboardingInEveryMode(t *testing.T) {
+	e := newEnv(t, envOptions{approval: registrar.ApprovalAuto})
+	ctx := context.Background()
+	for i, mode := range pledge.Modes {
+		t.Run(mode, func(t *testing.T) {
+			serial := fmt.Sprintf("LF-%04d", i)
+			res, err := pledge.Onboard(ctx, e.pledgeConfig(mode, e.newDevice(serial, true)))
+			if err != nil {
+				for _, s := range res.Steps {
+					t.Logf("%-16s %v %s", s.Name, s.Err, s.Detail)
+				}
+				t.Fatal(err)
+			}
+			if res.Certificate.Subject.SerialNumber != serial {
+				t.Fatalf("certificate subject %v", res.Certificate.Subject)
+			}
+			p, err := e.store.FindPledge(ctx, e.mfrID, serial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Decision != store.DecisionApproved || p.State != store.StateEnrolled {
+				t.Fatalf("pledge %+v", p)
+			}
+			ex, _ := e.store.ListExchanges(ctx, p.ID)
+			certs, _ := e.store.ListCertificates(ctx, p.ID)
+			tel, _ := e.store.ListTelemetry(ctx, p.ID)
+			if len(ex) != 1 || ex[0].Outcome != store.OutcomeIssued || len(certs) != 1 || len(tel) != 2 {
+				t.Fatalf("recorded %d exchanges (%v), %d certificates, %d reports", len(ex), ex, len(certs), len(tel))
+			}
+		})
+	}
+	if e.lbCount.Load() < 8 {
+		t.Fatalf("the load balancer saw only %d requests", e.lbCount.Load())
+	}
+}
