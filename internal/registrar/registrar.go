@@ -49,7 +49,9 @@ type Config struct {
 	// when the MASA cannot be reached.
 	MASA           MASAClient
 	MASARetryAfter time.Duration
-	// CSRPolicy is what EST requires of CSRs.
+	// CSRPolicy is what EST requires of CSRs. RequireSerialNumber is always
+	// on: a domain certificate names the serial number of the IDevID that
+	// asked for it (RFC 8995 5.9.2).
 	CSRPolicy enroll.CSRPolicy
 	// ApprovalRetryAfter is the Retry-After of a pledge held for approval.
 	ApprovalRetryAfter time.Duration
@@ -94,6 +96,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	if cfg.ApprovalRetryAfter == 0 {
 		cfg.ApprovalRetryAfter = 30 * time.Second
 	}
+	cfg.CSRPolicy.RequireSerialNumber = true
 	if cfg.MASARetryAfter == 0 {
 		cfg.MASARetryAfter = 30 * time.Second
 	}
