@@ -86,9 +86,17 @@ func TestServeRunsAReplica(t *testing.T) {
 			"--internal-url", "https://" + internal, "--listen-admin", admin, "--listen-direct", ""},
 			io.Discard, io.Discard, func(k string) string { return env[k] })
 	}()
-	ready := waitReady(t, "http://"+admin+"/readyz", done)
-	if !strings.HasPrefix(ready, "ready") {
-		t.Fatalf("readyz: %q", ready)
+	waitReady(t, "http://"+admin+"/readyz", done)
+	// An operator token from the CLI opens the admin API.
+	var tok bytes.Buffer
+	if err := run(context.Background(), []string{"token", "create", "--name", "ops", "--role", "auditor"}, &tok, io.Discard,
+		func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/api/v1/pledges", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin API with a CLI token: %v %v", resp, err)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(st.DomainRoot)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/registrar"
+	"github.com/landfall-io/landfall/internal/registrar/admin"
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
@@ -166,7 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	servers := []*listener{
 		{name: "public", addr: c.listenPublic, handler: rg.PublicHandler()},
 		{name: "internal", addr: c.listenInternal, handler: rg.InternalHandler(), tls: internalTLS},
-		{name: "admin", addr: c.listenAdmin, handler: adminHandler(rg, pool)},
+		{name: "admin", addr: c.listenAdmin, handler: adminHandler(rg, log)},
 	}
 	if c.listenDirect != "" {
 		servers = append(servers, &listener{name: "direct", addr: c.listenDirect, handler: rg.DeviceHandler(), tls: rg.DirectTLSConfig()})
@@ -209,22 +210,15 @@ func newCA(ctx context.Context, c *serveConfig, st *registrar.State) (enroll.CA,
 	return nil, fmt.Errorf("--ca-mode must be embedded or remote, not %q", c.caMode)
 }
 
-// adminHandler serves health and readiness on the admin listener.
-func adminHandler(rg *registrar.Registrar, pool *pgxpool.Pool) http.Handler {
+// adminHandler serves the admin API with its health and readiness probes,
+// and the replica's session counts.
+func adminHandler(rg *registrar.Registrar, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := pool.Ping(ctx); err != nil {
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
+	mux.Handle("/", admin.New(rg.Store(), admin.WithLogger(log)))
+	mux.HandleFunc("GET /atls/stats", func(w http.ResponseWriter, r *http.Request) {
 		st := rg.ATLS().Stats()
-		fmt.Fprintf(w, "ready: %d ATLS sessions, %d in handshake\n", st.Sessions, st.Handshakes)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"sessions\":%d,\"handshakes\":%d}\n", st.Sessions, st.Handshakes)
 	})
 	return mux
 }
