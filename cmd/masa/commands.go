@@ -19,6 +19,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 var errHelp = errors.New("help shown")
@@ -72,11 +73,11 @@ func openService(ctx context.Context, c *config, migrate bool, log *slog.Logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	signer := &masa.VoucherSigner{Cert: keys.SignerCert, Key: keys.SignerKey, ContentType: masa.OIDVoucherContent}
+	signer := &voucher.Signer{Cert: keys.SignerCert, Key: keys.SignerKey, ContentType: voucher.OIDAnimaJSONVoucher}
 	switch c.ContentType {
 	case "", "voucher":
 	case "data":
-		signer.ContentType = masa.OIDData
+		signer.ContentType = voucher.OIDData
 	default:
 		store.Close()
 		return nil, nil, nil, fmt.Errorf("voucher-content-type must be voucher or data")

@@ -33,26 +33,21 @@ type Truncation struct {
 // section 5.7/5.8): the body is a registrar voucher-request naming the
 // device; only a registrar of the device's current owner gets its log.
 func (s *Service) RequestAuditLog(ctx context.Context, in VoucherRequest) (*AuditLog, error) {
-	cr, err := s.checkRegistrarRequest(in.Body, false)
-	if err != nil {
-		return nil, err
+	now := s.clock()
+	rec, ownerCA, lookupErr := s.lookupDevice(ctx, in.Body)
+	if lookupErr != nil && !errors.Is(lookupErr, ErrNotFound) {
+		return nil, lookupErr
 	}
-	rec, err := s.store.DeviceRecord(ctx, cr.req.SerialNumber)
-	if errors.Is(err, ErrNotFound) {
-		return nil, NotFound("unknown device %q", cr.req.SerialNumber)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if rec.Owner == nil {
+	if lookupErr == nil && ownerCA == nil {
 		return nil, Forbidden("device %q has no owner", rec.SerialNumber)
 	}
-	ca, err := parseOwner(rec.Owner)
+	// Anchored at the owner's domain CA: only its registrars get the log.
+	rr, err := s.checkRegistrarRequest(in.Body, ownerCA, false, now)
 	if err != nil {
 		return nil, err
 	}
-	if !chainsTo(cr.signed.Signer, cr.signed.Certs, ca, s.clock()) {
-		return nil, Forbidden("device %q belongs to another domain", rec.SerialNumber)
+	if lookupErr != nil {
+		return nil, NotFound("unknown device %q", rr.Request.SerialNumber)
 	}
 	vs, total, err := s.store.DeviceVouchers(ctx, rec.SerialNumber, s.cfg.AuditLogLimit)
 	if err != nil {

@@ -5,29 +5,17 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
-)
 
-// oidMASAURL is id-pe-masa-url (RFC 8995 section 2.3.2).
-var oidMASAURL = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 32}
+	"github.com/landfall-io/landfall/pkg/voucher"
+)
 
 // idevidNotAfter is the "no well-defined expiration" date of RFC 5280
 // 4.1.2.5 that RFC 8995 2.3.1 recommends for IDevIDs.
 var idevidNotAfter = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
-
-// masaURLExtension encodes the MASA URL extension: an IA5String holding
-// the URI of the MASA (RFC 8995 2.3.2). Local until pkg/voucher offers it.
-func masaURLExtension(url string) (pkix.Extension, error) {
-	v, err := asn1.MarshalWithParams(url, "ia5")
-	if err != nil {
-		return pkix.Extension{}, fmt.Errorf("masa: MASA URL %q is not IA5: %w", url, err)
-	}
-	return pkix.Extension{Id: oidMASAURL, Value: v}, nil
-}
 
 // IssueRequest asks for one IDevID.
 type IssueRequest struct {
@@ -64,9 +52,9 @@ func (s *Service) IssueIDevID(ctx context.Context, r IssueRequest) (*x509.Certif
 	if reason := checkProduct(r.Product); reason != "" {
 		return nil, Unprocessable("product: %s", reason)
 	}
-	ext, err := masaURLExtension(s.cfg.MASAURL)
+	ext, err := voucher.MASAURLExtension(s.cfg.MASAURL)
 	if err != nil {
-		return nil, err
+		return nil, &Error{Status: http.StatusInternalServerError, Reason: "MASA URL is not configured correctly", Err: err}
 	}
 	now := s.clock()
 	tmpl := &x509.Certificate{

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Bulk device import, schema version 1 (published in api/openapi.yaml as
@@ -109,8 +111,8 @@ func (s *Service) ImportDevices(ctx context.Context, format string, body []byte,
 				fail("idevid: not a certificate: %v", err)
 				continue
 			}
-			if cert.Subject.SerialNumber != r.serial {
-				fail("idevid: subject serialNumber %q is not the row's serial-number", cert.Subject.SerialNumber)
+			if sn, err := voucher.SerialFromX520(cert); err != nil || sn != r.serial {
+				fail("idevid: subject serialNumber %q is not the row's serial-number", sn)
 				continue
 			}
 			if err := cert.CheckSignatureFrom(s.cfg.IDevIDCA); err != nil {

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // VoucherRequest is one registrar voucher-request as it arrived.
@@ -29,127 +29,70 @@ type VoucherResponse struct {
 	Reused bool // a byte-identical request had been answered before
 }
 
-// checkedRequest is a registrar voucher-request that passed the checks that
-// need no device record: signature, registrar role, validity, and the
-// pledge's prior-signed request.
-type checkedRequest struct {
-	raw          []byte
-	signed       *signedRequest
-	req          *voucherRequest
-	pledge       *voucherRequest // nil when there is no prior-signed request
-	pledgeIDevID *x509.Certificate
-	proximity    bool // proximity-registrar-cert names the signer
-}
-
-// isRegistrar reports whether cert carries id-kp-cmcRA (RFC 7030 3.6.1),
-// which RFC 8995 5.5.2 requires of the registrar voucher-request's signer.
-func isRegistrar(cert *x509.Certificate) bool {
-	for _, oid := range cert.UnknownExtKeyUsage {
-		if oid.Equal([]int{1, 3, 6, 1, 5, 5, 7, 3, 28}) {
-			return true
-		}
+// fromVoucherError carries a pkg/voucher failure's status (RFC 8995 5.6:
+// 400 malformed, 403 not signed correctly, 415 unknown type) and reason.
+func fromVoucherError(err error) error {
+	var ve *voucher.Error
+	if errors.As(err, &ve) {
+		return &Error{Status: ve.StatusCode(), Reason: strings.TrimPrefix(ve.Error(), "voucher: "), Err: err}
 	}
-	return false
+	return err
 }
 
-// checkRegistrarRequest runs the checks of RFC 8995 5.5.2, 5.5.4 and 5.5.5
-// that do not depend on the device's record. requirePrior says whether the
-// prior-signed-voucher-request must be present.
-func (s *Service) checkRegistrarRequest(body []byte, requirePrior bool) (*checkedRequest, error) {
-	now := s.clock()
-	sr, err := parseSignedRequest(body)
+// checkRegistrarRequest runs the MASA checks of RFC 8995 5.5.1 to 5.5.5
+// (pkg/voucher's CheckRegistrarRequest: CMS signature, id-kp-cmcRA signer,
+// the prior-signed pledge request under the manufacturer's anchor,
+// proximity, nonce and serial agreement) and that the registrar's
+// certificate is valid now. domain, when the device's owner is known, is
+// the owner's domain CA the registrar must chain to (5.5.4); nil leaves the
+// domain to the caller.
+func (s *Service) checkRegistrarRequest(body []byte, domain *x509.Certificate, requirePrior bool, now time.Time) (*voucher.RegistrarRequest, error) {
+	check := voucher.RegistrarRequestCheck{ManufacturerRoots: s.caPool, At: now, AllowNoPrior: !requirePrior}
+	if domain != nil {
+		check.DomainRoots = x509.NewCertPool()
+		check.DomainRoots.AddCert(domain)
+	}
+	rr, err := voucher.CheckRegistrarRequest(body, check)
+	var ve *voucher.Error
+	if domain != nil && errors.As(err, &ve) && errors.Is(err, voucher.ErrUntrusted) &&
+		!strings.HasPrefix(ve.Reason, "prior-signed-voucher-request") {
+		return nil, &Error{Status: http.StatusForbidden, Err: err,
+			Reason: "the device belongs to another domain: the registrar does not chain to its owner's domain CA"}
+	}
 	if err != nil {
-		var sig errSignature
-		if errors.As(err, &sig) {
-			return nil, errorf(http.StatusForbidden, err, "voucher-request signature does not verify")
-		}
-		return nil, errorf(http.StatusBadRequest, err, "malformed voucher-request: %v", err)
+		return nil, fromVoucherError(err)
 	}
-	if !isVoucherContent(sr.ContentType) {
-		return nil, BadRequest("voucher-request eContentType %v is neither id-ct-animaJSONVoucher nor id-data", sr.ContentType)
+	// Without a domain anchor, pkg/voucher judged the signer only at its
+	// signing time; the MASA judges it at its own clock too.
+	if now.Before(rr.Registrar.NotBefore) || now.After(rr.Registrar.NotAfter) {
+		return nil, Forbidden("expired: the registrar certificate is not valid at %s", rfc3339(now))
 	}
-	// 5.5.2: signed by a registrar.
-	if !isRegistrar(sr.Signer) {
-		return nil, Forbidden("voucher-request signer is not a registrar (no id-kp-cmcRA extended key usage)")
-	}
-	if now.Before(sr.Signer.NotBefore) {
-		return nil, Forbidden("registrar certificate is not valid yet")
-	}
-	if now.After(sr.Signer.NotAfter) {
-		return nil, Forbidden("registrar certificate has expired")
-	}
-	vr, err := decodeVoucherRequest(sr.Content)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, err, "malformed voucher-request: %v", err)
-	}
-	cr := &checkedRequest{raw: body, signed: sr, req: vr}
-	if len(vr.PriorSignedVoucherRequest) == 0 {
-		if requirePrior {
-			return nil, Forbidden("voucher-request has no prior-signed-voucher-request")
-		}
-		return cr, nil
-	}
-	// 5.5.4: the pledge's own request, signed with its IDevID.
-	psr, err := parseSignedRequest(vr.PriorSignedVoucherRequest)
-	if err != nil {
-		var sig errSignature
-		if errors.As(err, &sig) {
-			return nil, errorf(http.StatusForbidden, err, "prior-signed-voucher-request signature does not verify")
-		}
-		return nil, errorf(http.StatusBadRequest, err, "malformed prior-signed-voucher-request: %v", err)
-	}
-	if _, err := psr.Signer.Verify(x509.VerifyOptions{
-		Roots: s.caPool, Intermediates: poolOf(psr.Certs), CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	}); err != nil {
-		return nil, errorf(http.StatusForbidden, err, "prior-signed-voucher-request is not signed by an IDevID of this manufacturer")
-	}
-	if !isVoucherContent(psr.ContentType) {
-		return nil, BadRequest("prior-signed-voucher-request eContentType %v is neither id-ct-animaJSONVoucher nor id-data", psr.ContentType)
-	}
-	pvr, err := decodeVoucherRequest(psr.Content)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, err, "malformed prior-signed-voucher-request: %v", err)
-	}
-	if psr.Signer.Subject.SerialNumber != pvr.SerialNumber {
-		return nil, Forbidden("pledge voucher-request serial-number does not match its IDevID")
-	}
-	if vr.SerialNumber != pvr.SerialNumber {
-		return nil, Forbidden("serial-number does not match the prior-signed-voucher-request")
-	}
-	if !sameNonce(vr.Nonce, pvr.Nonce) {
-		return nil, Forbidden("nonce does not match the prior-signed-voucher-request")
-	}
-	// 5.5.5: the registrar the pledge saw is the one that signed.
-	if len(pvr.ProximityRegistrarCert) > 0 {
-		if !bytes.Equal(pvr.ProximityRegistrarCert, sr.Signer.Raw) {
-			return nil, Forbidden("proximity-registrar-cert is not the certificate that signed the voucher-request")
-		}
-		cr.proximity = true
-	}
-	cr.pledge = pvr
-	cr.pledgeIDevID = psr.Signer
-	return cr, nil
+	return rr, nil
 }
 
-// isVoucherContent accepts both eContentTypes a voucher-request may carry.
-func isVoucherContent(oid asn1.ObjectIdentifier) bool {
-	return oid.Equal(OIDVoucherContent) || oid.Equal(OIDData)
-}
-
-func sameNonce(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
+// lookupDevice reads the serial number from a voucher-request before it is
+// verified, to find the device and its owner, whose domain CA the
+// verification then anchors the registrar to. The record is only used
+// after verification succeeded; err is ErrNotFound for an unknown device
+// or an unreadable request.
+func (s *Service) lookupDevice(ctx context.Context, body []byte) (DeviceRecord, *x509.Certificate, error) {
+	sc, err := voucher.ParseSigned(body)
+	if err != nil {
+		return DeviceRecord{}, nil, ErrNotFound
 	}
-	return *a == *b
-}
-
-func poolOf(certs []*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
+	vr, err := voucher.ParseVoucherRequestJSON(sc.Content)
+	if err != nil || vr.SerialNumber == "" {
+		return DeviceRecord{}, nil, ErrNotFound
 	}
-	return p
+	rec, err := s.store.DeviceRecord(ctx, vr.SerialNumber)
+	if err != nil {
+		return rec, nil, err
+	}
+	if rec.Owner == nil {
+		return rec, nil, nil
+	}
+	ca, err := parseOwner(rec.Owner)
+	return rec, ca, err
 }
 
 // chainsTo reports whether cert chains, through the intermediates, to root
@@ -157,30 +100,15 @@ func poolOf(certs []*x509.Certificate) *x509.CertPool {
 func chainsTo(cert *x509.Certificate, intermediates []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
+	inter := x509.NewCertPool()
+	for _, c := range intermediates {
+		inter.AddCert(c)
+	}
 	_, err := cert.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: poolOf(intermediates), CurrentTime: now,
+		Roots: roots, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	return err == nil
-}
-
-// domainCAOf returns the self-signed CA certificate among the CMS's
-// certificates that the signer chains to: the domain CA the request names.
-func domainCAOf(sr *signedRequest, now time.Time) (*x509.Certificate, error) {
-	roots := x509.NewCertPool()
-	for _, c := range sr.Certs {
-		if c.IsCA && bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil {
-			roots.AddCert(c)
-		}
-	}
-	chains, err := sr.Signer.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: poolOf(sr.Certs), CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err != nil || len(chains) == 0 {
-		return nil, errors.New("the voucher-request does not carry the domain CA certificate its signer chains to")
-	}
-	return chains[0][len(chains[0])-1], nil
 }
 
 // parseOwner returns the owner's domain CA certificate, parsed once.
@@ -190,7 +118,7 @@ func parseOwner(o *Owner) (*x509.Certificate, error) {
 	}
 	c, err := x509.ParseCertificate(o.CACert)
 	if err != nil {
-		return nil, fmt.Errorf("masa: owner %d certificate: %w", o.ID, err)
+		return nil, errors.New("masa: owner certificate: " + err.Error())
 	}
 	o.cert = c
 	return c, nil
@@ -201,55 +129,62 @@ func parseOwner(o *Owner) (*x509.Certificate, error) {
 // signed voucher (section 5.6), recorded for the audit log (section 5.8).
 // A byte-identical request that was answered before gets the same voucher.
 func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*VoucherResponse, error) {
-	cr, err := s.checkRegistrarRequest(in.Body, true)
-	if err != nil {
-		return nil, err
-	}
 	now := s.clock()
-	rec, err := s.store.DeviceRecord(ctx, cr.req.SerialNumber)
-	if errors.Is(err, ErrNotFound) {
-		return nil, NotFound("unknown device %q", cr.req.SerialNumber)
+	rec, ownerCA, lookupErr := s.lookupDevice(ctx, in.Body)
+	if lookupErr != nil && !errors.Is(lookupErr, ErrNotFound) {
+		return nil, lookupErr
 	}
+	// A request without prior-signed-voucher-request is one the registrar
+	// makes on its own (RFC 8995 5.5): without the pledge's nonce it can
+	// only ask for a nonceless voucher, which policy must allow.
+	rr, err := s.checkRegistrarRequest(in.Body, ownerCA, false, now)
 	if err != nil {
 		return nil, err
+	}
+	if rr.Prior == nil && rr.Request.Nonce != "" {
+		return nil, Forbidden("a nonced voucher-request needs the pledge's prior-signed-voucher-request")
+	}
+	serial := rr.Request.SerialNumber
+	if lookupErr != nil {
+		return nil, NotFound("unknown device %q", serial)
 	}
 	if rec.Status != DeviceActive {
-		return nil, Forbidden("device %q is disabled", rec.SerialNumber)
+		return nil, Forbidden("device %q is disabled", serial)
 	}
-	if len(rec.IDevID) > 0 && !bytes.Equal(rec.IDevID, cr.pledgeIDevID.Raw) {
-		return nil, Forbidden("the pledge's IDevID is not the one registered for device %q", rec.SerialNumber)
+	if rr.IDevID != nil && len(rec.IDevID) > 0 && !bytes.Equal(rec.IDevID, rr.IDevID.Raw) {
+		return nil, Forbidden("the pledge's IDevID is not the one registered for device %q", serial)
 	}
 
-	// 5.5.5 ownership: the signer must chain to the owner's domain CA; with
+	// 5.5.4 ownership: the signer must chain to the owner's domain CA; with
 	// no owner recorded, trust on first use may let this domain claim it.
 	var (
 		domainCA  *x509.Certificate
 		claim     *Owner
-		assertion string
+		assertion voucher.Assertion
 	)
 	switch {
-	case rec.Owner != nil:
-		domainCA, err = parseOwner(rec.Owner)
-		if err != nil {
-			return nil, err
-		}
-		if !chainsTo(cr.signed.Signer, cr.signed.Certs, domainCA, now) {
-			return nil, Forbidden("device %q belongs to another domain", rec.SerialNumber)
-		}
-		assertion = AssertionVerified
+	case ownerCA != nil:
+		// CheckRegistrarRequest anchored the registrar at the owner's CA.
+		domainCA = ownerCA
+		assertion = voucher.AssertionVerified
 	case rec.Policy.TrustOnFirstUse:
-		domainCA, err = domainCAOf(cr.signed, now)
-		if err != nil {
-			return nil, errorf(http.StatusForbidden, err, "%v", err)
+		if rr.Prior == nil {
+			return nil, Forbidden("trust on first use needs the pledge's prior-signed-voucher-request")
+		}
+		domainCA = rr.DomainCert
+		if !domainCA.IsCA || len(rr.RegistrarChain) < 2 {
+			return nil, Forbidden("trust on first use needs the domain CA certificate in the voucher-request")
 		}
 		sum := sha256.Sum256(domainCA.Raw)
 		claim = &Owner{Name: domainCA.Subject.String(), CACert: domainCA.Raw, CASHA256: sum[:], DomainID: DomainID(domainCA)}
-		assertion = AssertionLogged
+		assertion = voucher.AssertionLogged
 	default:
-		return nil, Pending(s.cfg.RetryAfter, "no owner is recorded for device %q yet", rec.SerialNumber)
+		return nil, Pending(s.cfg.RetryAfter, "no owner is recorded for device %q yet", serial)
 	}
-	if cr.proximity {
-		assertion = AssertionProximity
+	// 5.5.5: the pledge named this registrar (pkg/voucher checked that
+	// proximity-registrar-cert is the signer).
+	if rr.Prior != nil {
+		assertion = voucher.AssertionProximity
 	}
 
 	// 5.5.6 nonces: a nonceless voucher only where policy allows it, and
@@ -259,15 +194,19 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		return nil, Forbidden("this MASA requires a registrar TLS client certificate of the owner's domain")
 	}
 	var expires *time.Time
-	if cr.req.Nonce == nil {
+	var nonce *string
+	if rr.Request.Nonce == "" {
 		if !rec.Policy.NoncelessAllowed || rec.Policy.MaxLifetime <= 0 {
-			return nil, Forbidden("nonceless vouchers are not allowed for device %q", rec.SerialNumber)
+			return nil, Forbidden("nonceless vouchers are not allowed for device %q", serial)
 		}
 		if !authenticated {
 			return nil, Forbidden("nonceless vouchers need a registrar authenticated by a TLS client certificate of the owner's domain")
 		}
 		e := now.Add(rec.Policy.MaxLifetime)
 		expires = &e
+	} else {
+		n := rr.Request.Nonce
+		nonce = &n
 	}
 
 	sum := sha256.Sum256(in.Body)
@@ -277,33 +216,28 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		return nil, err
 	}
 
-	v := voucher{
-		CreatedOn:        rfc3339(now),
-		Assertion:        assertion,
-		SerialNumber:     rec.SerialNumber,
-		PinnedDomainCert: domainCA.Raw,
-		Nonce:            cr.req.Nonce,
-	}
+	noRevocationChecks := false
+	params := voucher.VoucherParams{Assertion: assertion, DomainCert: domainCA, CreatedOn: now, DomainCertRevocationChecks: &noRevocationChecks}
 	if expires != nil {
-		v.ExpiresOn = rfc3339(*expires)
+		params.ExpiresOn = *expires
 	}
-	content, err := json.Marshal(voucherEnvelope{Voucher: v})
+	v, err := voucher.NewVoucher(rr.Request, params)
 	if err != nil {
 		return nil, err
 	}
-	cms, err := s.cfg.Signer.Sign(content, now)
+	cms, err := s.cfg.Signer.SignVoucher(v)
 	if err != nil {
 		return nil, err
 	}
 	vrec := VoucherRecord{
-		SerialNumber:     rec.SerialNumber,
+		SerialNumber:     serial,
 		OwnerID:          rec.OwnerID,
 		DomainID:         DomainID(domainCA),
 		RequestSHA256:    sum[:],
-		Nonce:            cr.req.Nonce,
-		Assertion:        assertion,
+		Nonce:            nonce,
+		Assertion:        string(assertion),
 		ExpiresOn:        expires,
-		RegistrarSubject: cr.signed.Signer.Subject.String(),
+		RegistrarSubject: rr.Registrar.Subject.String(),
 		Voucher:          cms,
 		IssuedAt:         now,
 	}
@@ -314,12 +248,12 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		if prev, perr := s.store.VoucherByRequest(ctx, sum[:]); perr == nil {
 			return &VoucherResponse{CMS: prev.Voucher, Record: prev, Reused: true}, nil
 		}
-		return nil, Forbidden("device %q was claimed by another domain", rec.SerialNumber)
+		return nil, Forbidden("device %q was claimed by another domain", serial)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "voucher issued", "serial-number", vrec.SerialNumber, "assertion", assertion,
+	s.log.InfoContext(ctx, "voucher issued", "serial-number", serial, "assertion", assertion,
 		"domain-id", vrec.DomainID, "nonceless", expires != nil, "registrar", vrec.RegistrarSubject)
 	return &VoucherResponse{CMS: cms, Record: vrec}, nil
 }

@@ -6,13 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Config is everything a Service needs; New fills in defaults.
 type Config struct {
 	Store Store
 	// Signer signs vouchers (RFC 8366 section 5.4).
-	Signer *VoucherSigner
+	Signer *voucher.Signer
 	// IDevIDCA is the manufacturer's IDevID CA: pledge voucher-requests must
 	// be signed by a certificate it issued, and IssueIDevID signs with it.
 	IDevIDCA *x509.Certificate

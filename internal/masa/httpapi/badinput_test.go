@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // snapshot digests every table of the MASA's schema, to show that a
@@ -152,25 +153,30 @@ func TestBadInputChangesNothing(t *testing.T) {
 			r := forDomain(owned, p.a, "n")
 			r.contentType = asn1.ObjectIdentifier{1, 2, 3}
 			return r
-		}().build(t)), 400, "eContentType"},
+		}().build(t)), 415, "unsupported-content"},
 		{"id-data eContentType is accepted, but nonceless is not", dev(func() request {
 			r := forDomain(owned, p.a, "")
-			r.contentType = masa.OIDData
+			r.contentType = voucher.OIDData
 			return r
 		}().build(t)), 403, "nonceless"},
 		{"unknown device", dev(forDomain(owned, p.a, "n").withSerials("SN-NOBODY", "SN-NOBODY").build(t)), 403, "IDevID"},
 		{"unknown device with its own IDevID", dev(forDomain(newUnregisteredPledge(t, p, "SN-NOBODY"), p.a, "n").build(t)), 404, "unknown device"},
 		{"device owned by someone else", dev(forDomain(ownedByB, p.a, "n").build(t)), 403, "another domain"},
-		{"signer without id-kp-cmcRA", dev(withRA(raNoCmcRA)), 403, "cmcRA"},
+		{"signer without id-kp-cmcRA", dev(withRA(raNoCmcRA)), 403, "id-kp-cmcRA"},
 		{"expired signer", dev(withRA(raExpired)), 403, "expired"},
-		{"not-yet-valid signer", dev(withRA(raFuture)), 403, "not valid yet"},
+		{"not-yet-valid signer", dev(withRA(raFuture)), 403, "expired"},
 		{"nonce mismatch", dev(func() request { r := forDomain(owned, p.a, "n1"); r.registrarNonce = &otherNonce; return r }().build(t)), 403, "nonce"},
-		{"serial mismatch", dev(func() request { r := forDomain(owned, p.a, "n"); r.serial = "SN-OWNED-B"; return r }().build(t)), 403, "serial-number"},
-		{"pledge serial differs from its IDevID", dev(func() request { r := forDomain(owned, p.a, "n"); r.pledgeSerial = "SN-OWNED-B"; return r }().build(t)), 403, "IDevID"},
-		{"IDevID from another manufacturer", dev(forDomain(foreignIDevID, p.a, "n").build(t)), 403, "IDevID of this manufacturer"},
-		{"no prior-signed request", dev(func() request { r := forDomain(owned, p.a, "n"); r.noPrior = true; return r }().build(t)), 403, "prior-signed"},
-		{"proximity cert is another registrar", dev(func() request { r := forDomain(owned, p.a, "n"); r.proximityCert = p.b.registrar.cert; return r }().build(t)), 403, "proximity-registrar-cert"},
+		{"serial mismatch", dev(func() request { r := forDomain(owned, p.a, "n"); r.serial = "SN-DISABLED"; return r }().build(t)), 403, "serial-mismatch"},
+		{"pledge serial differs from its IDevID", dev(func() request { r := forDomain(owned, p.a, "n"); r.pledgeSerial = "SN-DISABLED"; return r }().build(t)), 403, "serial-mismatch"},
+		{"IDevID from another manufacturer", dev(forDomain(foreignIDevID, p.a, "n").build(t)), 403, "untrusted: prior-signed-voucher-request"},
+		{"nonced request without prior-signed request", dev(func() request { r := forDomain(owned, p.a, "n"); r.noPrior = true; return r }().build(t)), 403, "prior-signed"},
+		{"proximity cert is another registrar", dev(func() request { r := forDomain(owned, p.a, "n"); r.proximityCert = p.b.registrar.cert; return r }().build(t)), 403, "proximity-mismatch"},
 		{"nonceless not allowed", dev(forDomain(owned, p.a, "").build(t)), 403, "nonceless"},
+		{"nonceless request with a pledge request", dev(func() request {
+			r := forDomain(owned, p.a, "n")
+			r.registrarNonce = new(string)
+			return r
+		}().build(t)), 403, "nonce"},
 		{"disabled device", dev(forDomain(disabled, p.a, "n").build(t)), 403, "disabled"},
 		{"unowned device, no trust on first use", dev(forDomain(unowned, p.a, "n").build(t)), 202, "no owner"},
 		{"audit log of a device owned by someone else", call{method: "POST", url: auditURL, contentType: "application/voucher-cms+json", body: forDomain(ownedByB, p.a, "n").build(t), client: e.client(nil)}, 403, "another domain"},

@@ -25,6 +25,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
 	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
@@ -124,7 +125,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	e := &env{t: t, store: store, now: cfg.now, ca: cfg.ca, caKey: cfg.caKey}
 	svc, err := masa.New(masa.Config{
 		Store:               store,
-		Signer:              &masa.VoucherSigner{Cert: cfg.signer, Key: cfg.signerKey},
+		Signer:              &voucher.Signer{Cert: cfg.signer, Key: cfg.signerKey},
 		IDevIDCA:            cfg.ca,
 		IDevIDKey:           cfg.caKey,
 		MASAURL:             "masa.example.com",

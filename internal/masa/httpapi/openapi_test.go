@@ -25,6 +25,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 const specPath = "../../../api/openapi.yaml"
@@ -252,8 +253,15 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		return postCMS(t, c, voucherURL, body, "")
 	}
-	if resp, b := post(forDomain(pledges["OA-0001"], p.a, "n-1").build(t), nil); resp.StatusCode != 200 {
-		t.Fatalf("nonced: %d %s", resp.StatusCode, b)
+	resp, nonced := post(forDomain(pledges["OA-0001"], p.a, "n-1").build(t), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("nonced: %d %s", resp.StatusCode, nonced)
+	}
+	// The pledge's side of pkg/voucher accepts it and pins domain a's CA.
+	accepted, err := voucher.CheckVoucher(nonced, voucher.VoucherCheck{ManufacturerRoots: poolOf(p.manufacturer.cert),
+		SerialNumber: "OA-0001", Nonce: "n-1", At: testNow})
+	if err != nil || !accepted.PinnedDomainCert.Equal(p.a.ca.cert) || accepted.Voucher.Assertion != voucher.AssertionProximity {
+		t.Fatalf("pledge check of the voucher: %v", err)
 	}
 	// Nonceless: allowed by OA-0002's policy, only over TLS client auth of domain a.
 	nonceless := forDomain(pledges["OA-0002"], p.a, "").build(t)
@@ -266,6 +274,11 @@ func TestOpenAPIConformance(t *testing.T) {
 	resp, vb := post(nonceless, e.client(p.a.registrar.tls()))
 	if resp.StatusCode != 200 {
 		t.Fatalf("nonceless: %d %s", resp.StatusCode, vb)
+	}
+	// Trust on first use needs the pledge, not only its registrar.
+	if resp, b := post(forDomain(pledges["OA-0003"], p.b, "").build(t), e.client(p.b.registrar.tls())); resp.StatusCode != 403 ||
+		!strings.Contains(string(b), "trust on first use") {
+		t.Fatalf("trust on first use without the pledge: %d %s", resp.StatusCode, b)
 	}
 	// Trust on first use: OA-0003 has no owner, product widget allows TOFU.
 	if resp, b := post(forDomain(pledges["OA-0003"], p.b, "n-3").build(t), nil); resp.StatusCode != 200 {

@@ -16,12 +16,15 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 var oidCmcRA = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
 
-// testNow is the clock of the generated-PKI tests.
-var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// testNow is the clock of the generated-PKI tests: the real time, because
+// pkg/voucher's CMS signer stamps signing-time from the real clock and
+// verification checks it against the signer's validity.
+var testNow = time.Now().UTC().Truncate(time.Second)
 
 type keyPair struct {
 	cert *x509.Certificate
@@ -110,6 +113,13 @@ func newPledge(t testing.TB, e *env, serial, product string) keyPair {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// pkg/voucher reads the serial number and MASA URL back.
+	if sn, err := voucher.SerialFromX520(cert); err != nil || sn != serial {
+		t.Fatalf("IDevID serial %q, %v", sn, err)
+	}
+	if u, err := voucher.MASAURL(cert); err != nil || u != "masa.example.com" {
+		t.Fatalf("IDevID MASA URL %q, %v", u, err)
+	}
 	return keyPair{cert, key}
 }
 
@@ -129,11 +139,11 @@ type request struct {
 
 func sign(t testing.TB, content []byte, kp keyPair, chain []*x509.Certificate, ctype ...asn1.ObjectIdentifier) []byte {
 	t.Helper()
-	s := &masa.VoucherSigner{Cert: kp.cert, Key: kp.key, Chain: chain}
+	s := &voucher.Signer{Cert: kp.cert, Key: kp.key, Chain: chain}
 	if len(ctype) > 0 && ctype[0] != nil {
 		s.ContentType = ctype[0]
 	}
-	der, err := s.Sign(content, testNow)
+	der, err := s.Sign(content)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +164,11 @@ func (r request) build(t testing.TB) []byte {
 	}
 	pv := map[string]any{"assertion": "proximity", "created-on": testNow.Format(time.RFC3339), "serial-number": ps,
 		"proximity-registrar-cert": prox.Raw}
+	if r.nonce == "" {
+		// A registrar asks for a nonceless voucher on its own (RFC 8995
+		// 5.5): there is no pledge request, whose nonce is mandatory.
+		r.noPrior = true
+	}
 	if r.nonce != "" {
 		pv["nonce"] = r.nonce
 	}
@@ -205,4 +220,12 @@ func csrWithKey(t testing.TB, serial string, key *ecdsa.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	return csr
+}
+
+func poolOf(certs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
 }

@@ -189,7 +189,7 @@ func TestTrustOnFirstUseRace(t *testing.T) {
 			defer wg.Done()
 			claim := &masa.Owner{Name: fmt.Sprint(i), CACert: []byte{byte(i)}, CASHA256: []byte{byte(i)}, DomainID: fmt.Sprint(i)}
 			_, errs[i] = s.RecordVoucher(ctx, masa.VoucherRecord{SerialNumber: "T-1", DomainID: fmt.Sprint(i), RequestSHA256: []byte{byte(i)},
-				Assertion: masa.AssertionLogged, RegistrarSubject: "r", Voucher: []byte{1}, IssuedAt: now}, claim)
+				Assertion: "logged", RegistrarSubject: "r", Voucher: []byte{1}, IssuedAt: now}, claim)
 		}()
 	}
 	wg.Wait()
