@@ -13,7 +13,8 @@
 // Every failure a caller can cause is an *Error carrying its HTTP status
 // and a plain reason; bad input never changes state.
 //
-// It is not a registrar, a CA for domain certificates, or a voucher library:
-// the voucher and CMS code in this package is the minimum the MASA needs
-// until pkg/voucher provides it.
+// Vouchers, voucher-requests and their CMS come from pkg/voucher: this
+// package adds what only a MASA knows (which devices exist, who owns them,
+// what policy applies) and records what it issued. It is not a registrar
+// and not a CA for domain certificates.
 package masa
