@@ -135,7 +135,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	domainPool := x509.NewCertPool()
 	domainPool.AddCert(st.DomainRoot)
-	forward := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+	forward := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{
 		Certificates: []tls.Certificate{st.TLSCert}, RootCAs: domainPool, MinVersion: tls.VersionTLS13,
 	}}}
 	rg, err := registrar.New(registrar.Config{

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 // listeners, and a TLS-terminating round-robin load balancer in front of
 // the replicas' public listeners, without stickiness.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	masaKeys *masa.Keys
 	masaSvc  *masa.Service
 	masaSrv  *httptest.Server
@@ -63,7 +63,7 @@ type envOptions struct {
 	approval string
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, approval: o.approval}
@@ -156,7 +156,7 @@ func (e *env) startReplica(id string, log *slog.Logger) (public *url.URL, direct
 	}
 	domainPool := x509.NewCertPool()
 	domainPool.AddCert(e.state.DomainRoot)
-	forward := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+	forward := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{
 		Certificates: []tls.Certificate{e.state.TLSCert}, RootCAs: domainPool,
 	}}}
 	rg, err := registrar.New(registrar.Config{
