@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/pledge"
@@ -238,5 +239,49 @@ func TestEnrollmentRefusals(t *testing.T) {
 	}
 	if first, again := send(), send(); first != http.StatusOK || again != http.StatusUnauthorized {
 		t.Fatalf("first %d, replay %d", first, again)
+	}
+}
+
+// TestAllowListAndEnrollmentGate: in allow-list mode a listed pledge
+// onboards at once and an unlisted one is held; EST refuses a pledge whose
+// voucher was not yet accepted.
+func TestAllowListAndEnrollmentGate(t *testing.T) {
+	e := newEnv(t, envOptions{approval: registrar.ApprovalAllowList})
+	ctx := context.Background()
+	rows, err := store.ParseAllowlistCSV(strings.NewReader("manufacturer,serial,note\nTest Manufacturer,LISTED-1,expected\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ImportAllowlist(ctx, rows, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, perr := onboardErr(t, e.pledgeConfig(pledge.ModeATLSOSCORE, e.newDevice("LISTED-1", true))); perr != nil {
+		t.Fatalf("listed pledge: %v", perr)
+	}
+	cfg := e.pledgeConfig(pledge.ModeATLSCOSE, e.newDevice("UNLISTED-1", true))
+	cfg.MaxRetries = 1
+	if _, perr := onboardErr(t, cfg); perr == nil || perr.Status != http.StatusAccepted {
+		t.Fatalf("unlisted pledge: %v", perr)
+	}
+
+	// A pledge approved but without an accepted voucher may not enroll.
+	idevid := e.newDevice("EARLY-1", true)
+	p, err := e.store.Touch(ctx, e.mfrID, "EARLY-1", idevid.Leaf.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}}}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: "EARLY-1"}}, key)
+	_, err = (&enroll.Client{BaseURL: e.direct[1].URL + enroll.DefaultPathPrefix, HTTPClient: hc}).SimpleEnroll(ctx, csr)
+	var ee *enroll.Error
+	if !errors.As(err, &ee) || ee.Status != http.StatusForbidden {
+		t.Fatalf("enrollment before voucher acceptance: %v", err)
+	}
+	if _, _, certs := e.counts("EARLY-1"); certs != 0 {
+		t.Fatal("a certificate was issued")
 	}
 }
