@@ -66,6 +66,10 @@ func FuzzParseVoucherRequestJSON(f *testing.F) {
 	})
 }
 
+// FuzzVerifyCMS runs two signature verifications per input, so the
+// default one-minute minimization of each new input starves it; run it as
+//
+//	go test -run '^$' -fuzz '^FuzzVerifyCMS$' -fuzztime 60s -fuzzminimizetime 2s ./pkg/voucher
 func FuzzVerifyCMS(f *testing.F) {
 	for _, name := range []string{"vr", "parboiled_vr", "voucher"} {
 		f.Add(readB64(f, "rfc8995/"+name+"_00-D0-E5-F2-00-02.b64"))
