@@ -41,15 +41,15 @@ func onboardErr(t *testing.T, cfg pledge.Config) (*pledge.Result, *pledge.Error)
 // counts reads the rows a pledge has in each table.
 func (e *env) counts(serial string) (p *store.Pledge, exchanges []store.Exchange, certs int) {
 	ctx := context.Background()
-	p, err := e.store.FindPledge(ctx, e.mfrID, serial)
+	p, err := e.Store.FindPledge(ctx, e.ManufacturerID, serial)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, 0
 	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	exchanges, _ = e.store.ListExchanges(ctx, p.ID)
-	c, _ := e.store.ListCertificates(ctx, p.ID)
+	exchanges, _ = e.Store.ListExchanges(ctx, p.ID)
+	c, _ := e.Store.ListCertificates(ctx, p.ID)
 	return p, exchanges, len(c)
 }
 
@@ -69,7 +69,7 @@ func TestApprovalFlow(t *testing.T) {
 	if p.Decision != store.DecisionPending || p.State != store.StateNew || len(ex) != 2 || ex[0].Outcome != store.OutcomeHeld || certs != 0 {
 		t.Fatalf("after hold: %+v, %d exchanges, %d certificates", p, len(ex), certs)
 	}
-	if _, err := e.store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "operator"); err != nil {
+	if _, err := e.Store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "operator"); err != nil {
 		t.Fatal(err)
 	}
 	if _, perr := onboardErr(t, cfg); perr != nil {
@@ -83,7 +83,7 @@ func TestApprovalFlow(t *testing.T) {
 	deny.MaxRetries = 1
 	onboardErr(t, deny) // first contact: held
 	p, _, _ = e.counts("DENY-1")
-	if _, err := e.store.Decide(ctx, []int64{p.ID}, store.DecisionDenied, "operator"); err != nil {
+	if _, err := e.Store.Decide(ctx, []int64{p.ID}, store.DecisionDenied, "operator"); err != nil {
 		t.Fatal(err)
 	}
 	_, perr = onboardErr(t, deny)
@@ -130,9 +130,9 @@ func TestRefusals(t *testing.T) {
 
 	t.Run("MASA unreachable", func(t *testing.T) {
 		idevid := e.newDevice("NOMASA-1", true)
-		e.masaSrv.Config.SetKeepAlivesEnabled(false)
-		e.masaSrv.CloseClientConnections()
-		lis := e.masaSrv.Listener
+		e.MASAServer.Config.SetKeepAlivesEnabled(false)
+		e.MASAServer.CloseClientConnections()
+		lis := e.MASAServer.Listener
 		lis.Close() // the MASA is down from here on
 		cfg := e.pledgeConfig(pledge.ModeATLSRecords, idevid)
 		cfg.MaxRetries = 1
@@ -165,7 +165,7 @@ func TestProximityMismatchIs401(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := http.NewRequest(http.MethodPost, e.direct[0].URL+"/.well-known/brski/requestvoucher", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, e.Direct[0].URL+"/.well-known/brski/requestvoucher", bytes.NewReader(body))
 		req.Header.Set("Content-Type", registrar.MediaVoucherCMS)
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -174,14 +174,14 @@ func TestProximityMismatchIs401(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if status := post(e.masaKeys.SignerCert); status != http.StatusUnauthorized {
+	if status := post(e.MASAKeys.SignerCert); status != http.StatusUnauthorized {
 		t.Fatalf("request pinning another registrar: %d", status)
 	}
 	if p, _, _ := e.counts("MITM-1"); p != nil {
 		t.Fatalf("a rejected request created pledge %+v", p)
 	}
 	// The same pledge, pinning the certificate this registrar presents.
-	leaf, _ := x509.ParseCertificate(e.state.TLSCert.Certificate[0])
+	leaf, _ := x509.ParseCertificate(e.State.TLSCert.Certificate[0])
 	if status := post(leaf); status != http.StatusOK {
 		t.Fatalf("honest request: %d", status)
 	}
@@ -202,7 +202,7 @@ func TestEnrollmentRefusals(t *testing.T) {
 	}}}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: "SOMEONE-ELSE"}}, key)
-	est := &enroll.Client{BaseURL: e.direct[0].URL + enroll.DefaultPathPrefix, HTTPClient: hc}
+	est := &enroll.Client{BaseURL: e.Direct[0].URL + enroll.DefaultPathPrefix, HTTPClient: hc}
 	_, err := est.SimpleEnroll(context.Background(), csr)
 	var ee *enroll.Error
 	if !errors.As(err, &ee) || ee.Status < 400 || ee.Status >= 500 {
@@ -214,7 +214,7 @@ func TestEnrollmentRefusals(t *testing.T) {
 
 	// Replay: a pledge's protected request, sent again through the load
 	// balancer (so to the other replica), is refused with 401.
-	atlsClient := &atls.Client{URL: e.lb.URL + atls.DefaultPath, HTTP: e.lb.Client(), Provisional: true,
+	atlsClient := &atls.Client{URL: e.LB.URL + atls.DefaultPath, HTTP: e.LB.Client(), Provisional: true,
 		TLS: &tls.Config{Certificates: []tls.Certificate{idevid}}, Protocols: []string{atls.ProtoOSCORE}}
 	sess, err := atlsClient.Handshake(context.Background())
 	if err != nil {
@@ -227,10 +227,10 @@ func TestEnrollmentRefusals(t *testing.T) {
 	msg.Add(oscore.OptUriPath, []byte("cacerts"))
 	opt, ct, _, _ := octx.ProtectRequest(msg.Marshal())
 	send := func() int {
-		req, _ := http.NewRequest(http.MethodPost, e.lb.URL+atls.DefaultPath, bytes.NewReader(ct))
+		req, _ := http.NewRequest(http.MethodPost, e.LB.URL+atls.DefaultPath, bytes.NewReader(ct))
 		req.Header.Set("Content-Type", oscore.MediaType)
 		req.Header.Set("OSCORE", oscore.EncodeHeader(opt))
-		resp, err := e.lb.Client().Do(req)
+		resp, err := e.LB.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func TestAllowListAndEnrollmentGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.ImportAllowlist(ctx, rows, "test"); err != nil {
+	if _, err := e.Store.ImportAllowlist(ctx, rows, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, perr := onboardErr(t, e.pledgeConfig(pledge.ModeATLSOSCORE, e.newDevice("LISTED-1", true))); perr != nil {
@@ -266,17 +266,17 @@ func TestAllowListAndEnrollmentGate(t *testing.T) {
 
 	// A pledge approved but without an accepted voucher may not enroll.
 	idevid := e.newDevice("EARLY-1", true)
-	p, err := e.store.Touch(ctx, e.mfrID, "EARLY-1", idevid.Leaf.Raw)
+	p, err := e.Store.Touch(ctx, e.ManufacturerID, "EARLY-1", idevid.Leaf.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "operator"); err != nil {
+	if _, err := e.Store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "operator"); err != nil {
 		t.Fatal(err)
 	}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}}}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: "EARLY-1"}}, key)
-	_, err = (&enroll.Client{BaseURL: e.direct[1].URL + enroll.DefaultPathPrefix, HTTPClient: hc}).SimpleEnroll(ctx, csr)
+	_, err = (&enroll.Client{BaseURL: e.Direct[1].URL + enroll.DefaultPathPrefix, HTTPClient: hc}).SimpleEnroll(ctx, csr)
 	var ee *enroll.Error
 	if !errors.As(err, &ee) || ee.Status != http.StatusForbidden {
 		t.Fatalf("enrollment before voucher acceptance: %v", err)

@@ -30,22 +30,22 @@ func TestOnboardingInEveryMode(t *testing.T) {
 			if res.Certificate.Subject.SerialNumber != serial {
 				t.Fatalf("certificate subject %v", res.Certificate.Subject)
 			}
-			p, err := e.store.FindPledge(ctx, e.mfrID, serial)
+			p, err := e.Store.FindPledge(ctx, e.ManufacturerID, serial)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if p.Decision != store.DecisionApproved || p.State != store.StateEnrolled {
 				t.Fatalf("pledge %+v", p)
 			}
-			ex, _ := e.store.ListExchanges(ctx, p.ID)
-			certs, _ := e.store.ListCertificates(ctx, p.ID)
-			tel, _ := e.store.ListTelemetry(ctx, p.ID)
+			ex, _ := e.Store.ListExchanges(ctx, p.ID)
+			certs, _ := e.Store.ListCertificates(ctx, p.ID)
+			tel, _ := e.Store.ListTelemetry(ctx, p.ID)
 			if len(ex) != 1 || ex[0].Outcome != store.OutcomeIssued || len(certs) != 1 || len(tel) != 2 {
 				t.Fatalf("recorded %d exchanges (%v), %d certificates, %d reports", len(ex), ex, len(certs), len(tel))
 			}
 		})
 	}
-	if e.lbCount.Load() < 8 {
-		t.Fatalf("the load balancer saw only %d requests", e.lbCount.Load())
+	if e.LBRequests.Load() < 8 {
+		t.Fatalf("the load balancer saw only %d requests", e.LBRequests.Load())
 	}
 }

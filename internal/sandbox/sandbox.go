@@ -1,0 +1,291 @@
+// Package sandbox runs a whole Landfall deployment in one process on
+// loopback: a MASA on PostgreSQL behind its own TLS listener, registrar
+// replicas sharing one PostgreSQL database (each with its public, internal
+// and direct listeners, registered in the replica registry), and a
+// TLS-terminating round-robin load balancer in front of the replicas,
+// without stickiness. The demo (cmd/demo) and the end-to-end tests use it.
+//
+// Every component is the real one; only the wiring is compressed into one
+// process. It is not a production deployment: certificates and keys are
+// created fresh in a temporary directory and the load balancer is Go's
+// reverse proxy, not nginx.
+package sandbox
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/masa/httpapi"
+	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/internal/registrar"
+	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/migrations"
+	"github.com/landfall-io/landfall/pkg/enroll"
+	"github.com/landfall-io/landfall/pkg/voucher"
+)
+
+// Options configures a deployment.
+type Options struct {
+	MASADatabaseURL      string // empty databases, migrated here
+	RegistrarDatabaseURL string
+	Approval             string // registrar.ApprovalAuto by default
+	Replicas             int    // default 2
+	Domain               string // default example.net
+	Manufacturer         string // default "Example Manufacturer"
+	Logger               *slog.Logger
+}
+
+// Deployment is a running sandbox.
+type Deployment struct {
+	MASAKeys       *masa.Keys
+	MASA           *masa.Service
+	MASAServer     *httptest.Server
+	OwnerID        int64
+	State          *registrar.State
+	Store          *store.Store
+	ManufacturerID int64
+	Replicas       []*registrar.Registrar
+	Direct         []*httptest.Server // each replica's direct mutual-TLS listener
+	LB             *httptest.Server   // the load balancer, https
+	LBRequests     atomic.Int64
+
+	dir      string
+	pool     *pgxpool.Pool
+	closers  []func()
+	approval string
+}
+
+// Start builds and starts a deployment. Close stops it.
+func Start(ctx context.Context, o Options) (d *Deployment, err error) {
+	if o.Replicas == 0 {
+		o.Replicas = 2
+	}
+	if o.Domain == "" {
+		o.Domain = "example.net"
+	}
+	if o.Manufacturer == "" {
+		o.Manufacturer = "Example Manufacturer"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	d = &Deployment{approval: o.Approval}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.dir, err = os.MkdirTemp("", "landfall-sandbox-"); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, func() { os.RemoveAll(d.dir) })
+	if err := d.startMASA(ctx, o); err != nil {
+		return nil, fmt.Errorf("sandbox: MASA: %w", err)
+	}
+	if err := d.prepareRegistrar(ctx, o); err != nil {
+		return nil, fmt.Errorf("sandbox: registrar: %w", err)
+	}
+	var publics []*url.URL
+	for i := range o.Replicas {
+		pub, err := d.startReplica(fmt.Sprintf("replica-%c", 'a'+i), o.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: replica: %w", err)
+		}
+		publics = append(publics, pub)
+	}
+	d.LB = httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(publics[d.LBRequests.Add(1)%int64(len(publics))])
+		pr.SetXForwarded()
+	}})
+	d.closers = append(d.closers, d.LB.Close)
+	return d, nil
+}
+
+// Close stops every component, newest first.
+func (d *Deployment) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// Pool is the registrar database's pool.
+func (d *Deployment) Pool() *pgxpool.Pool { return d.pool }
+
+func (d *Deployment) startMASA(ctx context.Context, o Options) error {
+	keys, err := masa.InitKeys(filepath.Join(d.dir, "masa"), masa.InitOptions{Organization: o.Manufacturer, Hosts: []string{"127.0.0.1", "localhost"}})
+	if err != nil {
+		return err
+	}
+	d.MASAKeys = keys
+	if _, err := pgstore.Migrate(o.MASADatabaseURL); err != nil {
+		return err
+	}
+	mstore, err := pgstore.Open(ctx, o.MASADatabaseURL, 20)
+	if err != nil {
+		return err
+	}
+	d.closers = append(d.closers, mstore.Close)
+	d.MASAServer = httptest.NewUnstartedServer(nil)
+	d.MASAServer.TLS = &tls.Config{Certificates: []tls.Certificate{keys.TLS}, ClientAuth: tls.RequestClientCert}
+	d.MASAServer.StartTLS()
+	d.closers = append(d.closers, d.MASAServer.Close)
+	d.MASA, err = masa.New(masa.Config{
+		Store:     mstore,
+		Signer:    &voucher.Signer{Cert: keys.SignerCert, Key: keys.SignerKey},
+		IDevIDCA:  keys.CACert,
+		IDevIDKey: keys.CAKey,
+		MASAURL:   d.MASAServer.URL,
+		Logger:    o.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	d.MASAServer.Config.Handler = httpapi.DeviceHandler(d.MASA, httpapi.DeviceOptions{Logger: o.Logger})
+	return nil
+}
+
+// prepareRegistrar creates the registrar's state and database, registers
+// the owner's domain at the MASA (the sale) and trusts the manufacturer.
+func (d *Deployment) prepareRegistrar(ctx context.Context, o Options) error {
+	stateDir := filepath.Join(d.dir, "registrar")
+	err := registrar.InitState(stateDir, registrar.InitOptions{Domain: o.Domain,
+		DNSNames: []string{"registrar." + o.Domain, "localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		return err
+	}
+	if d.State, err = registrar.LoadState(stateDir); err != nil {
+		return err
+	}
+	owner, err := d.MASA.CreateOwner(ctx, o.Domain, d.State.DomainRoot.Raw, "sandbox")
+	if err != nil {
+		return err
+	}
+	d.OwnerID = owner.ID
+	if _, err := migrations.Up(o.RegistrarDatabaseURL, migrations.RegistrarSchema); err != nil {
+		return err
+	}
+	if d.pool, err = pgxpool.New(ctx, o.RegistrarDatabaseURL); err != nil {
+		return err
+	}
+	d.closers = append(d.closers, d.pool.Close)
+	d.Store = store.New(d.pool)
+	m, err := d.Store.CreateManufacturer(ctx, store.Manufacturer{
+		Name: o.Manufacturer, IDevIDAnchor: d.MASAKeys.CACert.Raw, MASAAnchor: d.MASAKeys.CACert.Raw,
+	}, "sandbox")
+	if err != nil {
+		return err
+	}
+	d.ManufacturerID = m.ID
+	return nil
+}
+
+// startReplica runs one registrar replica with its listeners and returns
+// the URL of its public (ATLS) listener.
+func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error) {
+	ca, err := enroll.NewEmbeddedCA(d.State.DomainCA)
+	if err != nil {
+		return nil, err
+	}
+	domainPool := x509.NewCertPool()
+	domainPool.AddCert(d.State.DomainRoot)
+	forward := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{d.State.TLSCert}, RootCAs: domainPool,
+	}}}
+	rg, err := registrar.New(registrar.Config{
+		ReplicaID:      id,
+		SessionKey:     d.State.SessionKey,
+		ContextKey:     d.State.ContextKey,
+		TLSCertificate: d.State.TLSCert,
+		Approval:       d.approval,
+		MASA:           registrar.MASAClient{Timeout: 10 * time.Second, Attempts: 2},
+		Logger:         log,
+	}, d.pool, ca, forward)
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, rg.Close)
+	internal := httptest.NewUnstartedServer(rg.InternalHandler())
+	internal.TLS = &tls.Config{Certificates: []tls.Certificate{d.State.TLSCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: domainPool}
+	internal.StartTLS()
+	d.closers = append(d.closers, internal.Close)
+	iu, _ := url.Parse(internal.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rg.Run(ctx, iu) }()
+	d.closers = append(d.closers, func() { cancel(); <-done })
+	pub := httptest.NewServer(rg.PublicHandler())
+	d.closers = append(d.closers, pub.Close)
+	direct := httptest.NewUnstartedServer(rg.DeviceHandler())
+	direct.TLS = rg.DirectTLSConfig()
+	direct.StartTLS()
+	d.closers = append(d.closers, direct.Close)
+	d.Replicas = append(d.Replicas, rg)
+	d.Direct = append(d.Direct, direct)
+	return url.Parse(pub.URL)
+}
+
+// NewDevice has the MASA mint an IDevID for serial, as a factory line
+// would, and with owned assigns the device to the registrar's domain, as
+// the sale would.
+func (d *Deployment) NewDevice(ctx context.Context, serial string, owned bool) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial, CommonName: serial}}, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := d.MASA.IssueIDevID(ctx, masa.IssueRequest{CSR: csr, Actor: "factory"})
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if owned {
+		if _, err := d.MASA.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{serial}}, d.OwnerID, "sales"); err != nil {
+			return tls.Certificate{}, err
+		}
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
+}
+
+// PledgeConfig is a pledge of mode reaching the deployment: the ATLS modes
+// through the load balancer, direct mode at the first replica.
+func (d *Deployment) PledgeConfig(mode string, idevid tls.Certificate) pledge.Config {
+	roots := x509.NewCertPool()
+	roots.AddCert(d.MASAKeys.CACert)
+	cfg := pledge.Config{
+		RegistrarURL:        d.LB.URL,
+		Mode:                mode,
+		IDevID:              idevid,
+		ManufacturerAnchors: roots,
+		MASACerts:           []*x509.Certificate{d.MASAKeys.SignerCert},
+		HTTP:                d.LB.Client(),
+		MaxWait:             time.Minute,
+	}
+	if mode == pledge.ModeDirect {
+		cfg.RegistrarURL = d.Direct[0].URL
+	}
+	return cfg
+}
