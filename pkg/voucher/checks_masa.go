@@ -53,6 +53,10 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	if err != nil {
 		return nil, err
 	}
+	if c.DomainRoots == nil && !c.At.IsZero() && (c.At.Before(sc.Signer.NotBefore) || c.At.After(sc.Signer.NotAfter)) {
+		// Unanchored, the registrar's own validity is all there is to check.
+		return nil, fail(ErrExpired, "registrar certificate not valid at %s", c.At.UTC().Format(time.RFC3339))
+	}
 	if !hasCmcRA(sc.Signer) {
 		return nil, fail(ErrWrongSigner, "registrar certificate %q lacks id-kp-cmcRA", sc.Signer.Subject)
 	}

@@ -163,6 +163,9 @@ func TestMASARejectsRegistrarRequest(t *testing.T) {
 			r.PriorSignedVoucherRequest = bytes.Replace(pledge, []byte(`"n1"`), []byte(`"n2"`), 1)
 		}), nil, ErrBadSignature},
 		{"signer without id-kp-cmcRA", notRA, nil, ErrWrongSigner},
+		{"registrar expired, no domain anchor", p.registrarRequest(t, pledge, nil), func(c *RegistrarRequestCheck) {
+			c.DomainRoots, c.At = nil, p.registrar.NotAfter.Add(time.Hour)
+		}, ErrExpired},
 		{"registrar of another domain", p.registrarRequest(t, pledge, nil), func(c *RegistrarRequestCheck) { c.DomainRoots = poolOf(other.domainCA) }, ErrUntrusted},
 		{"pledge pinned another registrar", p.registrarRequest(t, other.registrarRequestPledgeFor(t, p), nil), nil, ErrProximityMismatch},
 	}
