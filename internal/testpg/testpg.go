@@ -12,7 +12,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/landfall-io/landfall/internal/pgcluster"
 )
+
+// EnvDatabaseURL names the variable that points tests at an existing server.
+const EnvDatabaseURL = "LANDFALL_TEST_DATABASE_URL"
+
+// Cluster is the cluster type tests can stop and start.
+type Cluster = pgcluster.Cluster
 
 var shared struct {
 	once    sync.Once
@@ -40,7 +48,7 @@ func server() (*url.URL, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		shared.cluster, shared.err = NewCluster(ctx)
+		shared.cluster, shared.err = pgcluster.NewCluster(ctx)
 		if shared.err == nil {
 			shared.admin, shared.err = url.Parse(shared.cluster.URL("postgres"))
 		}

@@ -1,4 +1,9 @@
-package testpg
+// Package pgcluster runs a private PostgreSQL cluster: Debian's initdb and
+// pg_ctl (found through pg_config --bindir) in a temporary directory on a
+// free loopback port, as the postgres user when the caller is root
+// (PostgreSQL refuses to run as root). The test harness (internal/testpg)
+// and the demo (cmd/demo) use it; it is no production database.
+package pgcluster
 
 import (
 	"context"
@@ -12,10 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// EnvDatabaseURL names the variable that points tests at an existing server.
-const EnvDatabaseURL = "LANDFALL_TEST_DATABASE_URL"
+	"github.com/jackc/pgx/v5"
+)
 
 // Cluster is a PostgreSQL cluster this process initialised and controls.
 type Cluster struct {
@@ -38,12 +42,12 @@ func NewCluster(ctx context.Context) (*Cluster, error) {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return nil, fmt.Errorf("testpg: running as root needs a postgres user to run the server: %w", err)
+			return nil, fmt.Errorf("pgcluster: running as root needs a postgres user to run the server: %w", err)
 		}
 		c.runAs = u
 	}
 	if c.dir, err = os.MkdirTemp("", "landfall-pg-"); err != nil {
-		return nil, fmt.Errorf("testpg: %w", err)
+		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	c.data = filepath.Join(c.dir, "data")
 	c.socket = filepath.Join(c.dir, "sock")
@@ -67,17 +71,17 @@ func NewCluster(ctx context.Context) (*Cluster, error) {
 // user, inside a parent that user can traverse.
 func (c *Cluster) prepareDirs() error {
 	if err := os.Chmod(c.dir, 0o755); err != nil {
-		return fmt.Errorf("testpg: %w", err)
+		return fmt.Errorf("pgcluster: %w", err)
 	}
 	for _, d := range []string{c.data, c.socket} {
 		if err := os.Mkdir(d, 0o700); err != nil {
-			return fmt.Errorf("testpg: %w", err)
+			return fmt.Errorf("pgcluster: %w", err)
 		}
 		if c.runAs != nil {
 			uid, _ := strconv.Atoi(c.runAs.Uid)
 			gid, _ := strconv.Atoi(c.runAs.Gid)
 			if err := os.Chown(d, uid, gid); err != nil {
-				return fmt.Errorf("testpg: %w", err)
+				return fmt.Errorf("pgcluster: %w", err)
 			}
 		}
 	}
@@ -148,7 +152,7 @@ func (c *Cluster) run(ctx context.Context, prog string, args ...string) error {
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("testpg: %s %s: %w\n%s%s", prog, strings.Join(args, " "), err, out, c.serverLog())
+		return fmt.Errorf("pgcluster: %s %s: %w\n%s%s", prog, strings.Join(args, " "), err, out, c.serverLog())
 	}
 	return nil
 }
@@ -179,14 +183,27 @@ func binDir(ctx context.Context) (string, error) {
 	if len(matches) > 0 {
 		return filepath.Dir(matches[len(matches)-1]), nil
 	}
-	return "", errors.New("testpg: PostgreSQL server programs (initdb, pg_ctl) not found; install them (Debian: apt-get install postgresql) or set " + EnvDatabaseURL)
+	return "", errors.New("pgcluster: PostgreSQL server programs (initdb, pg_ctl) not found; install them (Debian: apt-get install postgresql)")
 }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("testpg: %w", err)
+		return 0, fmt.Errorf("pgcluster: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// CreateDatabase creates an empty database and returns its URL.
+func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("pgcluster: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("pgcluster: create database %s: %w", name, err)
+	}
+	return c.URL(name), nil
 }
