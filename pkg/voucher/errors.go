@@ -61,10 +61,13 @@ func (e *Error) Is(target error) bool {
 func (e *Error) StatusCode() int { return e.Status }
 
 // Sentinels, one per code, carrying the default status of the code.
-// RFC 8995 5.6: 400 for a malformed request, 403 for one "not signed
-// correctly or stale", 415 for an unknown type. RFC 8995 5.3: the registrar
-// answers 401 when the request names another registrar (proximity) or was
-// not signed by the pledge that authenticated the session.
+// RFC 8995 5.6 gives the MASA 400 for a malformed request, 403 for one
+// "not signed correctly or stale" and 415 for an unknown type. At the
+// registrar (5.3) Landfall answers 401 to a request that pins another
+// registrar or was not signed by the pledge that authenticated the session:
+// the man-in-the-middle check of the design brief. Checks override the
+// status where the same failure means something else in their role (the
+// MASA answers 403 to a wrong signer or a proximity mismatch).
 var (
 	ErrMalformed          = &Error{Status: http.StatusBadRequest, Code: CodeMalformed}
 	ErrMissingLeaf        = &Error{Status: http.StatusBadRequest, Code: CodeMissingLeaf}
