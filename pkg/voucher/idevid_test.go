@@ -137,6 +137,9 @@ func TestPledgeRegistrarMASAExchange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if sc, _ := ParseSigned(vcms); !sc.ContentType.Equal(OIDAnimaJSONVoucher) {
+				t.Errorf("default eContentType %s", sc.ContentType)
+			}
 			// Pledge.
 			av, err := CheckVoucher(vcms, p.voucherCheck(nonce))
 			if err != nil {
