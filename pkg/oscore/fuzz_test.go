@@ -53,14 +53,15 @@ func FuzzParseEncrypt0(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if e.Marshal() == nil {
-			t.Fatal("nil encoding")
+		// The encoding of what parsed parses back to the same fields (the
+		// input's own encoding may order the header map differently).
+		back, err := ParseEncrypt0(e.Marshal())
+		if err != nil {
+			t.Fatalf("%x re-encodes unparseably: %v", b, err)
 		}
-		if !bytes.Equal(protectedAlg(e.Alg), e.Protected) {
-			return // a non-preferred encoding of {1: alg} is kept as received
-		}
-		if !bytes.Equal(e.Marshal(), b) {
-			t.Fatalf("%x re-encodes as %x", b, e.Marshal())
+		if back.Alg != e.Alg || !bytes.Equal(back.KID, e.KID) || !bytes.Equal(back.PIV, e.PIV) ||
+			(back.PIV == nil) != (e.PIV == nil) || !bytes.Equal(back.Ciphertext, e.Ciphertext) {
+			t.Fatalf("%x does not survive a round trip", b)
 		}
 	})
 }
