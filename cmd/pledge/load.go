@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/cli"
+	"github.com/landfall-io/landfall/internal/pgcluster"
+	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/internal/sandbox"
+)
+
+// load runs N virtual devices against a deployment with concurrency C and
+// reports successes, failures by reason, the onboarding rate and the
+// latency percentiles of every step.
+func load(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = cli.Usage(stdout, fs, envPrefix, "usage: pledge load [options]\n\nOnboards N virtual devices, C at a time, and prints a table of the results.\nWith --sandbox it first starts its own deployment on this machine (PostgreSQL,\nMASA, two registrar replicas, a TLS-terminating load balancer) and mints the\ndevices' IDevIDs through its MASA.")
+	n := fs.Int("devices", 100, "number of virtual devices")
+	c := fs.Int("concurrency", 16, "devices onboarding at once")
+	mode := fs.String("mode", pledge.ModeATLSOSCORE, "how devices reach the registrar: "+strings.Join(pledge.Modes, ", "))
+	sb := fs.Bool("sandbox", true, "run against a deployment started here (the only source of IDevIDs this version has)")
+	progress := fs.Bool("progress", true, "draw a live progress bar")
+	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
+		return err
+	}
+	if !*sb {
+		return errors.New("only --sandbox is supported so far: minting IDevIDs through a remote MASA's factory API comes next")
+	}
+	if *n < 1 || *c < 1 {
+		return errors.New("--devices and --concurrency must be positive")
+	}
+	fmt.Fprintln(stdout, "starting the sandbox deployment...")
+	cluster, err := pgcluster.NewCluster(ctx)
+	if err != nil {
+		return err
+	}
+	defer cluster.Destroy()
+	masaDB, err := cluster.CreateDatabase(ctx, "masa")
+	if err != nil {
+		return err
+	}
+	regDB, err := cluster.CreateDatabase(ctx, "registrar")
+	if err != nil {
+		return err
+	}
+	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: masaDB, RegistrarDatabaseURL: regDB})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Fprintf(stdout, "minting %d IDevIDs through the MASA...\n", *n)
+	devices := make([]tls.Certificate, *n)
+	for i := range devices {
+		if devices[i], err = d.NewDevice(ctx, fmt.Sprintf("LOAD-%06d", i), true); err != nil {
+			return err
+		}
+	}
+	r := &loadRun{steps: map[string][]time.Duration{}, failures: map[string]int{}}
+	start := time.Now()
+	stopBar := r.drawProgress(stdout, *n, *progress)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range *c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= *n || ctx.Err() != nil {
+					return
+				}
+				cfg := d.PledgeConfig(*mode, devices[i])
+				res, err := pledge.Onboard(ctx, cfg)
+				r.record(res, err)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stopBar()
+	r.report(stdout, *mode, *c, elapsed)
+	if r.failed.Load() > 0 {
+		return fmt.Errorf("%d of %d onboardings failed", r.failed.Load(), *n)
+	}
+	return nil
+}
+
+type loadRun struct {
+	mu       sync.Mutex
+	steps    map[string][]time.Duration
+	total    []time.Duration
+	failures map[string]int
+	done     atomic.Int64
+	failed   atomic.Int64
+}
+
+func (r *loadRun) record(res *pledge.Result, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var sum time.Duration
+	if res != nil {
+		for _, s := range res.Steps {
+			if s.Err == nil {
+				r.steps[s.Name] = append(r.steps[s.Name], s.Duration)
+			}
+			sum += s.Duration
+		}
+	}
+	r.done.Add(1)
+	if err != nil {
+		r.failed.Add(1)
+		r.failures[failureReason(err)]++
+		return
+	}
+	r.total = append(r.total, sum)
+}
+
+// failureReason groups failures by step and status.
+func failureReason(err error) string {
+	var pe *pledge.Error
+	if errors.As(err, &pe) {
+		if pe.Status != 0 {
+			return fmt.Sprintf("%s: HTTP %d", pe.Step, pe.Status)
+		}
+		return pe.Step + ": " + strings.SplitN(pe.Err.Error(), ":", 2)[0]
+	}
+	return err.Error()
+}
+
+// drawProgress redraws a one-line bar until the returned stop is called.
+func (r *loadRun) drawProgress(w io.Writer, n int, enabled bool) func() {
+	if !enabled {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			d := int(r.done.Load())
+			bar := strings.Repeat("#", d*40/n) + strings.Repeat(".", 40-d*40/n)
+			fmt.Fprintf(w, "\r[%s] %d/%d, %d failed", bar, d, n, r.failed.Load())
+			select {
+			case <-stop:
+				fmt.Fprintln(w)
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+func (r *loadRun) report(w io.Writer, mode string, c int, elapsed time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ok := len(r.total)
+	fmt.Fprintf(w, "\nmode %s, concurrency %d: %d succeeded, %d failed in %s: %.1f onboardings/s\n",
+		mode, c, ok, r.failed.Load(), elapsed.Round(time.Millisecond), float64(ok)/elapsed.Seconds())
+	if len(r.failures) > 0 {
+		fmt.Fprintln(w, "failures:")
+		for reason, k := range r.failures {
+			fmt.Fprintf(w, "  %6d  %s\n", k, reason)
+		}
+	}
+	fmt.Fprintf(w, "\n%-18s %8s %8s %8s %8s\n", "step", "count", "p50", "p95", "p99")
+	for _, name := range append(stepOrder, "total") {
+		d := r.steps[name]
+		if name == "total" {
+			d = r.total
+		}
+		if len(d) == 0 {
+			continue
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		fmt.Fprintf(w, "%-18s %8d %8s %8s %8s\n", name, len(d), pct(d, 50), pct(d, 95), pct(d, 99))
+	}
+}
+
+var stepOrder = []string{"connect", "requestvoucher", "validate voucher", "voucher_status", "cacerts", "csrattrs", "simpleenroll", "enrollstatus"}
+
+func pct(sorted []time.Duration, p int) string {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i].Round(100 * time.Microsecond).String()
+}

@@ -1,0 +1,44 @@
+// Command pledge is Landfall's reference device: it onboards one device
+// through the whole RFC 8995 pledge flow (`pledge onboard`) or many
+// virtual devices at once as a load generator (`pledge load`).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/landfall-io/landfall/internal/cli"
+)
+
+const envPrefix = "LANDFALL_PLEDGE"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
+	if cli.IsHelp(err) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pledge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	cmd := "onboard"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "onboard":
+		return onboard(ctx, args, stdout, getenv)
+	case "load":
+		return load(ctx, args, stdout, getenv)
+	}
+	return fmt.Errorf("unknown subcommand %q (onboard or load)", cmd)
+}

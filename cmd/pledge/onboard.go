@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/cli"
+	"github.com/landfall-io/landfall/internal/pledge"
+)
+
+// onboardFlags are the options of one device.
+type onboardFlags struct {
+	registrarURL, mode, atlsPath            string
+	idevidCert, idevidKey, anchor, masaCert string
+	outerCA, out                            string
+	maxWait                                 time.Duration
+}
+
+func (f *onboardFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.registrarURL, "registrar-url", "", "registrar base URL: the load balancer (ATLS modes) or the direct listener, e.g. https://registrar.example.net:8443 (required)")
+	fs.StringVar(&f.mode, "mode", pledge.ModeATLSOSCORE, "how to reach the registrar: "+strings.Join(pledge.Modes, ", "))
+	fs.StringVar(&f.atlsPath, "atls-path", "/.well-known/atls", "path of the ATLS resource behind the load balancer")
+	fs.StringVar(&f.idevidCert, "idevid-cert", "", "PEM file: the IDevID certificate, then any intermediates (required)")
+	fs.StringVar(&f.idevidKey, "idevid-key", "", "PEM file: the IDevID private key (required)")
+	fs.StringVar(&f.anchor, "manufacturer-anchor", "", "PEM file: the manufacturer's trust anchor the voucher's signer chains to (required)")
+	fs.StringVar(&f.masaCert, "masa-cert", "", "PEM file: the MASA's voucher-signing certificate, when vouchers do not carry it")
+	fs.StringVar(&f.outerCA, "outer-ca", "", "PEM file: CA of the load balancer's TLS certificate (default: system roots)")
+	fs.DurationVar(&f.maxWait, "max-wait", 5*time.Minute, "longest total time spent honouring Retry-After")
+}
+
+func onboard(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	var f onboardFlags
+	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = cli.Usage(stdout, fs, envPrefix, "usage: pledge [onboard] [options]\n\nOnboards one device (RFC 8995): provisional TLS, voucher request, voucher validation,\nvoucher status, cacerts, csrattrs, key generation, simpleenroll, enrollment status.")
+	f.register(fs)
+	fs.StringVar(&f.out, "out", ".", "directory for the new domain certificate (ldevid.crt), key (ldevid.key) and CA bundle (ca.crt)")
+	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
+		return err
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	cfg.Progress = func(s pledge.Step) {
+		status := "ok"
+		if s.Err != nil {
+			status = "FAILED"
+		}
+		fmt.Fprintf(stdout, "%-17s %-6s %s (%s)\n", s.Name, status, s.Detail, s.Duration.Round(time.Millisecond))
+	}
+	res, err := pledge.Onboard(ctx, *cfg)
+	if err != nil {
+		var pe *pledge.Error
+		if errors.As(err, &pe) && pe.Retryable {
+			return fmt.Errorf("%w (retryable: try again later)", err)
+		}
+		return err
+	}
+	if err := writeDevice(f.out, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "onboarded: %s issued by %s; files in %s\n", res.Certificate.Subject, res.Certificate.Issuer, f.out)
+	return nil
+}
+
+// config turns the flags into a pledge configuration.
+func (f *onboardFlags) config() (*pledge.Config, error) {
+	if f.registrarURL == "" || f.idevidCert == "" || f.idevidKey == "" || f.anchor == "" {
+		return nil, errors.New("--registrar-url, --idevid-cert, --idevid-key and --manufacturer-anchor are required")
+	}
+	idevid, err := tls.LoadX509KeyPair(f.idevidCert, f.idevidKey)
+	if err != nil {
+		return nil, fmt.Errorf("IDevID: %w", err)
+	}
+	anchors, err := readPool(f.anchor)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &pledge.Config{RegistrarURL: f.registrarURL, ATLSPath: f.atlsPath, Mode: f.mode, IDevID: idevid,
+		ManufacturerAnchors: anchors, MaxWait: f.maxWait}
+	if f.masaCert != "" {
+		if cfg.MASACerts, err = readCerts(f.masaCert); err != nil {
+			return nil, err
+		}
+	}
+	if f.outerCA != "" {
+		pool, err := readPool(f.outerCA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	return cfg, nil
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return out, nil
+}
+
+func readPool(path string) (*x509.CertPool, error) {
+	certs, err := readCerts(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// writeDevice stores the domain certificate, key and CA bundle as PEM.
+func writeDevice(dir string, res *pledge.Result) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(res.Key)
+	if err != nil {
+		return err
+	}
+	var certs, cas []byte
+	for _, c := range append([]*x509.Certificate{res.Certificate}, res.Chain...) {
+		certs = append(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	for _, c := range res.CACerts {
+		cas = append(cas, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	files := map[string][]byte{
+		"ldevid.crt": certs,
+		"ca.crt":     cas,
+		"ldevid.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
