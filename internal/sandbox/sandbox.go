@@ -69,6 +69,9 @@ type Deployment struct {
 	Direct         []*httptest.Server // each replica's direct mutual-TLS listener
 	LB             *httptest.Server   // the load balancer, https
 	LBRequests     atomic.Int64
+	// Publics are the replicas' plain-HTTP ATLS listeners, for a load
+	// balancer of one's own (see StartNginx).
+	Publics []*url.URL
 
 	dir      string
 	pool     *pgxpool.Pool
@@ -114,6 +117,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		}
 		publics = append(publics, pub)
 	}
+	d.Publics = publics
 	d.LB = httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(publics[d.LBRequests.Add(1)%int64(len(publics))])
 		pr.SetXForwarded()
