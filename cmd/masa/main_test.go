@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/landfall-io/landfall/internal/testpg"
 )
@@ -64,6 +67,19 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("token create: %d %q %s", code, secret, errs)
 	}
 	secret = strings.TrimSpace(secret)
+	// Stored hashed: the table holds the secret's SHA-256, never the secret.
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	var hashed, plain int
+	conn.QueryRow(context.Background(), `SELECT count(*) FROM tokens WHERE secret_sha256 = $1`, sum[:]).Scan(&hashed)
+	conn.QueryRow(context.Background(), `SELECT count(*) FROM tokens t WHERE strpos(t::text, $1) > 0`, secret).Scan(&plain)
+	conn.Close(context.Background())
+	if hashed != 1 || plain != 0 {
+		t.Errorf("tokens: %d rows by hash, %d holding the secret", hashed, plain)
+	}
 	if _, errs, code := runCmd(t, env, "token", "create", "--role", "root", "--name", "x"); code == 0 {
 		t.Fatalf("token with bad role accepted: %s", errs)
 	}
