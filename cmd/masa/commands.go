@@ -176,7 +176,7 @@ func cmdInit(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fs.StringVar(&c.ImportCACert, "import-ca-cert", "", "import this IDevID CA certificate (PEM) instead of creating one")
 		fs.StringVar(&c.ImportCAKey, "import-ca-key", "", "its private key (PEM); without it the MASA cannot issue IDevIDs")
 		fs.StringVar(&c.ImportSignerCert, "import-signer-cert", "", "import this voucher-signing certificate (PEM)")
-		fs.StringVar(&c.ImportSignerKey, "import-signer-key", "", "its private key (PEM, ECDSA)")
+		fs.StringVar(&c.ImportSignerKey, "import-signer-key", "", "its private key (PEM)")
 	})
 	if err := parse(fs, &c, args, getenv); err != nil {
 		return err
