@@ -31,6 +31,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	mode := fs.String("mode", pledge.ModeATLSOSCORE, "how devices reach the registrar: "+strings.Join(pledge.Modes, ", "))
 	sb := fs.Bool("sandbox", true, "run against a deployment started here (the only source of IDevIDs this version has)")
 	progress := fs.Bool("progress", true, "draw a live progress bar")
+	useNginx := fs.Bool("nginx", false, "put a real nginx (TLS termination, round-robin) in front of the replicas instead of the in-process balancer")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
@@ -59,6 +60,14 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		return err
 	}
 	defer d.Close()
+	var ngx *sandbox.Nginx
+	if *useNginx {
+		if ngx, err = sandbox.StartNginx(ctx, d.Publics); err != nil {
+			return err
+		}
+		defer ngx.Stop()
+		fmt.Fprintf(stdout, "nginx at %s\n", ngx.URL)
+	}
 	fmt.Fprintf(stdout, "minting %d IDevIDs through the MASA...\n", *n)
 	devices := make([]tls.Certificate, *n)
 	for i := range devices {
@@ -81,6 +90,9 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 					return
 				}
 				cfg := d.PledgeConfig(*mode, devices[i])
+				if ngx != nil && *mode != pledge.ModeDirect {
+					cfg.RegistrarURL, cfg.HTTP = ngx.URL, ngx.Client()
+				}
 				res, err := pledge.Onboard(ctx, cfg)
 				r.record(res, err)
 			}

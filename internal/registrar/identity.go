@@ -69,7 +69,12 @@ func (rg *Registrar) identify(r *http.Request) (*Pledge, error) {
 
 // manufacturerOf finds the manufacturer whose IDevID anchor verifies chain.
 func (rg *Registrar) manufacturerOf(ctx context.Context, chain []*x509.Certificate) (*store.Anchor, error) {
-	anchors, err := rg.store.Anchors(ctx)
+	now := rg.now()
+	key := chainKey(chain)
+	if a := rg.anchors.lookup(key, now); a != nil {
+		return a, nil
+	}
+	anchors, err := rg.anchors.list(ctx, rg.store, now)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -81,11 +86,12 @@ func (rg *Registrar) manufacturerOf(ctx context.Context, chain []*x509.Certifica
 		roots := x509.NewCertPool()
 		roots.AddCert(anchors[i].IDevID)
 		_, err := chain[0].Verify(x509.VerifyOptions{
-			Roots: roots, Intermediates: inter, CurrentTime: rg.now(),
+			Roots: roots, Intermediates: inter, CurrentTime: now,
 			// IDevIDs carry no particular EKU (IEEE 802.1AR).
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 		})
 		if err == nil {
+			rg.anchors.remember(key, &anchors[i], now)
 			return &anchors[i], nil
 		}
 	}

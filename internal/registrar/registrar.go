@@ -78,6 +78,7 @@ type Registrar struct {
 	tlsCertDER []byte
 	raSigner   *voucher.Signer
 	masa       *MASAClient
+	anchors    *anchorCache
 }
 
 // New builds a replica on pool with the EST backend ca. Its ATLS server
@@ -126,6 +127,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		tlsCertDER: cfg.TLSCertificate.Certificate[0],
 		raSigner:   raSigner,
 		masa:       &cfg.MASA,
+		anchors:    newAnchorCache(),
 	}
 	if rg.masa.ClientCert == nil {
 		rg.masa.ClientCert = &cfg.RACertificate
