@@ -172,6 +172,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if c.listenDirect != "" {
 		servers = append(servers, &listener{name: "direct", addr: c.listenDirect, handler: rg.DeviceHandler(), tls: rg.DirectTLSConfig()})
 	}
+	if err := rg.Register(ctx, internalURL); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range servers {
 		if err := s.listen(); err != nil {

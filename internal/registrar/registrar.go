@@ -237,6 +237,13 @@ func (rg *Registrar) Store() *store.Store { return rg.store }
 // ATLS is the replica's ATLS server, for metrics.
 func (rg *Registrar) ATLS() *atls.Server { return rg.atls }
 
+// Register records this replica in the registry, so that others can
+// forward to it. Call it before the public listener accepts requests: a
+// flight forwarded to an unregistered owner is answered 404.
+func (rg *Registrar) Register(ctx context.Context, internalURL *url.URL) error {
+	return rg.replicas.Register(ctx, rg.cfg.ReplicaID, internalURL)
+}
+
 // Run registers the replica and keeps its heartbeat, and sweeps expired
 // sessions and contexts, until ctx ends.
 func (rg *Registrar) Run(ctx context.Context, internalURL *url.URL) error {

@@ -235,6 +235,9 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	internal.StartTLS()
 	d.closers = append(d.closers, internal.Close)
 	iu, _ := url.Parse(internal.URL)
+	if err := rg.Register(context.Background(), iu); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rg.Run(ctx, iu) }()
