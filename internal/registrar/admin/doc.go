@@ -2,7 +2,7 @@
 // /api/v1 on the admin listener (DESIGN "Security boundaries"), to review
 // and decide pledges, manage trusted manufacturers, the allow-list and
 // admin tokens, and to watch certificates, sessions, replicas and the
-// audit trail. The contract is api/registrar-admin.yaml; the operator's
+// audit trail. The contract is api/openapi.yaml (tag registrar-admin); the operator's
 // guide is docs/registrar-admin.md.
 //
 // Every /api/v1 call carries "Authorization: Bearer <token>"; the token's

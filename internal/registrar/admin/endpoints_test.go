@@ -23,7 +23,7 @@ type page[T any] struct {
 
 // TestEndpoints drives every endpoint of the admin API with real requests
 // over a real listener and PostgreSQL; every request and response is
-// validated against api/registrar-admin.yaml, and every operation of the
+// validated against api/openapi.yaml (tag registrar-admin), and every operation of the
 // spec must have been exercised. Each change must leave an audit event
 // naming the token that made it.
 func TestEndpoints(t *testing.T) {
