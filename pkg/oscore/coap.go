@@ -103,8 +103,9 @@ func optNibble(v int, b []byte) (byte, []byte) {
 }
 
 // UnmarshalMessage decodes an inner message strictly: a reserved nibble,
-// a truncated option, an option number overflow or a payload marker with
-// no payload is malformed.
+// a truncated option, an option number overflow, a Class U option, or a
+// payload marker with no payload (a plaintext ending in 0xFF) is
+// malformed. Delta encoding makes options ascending by construction.
 func UnmarshalMessage(b []byte) (*Message, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty inner message", ErrMalformed)
@@ -137,10 +138,24 @@ func UnmarshalMessage(b []byte) (*Message, error) {
 		if len(b) < length {
 			return nil, fmt.Errorf("%w: option %d truncated", ErrMalformed, num)
 		}
+		if classU(num) {
+			return nil, fmt.Errorf("%w: Class U option %d inside the protected message", ErrMalformed, num)
+		}
 		m.Options = append(m.Options, CoAPOption{Number: uint16(num), Value: b[:length]})
 		b = b[length:]
 	}
 	return m, nil
+}
+
+// classU reports whether an option is only ever outer (RFC 8613 4.1.2:
+// Uri-Host, Uri-Port, OSCORE, Proxy-Uri, Proxy-Scheme), so that finding it
+// in a plaintext means a malformed message.
+func classU(num int) bool {
+	switch num {
+	case 3, 7, 9, 35, 39:
+		return true
+	}
+	return false
 }
 
 func optExtended(nibble int, b []byte) (int, []byte, error) {
@@ -187,7 +202,7 @@ func (m *Message) Strings(num uint16) []string {
 }
 
 // Uint returns a uint option's value; ok is false when absent. A value
-// longer than 4 bytes is malformed.
+// longer than 4 bytes, with a leading zero byte, or repeated is malformed.
 func (m *Message) Uint(num uint16) (v uint32, ok bool, err error) {
 	for _, o := range m.Options {
 		if o.Number != num {
@@ -198,6 +213,10 @@ func (m *Message) Uint(num uint16) (v uint32, ok bool, err error) {
 		}
 		if len(o.Value) > 4 {
 			return 0, false, fmt.Errorf("%w: option %d longer than 4 bytes", ErrMalformed, num)
+		}
+		if len(o.Value) > 0 && o.Value[0] == 0 {
+			// RFC 7252 3.2, profile 5.2: uint values use the fewest bytes.
+			return 0, false, fmt.Errorf("%w: option %d is not minimally encoded", ErrMalformed, num)
 		}
 		for _, c := range o.Value {
 			v = v<<8 | uint32(c)

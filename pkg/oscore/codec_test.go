@@ -14,7 +14,6 @@ func TestParseOptionStrict(t *testing.T) {
 		want Option
 	}{
 		{"", Option{}},
-		{"00", Option{}},
 		{"0914", Option{PIV: h("14"), KID: h("")}},
 		{"091400", Option{PIV: h("14"), KID: h("00")}},
 		{"19140837cbf3210017a2d3", Option{PIV: h("14"), KIDContext: h("37cbf3210017a2d3"), KID: h("")}},
@@ -35,7 +34,7 @@ func TestParseOptionStrict(t *testing.T) {
 			t.Errorf("%s: re-encodes as %x", c.in, o.Marshal())
 		}
 	}
-	for _, bad := range []string{"20", "40", "80", "06000000000000", "07", "02", "0001", "10", "1005aa", "0301"} {
+	for _, bad := range []string{"00", "20", "40", "80", "06000000000000", "07", "02", "0001", "10", "1005aa", "0301"} {
 		if _, err := ParseOption(h(bad)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s accepted: %v", bad, err)
 		}
@@ -120,7 +119,8 @@ func TestMessageCodec(t *testing.T) {
 	if cf, ok, _ := back.Uint(OptContentFormat); !ok || cf != 65000 {
 		t.Fatalf("Content-Format %d", cf)
 	}
-	for _, bad := range []string{"", "02ff", "02f0", "020f", "02d0", "02e000", "02b4616263"} {
+	// Class U options (Uri-Host 3, OSCORE 9, Proxy-Uri 35) never belong in a plaintext.
+	for _, bad := range []string{"", "02ff", "02f0", "020f", "02d0", "02e000", "02b4616263", "023168", "0290", "02d016"} {
 		if _, err := UnmarshalMessage(h(bad)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s accepted: %v", bad, err)
 		}
@@ -254,5 +254,59 @@ func TestReplayWindowMemory(t *testing.T) {
 		if got := w.Mark(st.piv); got != st.ok {
 			t.Fatalf("Mark(%d) = %v, want %v (window %+v)", st.piv, got, st.ok, w)
 		}
+	}
+}
+
+func TestUintOptionStrict(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint32
+		ok   bool
+		err  bool
+	}{
+		{in: "02", ok: false},
+		{in: "02c0", want: 0, ok: true},       // Content-Format 0 is the empty value
+		{in: "02c2011e", want: 286, ok: true}, // application/pkcs10
+		{in: "02c2001e", err: true},           // leading zero: not the fewest bytes
+		{in: "02c100", err: true},             // 0 must be empty
+		{in: "02c50102030405", err: true},     // longer than 4 bytes
+		{in: "02c13c00", err: true},           // repeated
+		{in: "02c4ffffffff", want: 1<<32 - 1, ok: true},
+	} {
+		m, err := UnmarshalMessage(h(c.in))
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		v, ok, err := m.Uint(OptContentFormat)
+		if (err != nil) != c.err || (err == nil && (v != c.want || ok != c.ok)) {
+			t.Errorf("%s: %d %v %v", c.in, v, ok, err)
+		}
+	}
+}
+
+func TestUnprotectRequestWrongKID(t *testing.T) {
+	km := exporterOutput(32)
+	cl, _ := NewContext(Params{AEAD: AESCCM16_64_128, MasterSecret: km[:16], SenderID: h("0a"), RecipientID: h("01")})
+	sv, _ := NewContext(Params{AEAD: AESCCM16_64_128, MasterSecret: km[:16], SenderID: h("01"), RecipientID: h("0a")})
+	optB, ct, _, err := cl.ProtectRequest([]byte{byte(GET)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := ParseOption(optB)
+	if _, _, err := sv.UnprotectRequest(opt, ct); err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range [][]byte{nil, h("0b"), {}} {
+		o := opt
+		o.KID = kid
+		if _, _, err := sv.UnprotectRequest(o, ct); err == nil {
+			t.Errorf("kid %x accepted", kid)
+		}
+	}
+	obj, _, _ := cl.SealRequest([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+	e, _ := ParseEncrypt0(obj)
+	e.KID = h("0b")
+	if _, _, err := sv.OpenRequest(e); !errors.Is(err, ErrContextNotFound) {
+		t.Errorf("COSE kid mismatch: %v", err)
 	}
 }

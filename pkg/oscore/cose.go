@@ -1,6 +1,7 @@
 package oscore
 
 import (
+	"bytes"
 	"fmt"
 	"mime"
 	"strings"
@@ -173,6 +174,9 @@ func (c *Context) SealRequest(plaintext []byte) ([]byte, *RequestState, error) {
 func (k *Keys) OpenRequest(e *Encrypt0) ([]byte, *RequestState, error) {
 	if e.PIV == nil {
 		return nil, nil, fmt.Errorf("%w: COSE request without Partial IV", ErrMalformed)
+	}
+	if !bytes.Equal(e.KID, k.RecipientID) {
+		return nil, nil, ErrContextNotFound
 	}
 	if e.Alg != k.AEAD {
 		return nil, nil, ErrDecrypt

@@ -33,8 +33,10 @@ func (o Option) Marshal() []byte {
 	return append(b, o.KID...)
 }
 
-// ParseOption parses an option value strictly: reserved flag bits and PIV
-// lengths 6 and 7 are malformed, as is anything that does not add up.
+// ParseOption parses an option value strictly (RFC 8613 6.1): reserved flag
+// bits, PIV lengths 6 and 7, a non-empty value whose flags are all zero, and
+// anything that does not add up are malformed. The empty value is the empty
+// option.
 func ParseOption(v []byte) (Option, error) {
 	var o Option
 	if len(v) == 0 {
@@ -48,8 +50,10 @@ func ParseOption(v []byte) (Option, error) {
 	if n > 5 {
 		return o, fmt.Errorf("%w: Partial IV length %d is reserved", ErrMalformed, n)
 	}
-	if flags == 0 && len(v) != 1 {
-		return o, fmt.Errorf("%w: flags 0 with trailing bytes", ErrMalformed)
+	if flags == 0 {
+		// RFC 8613 6.1: all flag bits zero means an empty option value.
+		// (The HTTP header's "AA" is that empty value; DecodeHeader maps it.)
+		return o, fmt.Errorf("%w: OSCORE option with all flag bits zero must be empty", ErrMalformed)
 	}
 	rest := v[1:]
 	if len(rest) < n {

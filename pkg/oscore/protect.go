@@ -1,6 +1,7 @@
 package oscore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -97,11 +98,15 @@ func (c *Context) UnprotectResponse(st *RequestState, option, ciphertext []byte)
 }
 
 // UnprotectRequest decrypts a request whose option named kid and PIV
-// (RFC 8613 8.2). Replay protection is the caller's: check the PIV before
+// (RFC 8613 8.2). The kid must be k's Recipient ID (ErrContextNotFound
+// otherwise): look the context up by kid first. Replay protection is the caller's: check the PIV before
 // calling and mark it after success (profile 5.7).
 func (k *Keys) UnprotectRequest(opt Option, ciphertext []byte) ([]byte, *RequestState, error) {
-	if opt.PIV == nil {
-		return nil, nil, fmt.Errorf("%w: request without Partial IV", ErrMalformed)
+	if opt.PIV == nil || opt.KID == nil {
+		return nil, nil, fmt.Errorf("%w: request without Partial IV or kid", ErrMalformed)
+	}
+	if !bytes.Equal(opt.KID, k.RecipientID) {
+		return nil, nil, ErrContextNotFound
 	}
 	if len(ciphertext) < k.AEAD.TagLen() {
 		return nil, nil, ErrDecrypt
