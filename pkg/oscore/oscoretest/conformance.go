@@ -124,10 +124,12 @@ func RunContextStore(t *testing.T, newStore NewStore) {
 		for piv := uint64(0); piv < 4; piv++ {
 			var ok, replays atomic.Int32
 			var wg sync.WaitGroup
+			start := make(chan struct{})
 			for range 24 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					<-start
 					switch err := s.MarkSeen(ctx, kid, piv); {
 					case err == nil:
 						ok.Add(1)
@@ -138,9 +140,47 @@ func RunContextStore(t *testing.T, newStore NewStore) {
 					}
 				}()
 			}
+			close(start)
 			wg.Wait()
 			if ok.Load() != 1 || replays.Load() != 23 {
 				t.Fatalf("piv %d: %d succeeded and %d were replays; want exactly one success", piv, ok.Load(), replays.Load())
+			}
+		}
+	})
+	t.Run("ConcurrentDistinctPIVsAllKept", func(t *testing.T) {
+		// A read-modify-write of the window without isolation loses marks
+		// here: every one of WindowSize distinct Partial IVs, marked
+		// concurrently in any order, must succeed once and stay seen.
+		clk := NewClock()
+		s := newStore(t, clk.Now)
+		kid := []byte{0xcc}
+		if err := s.Put(ctx, Sample(kid, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for piv := uint64(0); piv < oscore.WindowSize; piv++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := s.MarkSeen(ctx, kid, piv); err != nil {
+					t.Errorf("piv %d: %v", piv, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		got, err := s.Get(ctx, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for piv := uint64(0); piv < oscore.WindowSize; piv++ {
+			if !got.Window.Seen(piv) {
+				t.Errorf("piv %d lost from window %+v", piv, got.Window)
+			}
+			if err := s.MarkSeen(ctx, kid, piv); !errors.Is(err, oscore.ErrReplay) {
+				t.Errorf("piv %d marked twice: %v", piv, err)
 			}
 		}
 	})
