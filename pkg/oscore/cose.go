@@ -2,6 +2,7 @@ package oscore
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"fmt"
 	"mime"
 	"strings"
@@ -42,7 +43,14 @@ type Encrypt0 struct {
 
 // Marshal encodes #6.16([protected, {4: kid, 6: piv}, ciphertext]).
 func (e *Encrypt0) Marshal() []byte {
-	b := appendHead(nil, majorTag, coseTagEncrypt0)
+	b := e.appendPrefix(make([]byte, 0, 32+len(e.Protected)+len(e.KID)+len(e.Ciphertext)), len(e.Ciphertext))
+	return append(b, e.Ciphertext...)
+}
+
+// appendPrefix appends everything up to the ciphertext's bytes: the tag,
+// the array head, both headers and the head of a ciphertext of ctLen bytes.
+func (e *Encrypt0) appendPrefix(b []byte, ctLen int) []byte {
+	b = appendHead(b, majorTag, coseTagEncrypt0)
 	b = appendArray(b, 3)
 	b = appendBytes(b, e.Protected)
 	n := 1
@@ -56,7 +64,17 @@ func (e *Encrypt0) Marshal() []byte {
 		b = appendInt(b, labelPIV)
 		b = appendBytes(b, e.PIV)
 	}
-	return appendBytes(b, e.Ciphertext)
+	return appendHead(b, majorBytes, uint64(ctLen))
+}
+
+// seal encrypts plaintext straight into the encoding of e, saving the copy
+// a separate Seal and Marshal would make.
+func (e *Encrypt0) seal(aead cipher.AEAD, nonce, plaintext, aad []byte) []byte {
+	ctLen := len(plaintext) + aead.Overhead()
+	b := e.appendPrefix(make([]byte, 0, 32+len(e.Protected)+len(e.KID)+len(e.PIV)+ctLen), ctLen)
+	out := aead.Seal(b, nonce, plaintext, aad)
+	e.Ciphertext = out[len(b):]
+	return out
 }
 
 // ParseEncrypt0 decodes a tagged COSE_Encrypt0 strictly (profile 6.5): an
@@ -165,8 +183,7 @@ func (c *Context) SealRequest(plaintext []byte) ([]byte, *RequestState, error) {
 	}
 	st := &RequestState{KID: c.SenderID, PIV: piv, Nonce: c.nonce(c.SenderID, piv)}
 	e := &Encrypt0{Protected: protectedAlg(c.AEAD), Alg: c.AEAD, KID: c.SenderID, PIV: piv}
-	e.Ciphertext = c.sender.Seal(nil, st.Nonce, plaintext, coseAAD(e.Protected, c.AEAD, st.KID, st.PIV))
-	return e.Marshal(), st, nil
+	return e.seal(c.sender, st.Nonce, plaintext, coseAAD(e.Protected, c.AEAD, st.KID, st.PIV)), st, nil
 }
 
 // OpenRequest decrypts a parsed COSE request (6.2, 6.4). As with OSCORE,
@@ -193,8 +210,7 @@ func (k *Keys) OpenRequest(e *Encrypt0) ([]byte, *RequestState, error) {
 // server's Sender ID as kid, the request's nonce, no Partial IV.
 func (k *Keys) SealResponse(st *RequestState, plaintext []byte) []byte {
 	e := &Encrypt0{Protected: protectedAlg(k.AEAD), Alg: k.AEAD, KID: k.SenderID}
-	e.Ciphertext = k.sender.Seal(nil, st.Nonce, plaintext, coseAAD(e.Protected, k.AEAD, st.KID, st.PIV))
-	return e.Marshal()
+	return e.seal(k.sender, st.Nonce, plaintext, coseAAD(e.Protected, k.AEAD, st.KID, st.PIV))
 }
 
 // OpenResponse decrypts the COSE response to the request st describes.
