@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -308,5 +309,73 @@ func TestUnprotectRequestWrongKID(t *testing.T) {
 	e.KID = h("0b")
 	if _, _, err := sv.OpenRequest(e); !errors.Is(err, ErrContextNotFound) {
 		t.Errorf("COSE kid mismatch: %v", err)
+	}
+}
+
+// TestStatusTable is profile 5.5, row by row, and the client's way back.
+func TestStatusTable(t *testing.T) {
+	cases := []struct {
+		method   string
+		status   int
+		header   http.Header
+		code     Code
+		maxAge   int64 // -1: absent
+		back     int
+		location string
+	}{
+		{"GET", 200, nil, Content, -1, 200, ""},
+		{"POST", 200, nil, Changed, -1, 200, ""},
+		{"POST", 201, http.Header{"Location": {"/est/cert%201?id=7&x=a%26b"}}, Created, -1, 201, "/est/cert%201?id=7&x=a%26b"},
+		{"POST", 204, nil, Changed, -1, 200, ""},
+		{"GET", 204, nil, Changed, -1, 200, ""},
+		{"POST", 202, nil, ServiceUnavailable, 60, 503, ""},
+		{"POST", 202, http.Header{"Retry-After": {"5"}}, ServiceUnavailable, 5, 503, ""},
+		{"GET", 203, nil, Content, -1, 200, ""},
+		{"POST", 206, nil, Changed, -1, 200, ""},
+		{"GET", 400, nil, BadRequest, -1, 400, ""},
+		{"GET", 401, nil, Unauthorized, -1, 401, ""},
+		{"GET", 403, nil, Forbidden, -1, 403, ""},
+		{"GET", 404, nil, NotFound, -1, 404, ""},
+		{"GET", 405, nil, MethodNotAllowed, -1, 405, ""},
+		{"GET", 406, nil, NotAcceptable, -1, 406, ""},
+		{"POST", 413, nil, RequestEntityTooLarge, -1, 413, ""},
+		{"POST", 415, nil, UnsupportedContentFormat, -1, 415, ""},
+		{"GET", 409, nil, BadRequest, -1, 400, ""},
+		{"GET", 429, nil, BadRequest, -1, 400, ""},
+		{"GET", 500, nil, InternalServerError, -1, 500, ""},
+		{"GET", 501, nil, InternalServerError, -1, 500, ""},
+		{"GET", 502, nil, BadGateway, -1, 502, ""},
+		{"GET", 503, http.Header{"Retry-After": {"30"}}, ServiceUnavailable, 30, 503, ""},
+		{"GET", 504, nil, GatewayTimeout, -1, 504, ""},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s-%d", c.method, c.status), func(t *testing.T) {
+			h := c.header
+			if h == nil {
+				h = http.Header{}
+			}
+			m := ResponseToMessage(c.method, c.status, h, nil)
+			if m.Code != c.code {
+				t.Fatalf("code %v, want %v", m.Code, c.code)
+			}
+			age, ok, err := m.Uint(OptMaxAge)
+			if err != nil || (c.maxAge < 0) == ok || ok && int64(age) != c.maxAge {
+				t.Fatalf("Max-Age %d %v %v, want %d", age, ok, err, c.maxAge)
+			}
+			back, err := UnmarshalMessage(m.Marshal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := MessageToResponse(back, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != c.back || resp.Header.Get("Location") != c.location {
+				t.Fatalf("back: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if c.maxAge >= 0 && resp.Header.Get("Retry-After") != fmt.Sprint(c.maxAge) {
+				t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+			}
+		})
 	}
 }

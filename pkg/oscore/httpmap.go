@@ -230,6 +230,9 @@ var statusCodes = map[int]Code{
 // the answer 5.00.
 func ResponseToMessage(method string, status int, header http.Header, body []byte) *Message {
 	m := &Message{}
+	if status >= 200 && status < 300 && status != http.StatusCreated && status != http.StatusAccepted && status != http.StatusNoContent {
+		status = http.StatusOK // profile 5.5: any other 2xx as 200
+	}
 	switch {
 	case status == http.StatusOK && method == http.MethodGet:
 		m.Code = Content
@@ -334,8 +337,14 @@ func MessageToResponse(m *Message, req *http.Request) (*http.Response, error) {
 		resp.Header.Set("Retry-After", strconv.Itoa(int(age)))
 	}
 	if segs := m.Strings(OptLocationPath); len(segs) > 0 {
+		for i, s := range segs {
+			segs[i] = url.PathEscape(s)
+		}
 		loc := "/" + strings.Join(segs, "/")
 		if qs := m.Strings(OptLocationQuery); len(qs) > 0 {
+			for i, q := range qs {
+				qs[i] = escapeQueryItem(q)
+			}
 			loc += "?" + strings.Join(qs, "&")
 		}
 		resp.Header.Set("Location", loc)
