@@ -148,7 +148,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		CIDs:           rg.contexts,
 		SessionKey:     cfg.SessionKey,
 		ReplicaID:      cfg.ReplicaID,
-		Forwarder:      &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: forwardClient, Resolve: rg.replicas.Resolve},
+		Forwarder:      &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: forwardClient, Resolve: rg.resolveReplica},
 		Path:           cfg.ATLSPath,
 		MaxHandshakes:  cfg.MaxHandshakes,
 		RateLimit:      cfg.RateLimit,
@@ -215,6 +215,17 @@ func (rg *Registrar) deviceRoutes() http.Handler {
 	r.Post("/.well-known/brski/enrollstatus", rg.enrollStatus)
 	r.Handle(enroll.DefaultPathPrefix+"/*", estPeer(rg.est))
 	return r
+}
+
+// resolveReplica finds another replica's internal listener for the ATLS
+// forwarder: a replica missing from the registry is gone (its sessions are
+// lost, 404); a registry that cannot be read is a passing failure (503).
+func (rg *Registrar) resolveReplica(ctx context.Context, id string) (*url.URL, error) {
+	u, err := rg.replicas.Resolve(ctx, id)
+	if errors.Is(err, replica.ErrUnknown) {
+		return nil, fmt.Errorf("%w: %v", atls.ErrUnknownOwner, err)
+	}
+	return u, err
 }
 
 // DeviceHandler serves the direct mutual-TLS listener.

@@ -6,12 +6,19 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // ForwardedHeader marks a request one replica forwarded to another; a
 // replica that receives one for a session it does not own answers 404
 // instead of forwarding again (DESIGN decision 3: forward once).
 const ForwardedHeader = "Landfall-Atls-Forwarded-By"
+
+// ErrUnknownOwner is what a Resolve function returns for a replica that is
+// gone: its sessions are lost and the client gets 404. Any other
+// resolution error (the registry cannot be read) is a 503, since the
+// session may well be alive.
+var ErrUnknownOwner = errors.New("atls: unknown session owner")
 
 // Forwarder takes a POST or DELETE for a session that another replica owns,
 // named by the session id, and writes that replica's answer to w.
@@ -35,8 +42,12 @@ type HTTPForwarder struct {
 // means its sessions are gone: the client gets 404 and starts over.
 func (f *HTTPForwarder) Forward(w http.ResponseWriter, r *http.Request, owner string) {
 	base, err := f.Resolve(r.Context(), owner)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrUnknownOwner):
 		writeError(w, errorf(http.StatusNotFound, "unknown session (owner replica unavailable)"))
+		return
+	case err != nil:
+		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "cannot locate the session's replica; retry", retryAfter: time.Second})
 		return
 	}
 	target := base.JoinPath(r.URL.Path)

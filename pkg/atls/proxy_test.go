@@ -36,7 +36,7 @@ func TestTwoServersBehindRoundRobinProxy(t *testing.T) {
 		if u, ok := internal[owner]; ok {
 			return u, nil
 		}
-		return nil, fmt.Errorf("no replica %q", owner)
+		return nil, fmt.Errorf("no replica %q: %w", owner, ErrUnknownOwner)
 	}
 	var forwarded atomic.Int64
 	var public []*url.URL
