@@ -138,6 +138,7 @@ func TestTargetMapping(t *testing.T) {
 		{"/a/b", []string{"a", "b"}, nil},
 		{"/a/", []string{"a", ""}, nil},
 		{"/a%2Fb/c?x=1&y=%26", []string{"a/b", "c"}, []string{"x=1", "y=&"}},
+		{"/s%20p/a+b?q=a+b%26c&k", []string{"s p", "a+b"}, []string{"q=a+b&c", "k"}},
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(http.MethodGet, "https://r.example"+c.target, nil)
@@ -154,6 +155,9 @@ func TestTargetMapping(t *testing.T) {
 		back, err := MessageToRequest(context.Background(), m, "r.example")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if back.RequestURI != c.target || back.URL.RequestURI() != c.target {
+			t.Errorf("%s: rebuilt as %q (%q)", c.target, back.RequestURI, back.URL.RequestURI())
 		}
 		m2, _ := RequestToMessage(back, nil)
 		if !bytes.Equal(m2.Marshal(), m.Marshal()) {
@@ -377,5 +381,29 @@ func TestStatusTable(t *testing.T) {
 				t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
 			}
 		})
+	}
+}
+
+// TestQuerySpace: a percent-encoded space is decoded into Uri-Query and
+// comes back as "%20" (RFC 7252 6.5); a literal "+" is carried as "+"
+// (percent-decoding only, profile 5.3).
+func TestQuerySpace(t *testing.T) {
+	req, _ := http.NewRequest(http.MethodGet, "https://r.example/x?b=x%20y&c=1+2", nil)
+	m, err := RequestToMessage(req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Strings(OptUriQuery); !equalStrings(got, []string{"b=x y", "c=1+2"}) {
+		t.Fatalf("Uri-Query %q", got)
+	}
+	back, err := MessageToRequest(context.Background(), m, "r.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.RequestURI != "/x?b=x%20y&c=1+2" {
+		t.Fatalf("rebuilt %q", back.RequestURI)
+	}
+	if back.URL.Query().Get("b") != req.URL.Query().Get("b") || back.URL.Query().Get("c") != req.URL.Query().Get("c") {
+		t.Fatalf("query values differ: %v vs %v", back.URL.Query(), req.URL.Query())
 	}
 }

@@ -123,7 +123,7 @@ func RequestToMessage(r *http.Request, body []byte) (*Message, error) {
 	}
 	if r.URL.RawQuery != "" {
 		for _, item := range strings.Split(r.URL.RawQuery, "&") {
-			s, err := url.QueryUnescape(item)
+			s, err := url.PathUnescape(item) // percent-decoding only: '+' stays '+'
 			if err != nil {
 				return nil, fmt.Errorf("oscore: query item %q: %w", item, err)
 			}
@@ -169,7 +169,7 @@ func MessageToRequest(ctx context.Context, m *Message, host string) (*http.Reque
 		path.WriteString("/")
 	}
 	for _, s := range segs {
-		path.WriteString("/" + url.PathEscape(s))
+		path.WriteString("/" + escapeSegment(s))
 	}
 	target := path.String()
 	if qs := m.Strings(OptUriQuery); len(qs) > 0 {
@@ -208,14 +208,36 @@ func MessageToRequest(ctx context.Context, m *Message, host string) (*http.Reque
 	return req, nil
 }
 
-// escapeQueryItem keeps name=value readable while escaping what a query
-// item cannot carry.
-func escapeQueryItem(q string) string {
-	name, value, has := strings.Cut(q, "=")
-	if !has {
-		return url.QueryEscape(name)
+// escapeQueryItem percent-encodes one Uri-Query or Location-Query value as
+// RFC 7252 6.5 step 9 does: "/" and "?" stay, "&" does not, a literal "+"
+// stays "+" (the option was percent-decoded only, profile 5.3) and a space
+// becomes "%20".
+func escapeQueryItem(q string) string { return escapeOption(q, "/?") }
+
+// escapeSegment percent-encodes one Uri-Path or Location-Path value.
+func escapeSegment(p string) string { return escapeOption(p, "") }
+
+// escapeOption percent-encodes an option value the way RFC 7252 6.5
+// (steps 8 and 9) rebuilds a URI: every byte outside unreserved,
+// sub-delims (less "&"), ":", "@" and the extra characters becomes %XX.
+// A literal "+" therefore stays "+", and what percent-decoding produced
+// is reproduced.
+func escapeOption(v, extra string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			strings.IndexByte("-._~!$'()*+,;=:@", c) >= 0, strings.IndexByte(extra, c) >= 0:
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
 	}
-	return url.QueryEscape(name) + "=" + url.QueryEscape(value)
+	return b.String()
 }
 
 // statusCodes is the profile's status mapping (5.5), 2xx aside.
@@ -248,7 +270,7 @@ func ResponseToMessage(method string, status int, header http.Header, body []byt
 				}
 				if u.RawQuery != "" {
 					for _, q := range strings.Split(u.RawQuery, "&") {
-						if s, err := url.QueryUnescape(q); err == nil {
+						if s, err := url.PathUnescape(q); err == nil {
 							m.Add(OptLocationQuery, []byte(s))
 						}
 					}
@@ -338,7 +360,7 @@ func MessageToResponse(m *Message, req *http.Request) (*http.Response, error) {
 	}
 	if segs := m.Strings(OptLocationPath); len(segs) > 0 {
 		for i, s := range segs {
-			segs[i] = url.PathEscape(s)
+			segs[i] = escapeSegment(s)
 		}
 		loc := "/" + strings.Join(segs, "/")
 		if qs := m.Strings(OptLocationQuery); len(qs) > 0 {
