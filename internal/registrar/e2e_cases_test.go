@@ -285,3 +285,36 @@ func TestAllowListAndEnrollmentGate(t *testing.T) {
 		t.Fatal("a certificate was issued")
 	}
 }
+
+// TestRepeatedEnrollmentIssuesOnce: a pledge that asks again with the same
+// key (its answer was lost) gets the same certificate, not a second one; a
+// new key gets a new certificate.
+func TestRepeatedEnrollmentIssuesOnce(t *testing.T) {
+	e := newEnv(t, envOptions{approval: registrar.ApprovalAuto})
+	idevid := e.newDevice("AGAIN-1", true)
+	res, perr := onboardErr(t, e.pledgeConfig(pledge.ModeDirect, idevid))
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}}}
+	est := &enroll.Client{BaseURL: e.Direct[1].URL + enroll.DefaultPathPrefix, HTTPClient: hc}
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: res.Certificate.Subject}, res.Key)
+	chain, err := est.SimpleEnroll(context.Background(), csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !chain[0].Equal(res.Certificate) {
+		t.Fatal("a repeated enrollment with the same key got a second certificate")
+	}
+	if _, _, certs := e.counts("AGAIN-1"); certs != 1 {
+		t.Fatalf("%d certificates recorded", certs)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr2, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: res.Certificate.Subject}, key)
+	if chain, err = est.SimpleEnroll(context.Background(), csr2); err != nil || chain[0].Equal(res.Certificate) {
+		t.Fatalf("a new key: %v", err)
+	}
+	if _, _, certs := e.counts("AGAIN-1"); certs != 2 {
+		t.Fatalf("%d certificates recorded", certs)
+	}
+}
