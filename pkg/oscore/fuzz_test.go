@@ -37,7 +37,24 @@ func FuzzUnmarshalMessage(f *testing.F) {
 			t.Fatalf("%x does not survive a round trip: %v", b, err)
 		}
 		if m.Code.IsRequest() {
-			MessageToRequest(context.Background(), m, "r.example") // must not panic
+			req, err := MessageToRequest(context.Background(), m, "r.example")
+			if err != nil {
+				return
+			}
+			// The rebuilt target maps back to the same Uri-Path and
+			// Uri-Query (RFC 7252 6.4 and 6.5 are inverses), except a lone
+			// empty Uri-Path or Uri-Query, which "/" and "?" stand for
+			// as well as for none.
+			back, err := RequestToMessage(req, nil)
+			if err != nil {
+				t.Fatalf("rebuilt %q does not map back: %v", req.RequestURI, err)
+			}
+			if p := m.Strings(OptUriPath); !(len(p) == 1 && p[0] == "") && !equalStrings(p, back.Strings(OptUriPath)) {
+				t.Fatalf("Uri-Path %q came back as %q via %q", p, back.Strings(OptUriPath), req.RequestURI)
+			}
+			if q := m.Strings(OptUriQuery); !(len(q) == 1 && q[0] == "") && !equalStrings(q, back.Strings(OptUriQuery)) {
+				t.Fatalf("Uri-Query %q came back as %q via %q", q, back.Strings(OptUriQuery), req.RequestURI)
+			}
 		} else {
 			MessageToResponse(m, nil)
 		}
