@@ -1,6 +1,7 @@
 package pledge
 
 import (
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
@@ -43,6 +44,10 @@ type Config struct {
 	// Sleep waits between retries; tests replace it. Default: a timer that
 	// honours the context.
 	Sleep func(d time.Duration) <-chan time.Time
+	// EnrollKey is the key the domain certificate is requested for; nil
+	// makes a fresh P-256 key. OnboardRetrying keeps one key across its
+	// attempts, so that a repeated enrollment gets the same certificate.
+	EnrollKey *ecdsa.PrivateKey
 }
 
 func (c *Config) atlsPath() string {

@@ -185,9 +185,12 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		return r.res, err
 	}
 	if err := r.step("simpleenroll", func() (string, error) {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return "", err
+		k := cfg.EnrollKey
+		if k == nil {
+			var err error
+			if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+				return "", err
+			}
 		}
 		csr, err := newCSR(k, r.res.Serial, attrs, l.channelBinding)
 		if err != nil {

@@ -12,6 +12,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,8 +20,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +32,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +81,7 @@ type Deployment struct {
 	pool     *pgxpool.Pool
 	closers  []func()
 	approval string
+	kills    []func() // per replica: stop it abruptly
 }
 
 // Start builds and starts a deployment. Close stops it.
@@ -118,12 +123,59 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		publics = append(publics, pub)
 	}
 	d.Publics = publics
-	d.LB = httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(publics[d.LBRequests.Add(1)%int64(len(publics))])
-		pr.SetXForwarded()
-	}})
+	d.LB = httptest.NewTLSServer(&httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(publics[d.LBRequests.Add(1)%int64(len(publics))])
+			pr.SetXForwarded()
+		},
+		Transport: &failover{backends: publics, next: http.DefaultTransport},
+		ErrorLog:  log.New(io.Discard, "", 0),
+	})
 	d.closers = append(d.closers, d.LB.Close)
 	return d, nil
+}
+
+// failover passes a request to the next backend when its own cannot be
+// connected to, as nginx's proxy_next_upstream does for requests not yet
+// sent: a crashed replica costs the requests it held, not later ones.
+type failover struct {
+	backends []*url.URL
+	next     http.RoundTripper
+}
+
+func (f *failover) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, 1<<20)); err != nil {
+			return nil, err
+		}
+		r.Body.Close()
+	}
+	var lastErr error
+	for i := range f.backends {
+		out := r.Clone(r.Context())
+		if i > 0 {
+			out.URL.Host = f.backends[(indexOf(f.backends, r.URL.Host)+i)%len(f.backends)].Host
+		}
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		resp, err := f.next.RoundTrip(out)
+		var oe *net.OpError
+		if err == nil || !errors.As(err, &oe) || oe.Op != "dial" {
+			return resp, err
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func indexOf(backends []*url.URL, host string) int {
+	for i, b := range backends {
+		if b.Host == host {
+			return i
+		}
+	}
+	return 0
 }
 
 // Close stops every component, newest first.
@@ -229,7 +281,6 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	if err != nil {
 		return nil, err
 	}
-	d.closers = append(d.closers, rg.Close)
 	internal := httptest.NewUnstartedServer(rg.InternalHandler())
 	internal.TLS = &tls.Config{Certificates: []tls.Certificate{d.State.TLSCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: domainPool}
 	internal.StartTLS()
@@ -241,17 +292,35 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rg.Run(ctx, iu) }()
-	d.closers = append(d.closers, func() { cancel(); <-done })
 	pub := httptest.NewServer(rg.PublicHandler())
-	d.closers = append(d.closers, pub.Close)
 	direct := httptest.NewUnstartedServer(rg.DeviceHandler())
 	direct.TLS = rg.DirectTLSConfig()
 	direct.StartTLS()
-	d.closers = append(d.closers, direct.Close)
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			for _, s := range []*httptest.Server{pub, direct, internal} {
+				s.CloseClientConnections()
+				s.Listener.Close()
+			}
+			cancel()
+			<-done
+			rg.Close()
+			for _, s := range []*httptest.Server{pub, direct, internal} {
+				s.Close()
+			}
+		})
+	}
+	d.kills = append(d.kills, kill)
+	d.closers = append(d.closers, kill)
 	d.Replicas = append(d.Replicas, rg)
 	d.Direct = append(d.Direct, direct)
 	return url.Parse(pub.URL)
 }
+
+// KillReplica stops replica i at once, as a crash would: its listeners
+// close with requests in flight, and its sessions in handshake are lost.
+func (d *Deployment) KillReplica(i int) { d.kills[i]() }
 
 // NewDevice has the MASA mint an IDevID for serial, as a factory line
 // would, and with owned assigns the device to the registrar's domain, as

@@ -1,0 +1,88 @@
+package sandbox_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testpg"
+)
+
+// TestReplicaKilledUnderLoad kills one of the two replicas while devices
+// onboard through the load balancer in every ATLS mode: every device still
+// onboards, through retries, and none is issued two certificates.
+func TestReplicaKilledUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	modes := []string{pledge.ModeATLSOSCORE, pledge.ModeATLSCOSE, pledge.ModeATLSRecords}
+	const n = 36
+	var done, retried atomic.Int64
+	killed := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 6)
+	for i := range n {
+		serial := fmt.Sprintf("KILL-%03d", i)
+		idevid, err := d.NewDevice(ctx, serial, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if i >= n/3 {
+				<-killed // two thirds of the devices start after the crash
+			}
+			cfg := d.PledgeConfig(modes[i%len(modes)], idevid)
+			cfg.Sleep = func(time.Duration) <-chan time.Time { return time.After(time.Millisecond) }
+			res, attempts, err := pledge.OnboardRetrying(ctx, cfg, 20)
+			if err != nil {
+				errs <- fmt.Errorf("%s (%s) after %d attempts: %w", serial, cfg.Mode, attempts, err)
+				return
+			}
+			if attempts > 1 {
+				retried.Add(1)
+			}
+			if res.Certificate.Subject.SerialNumber != serial {
+				errs <- fmt.Errorf("%s got a certificate for %v", serial, res.Certificate.Subject)
+			}
+			if done.Add(1) == n/6 {
+				d.KillReplica(1) // mid-run, with requests in flight
+				close(killed)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range n {
+		p, err := d.Store.FindPledge(ctx, d.ManufacturerID, fmt.Sprintf("KILL-%03d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs, err := d.Store.ListCertificates(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(certs) != 1 {
+			t.Errorf("%s holds %d certificates", p.Serial, len(certs))
+		}
+	}
+	t.Logf("%d of %d devices needed more than one attempt", retried.Load(), n)
+	if retried.Load() == 0 {
+		t.Error("no device had to retry: the replica was not killed under load")
+	}
+}
