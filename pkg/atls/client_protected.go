@@ -1,7 +1,6 @@
 package atls
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/landfall-io/landfall/pkg/oscore"
+	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
 // Transport returns the http.RoundTripper of the session's mode, so that a
@@ -90,15 +90,10 @@ func (t *protectedTransport) roundTripCOSE(req *http.Request, body []byte) (*htt
 	if err != nil {
 		return nil, fmt.Errorf("atls: response: %w", err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(pt)), req)
+	resp, err := httpmsg.ReadResponseLimit(pt, req, MaxInnerResponse)
 	if err != nil {
 		return nil, fmt.Errorf("atls: inner response: %w", err)
 	}
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("atls: inner response body: %w", err)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	return resp, nil
 }
 
@@ -132,18 +127,5 @@ func (t *protectedTransport) send(ctx context.Context, h http.Header, body []byt
 // origin-form target, Host, Content-Length when there is a body, nothing
 // chunked.
 func innerRequestBytes(req *http.Request, body []byte) ([]byte, error) {
-	inner := req.Clone(req.Context())
-	inner.Close = false
-	inner.Header.Del("Connection")
-	inner.ContentLength = int64(len(body))
-	inner.TransferEncoding = nil
-	inner.Body = nil
-	if len(body) > 0 {
-		inner.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	var buf bytes.Buffer
-	if err := inner.Write(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return httpmsg.AppendRequest(nil, req, body)
 }

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+
+	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
 // MaxInnerResponse bounds an inner response body; a handler that writes more
@@ -124,36 +125,19 @@ func (b *responseBuffer) statusCode() int {
 // Content-Length unless 204/304, never chunked.
 func (b *responseBuffer) serialize(method string) []byte {
 	status := b.statusCode()
-	return AppendResponse(nil, status, b.header, b.body.Bytes(), method == http.MethodHead)
-}
-
-// AppendResponse appends a complete inner HTTP/1.1 response (profile 3.2) to
-// dst. Hop-by-hop and framing fields of header are replaced by the
-// profile's framing.
-func AppendResponse(dst []byte, status int, header http.Header, body []byte, head bool) []byte {
-	dst = fmt.Appendf(dst, "HTTP/1.1 %03d %s\r\n", status, http.StatusText(status))
-	h := header.Clone()
-	for _, k := range []string{"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Trailer"} {
-		h.Del(k)
+	out, err := httpmsg.AppendResponse(nil, status, b.header, b.body.Bytes(), method == http.MethodHead)
+	if err != nil {
+		return innerErrorResponse(http.StatusInternalServerError, "inner response cannot be framed: "+err.Error())
 	}
-	noBody := status == http.StatusNoContent || status == http.StatusNotModified || status < 200
-	if noBody {
-		body = nil
-	} else {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	var buf bytes.Buffer
-	h.Write(&buf)
-	dst = append(dst, buf.Bytes()...)
-	dst = append(dst, "\r\n"...)
-	if !head {
-		dst = append(dst, body...)
-	}
-	return dst
+	return out
 }
 
 // innerErrorResponse is a plain-text inner response.
 func innerErrorResponse(status int, reason string) []byte {
 	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
-	return AppendResponse(nil, status, h, []byte(reason+"\n"), false)
+	out, err := httpmsg.AppendResponse(nil, status, h, []byte(reason+"\n"), false)
+	if err != nil {
+		panic("atls: unframeable error response: " + err.Error()) // statuses here are constants
+	}
+	return out
 }

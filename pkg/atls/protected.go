@@ -1,8 +1,6 @@
 package atls
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/landfall-io/landfall/pkg/oscore"
+	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
 // StoreSink hands exported contexts to an oscore.ContextStore, the form in
@@ -228,10 +227,7 @@ func (s *Server) answerOSCORE(w http.ResponseWriter, r *http.Request, keys *osco
 // (profile 6.3).
 func (s *Server) answerCOSE(w http.ResponseWriter, r *http.Request, keys *oscore.Keys, st *oscore.RequestState, plaintext []byte, peer *Peer) {
 	var resp []byte
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(plaintext)))
-	if err == nil {
-		err = checkInnerRequest(req)
-	}
+	req, err := httpmsg.ReadRequestLimit(plaintext, MaxFlightSize)
 	if err != nil {
 		resp = innerErrorResponse(http.StatusBadRequest, "malformed inner request: "+err.Error())
 	} else {
