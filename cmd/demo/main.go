@@ -8,18 +8,14 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/landfall-io/landfall/internal/pgcluster"
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
 )
@@ -43,28 +39,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 
-	say("== Starting PostgreSQL (initdb + pg_ctl in a temporary directory)")
-	cluster, err := pgcluster.NewCluster(ctx)
-	if err != nil {
-		return err
-	}
-	defer cluster.Destroy()
-	masaDB, err := cluster.CreateDatabase(ctx, "masa")
-	if err != nil {
-		return err
-	}
-	regDB, err := cluster.CreateDatabase(ctx, "registrar")
-	if err != nil {
-		return err
-	}
-	say("   PostgreSQL on 127.0.0.1:%d, databases masa and registrar", cluster.Port())
-
-	say("== Starting the MASA, two registrar replicas and the load balancer")
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: masaDB, RegistrarDatabaseURL: regDB})
+	say("== Starting PostgreSQL (initdb + pg_ctl in a temporary directory), the MASA,")
+	say("   two registrar replicas and the load balancer")
+	d, err := sandbox.StartStandalone(ctx, sandbox.Options{})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	say("   PostgreSQL        127.0.0.1:%d, databases masa and registrar", d.DatabasePort)
 	say("   MASA              %s", d.MASAServer.URL)
 	say("   load balancer     %s (terminates TLS, round-robin, no stickiness)", d.LB.URL)
 	for i, r := range d.Direct {
@@ -107,35 +89,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	say("== The registrar's records: pledge %d %s/%s, %d voucher exchange(s), %d request(s) through the load balancer",
 		p.ID, p.Decision, p.State, len(ex), d.LBRequests.Load())
 	if *outDir != "" {
-		if err := writeResult(*outDir, res); err != nil {
+		if err := res.WriteFiles(*outDir); err != nil {
 			return err
 		}
 		say("   device files written to %s", *outDir)
-	}
-	return nil
-}
-
-// writeResult stores the domain certificate, key and CA bundle as PEM.
-func writeResult(dir string, res *pledge.Result) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(res.Key)
-	if err != nil {
-		return err
-	}
-	var certs, cas []byte
-	certs = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: res.Certificate.Raw})
-	for _, c := range res.Chain {
-		certs = append(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	for _, c := range res.CACerts {
-		cas = append(cas, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	for name, b := range map[string][]byte{"ldevid.crt": certs, "ca.crt": cas, "ldevid.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/cli"
-	"github.com/landfall-io/landfall/internal/pgcluster"
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
 )
@@ -42,20 +41,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		return errors.New("--devices and --concurrency must be positive")
 	}
 	fmt.Fprintln(stdout, "starting the sandbox deployment...")
-	cluster, err := pgcluster.NewCluster(ctx)
-	if err != nil {
-		return err
-	}
-	defer cluster.Destroy()
-	masaDB, err := cluster.CreateDatabase(ctx, "masa")
-	if err != nil {
-		return err
-	}
-	regDB, err := cluster.CreateDatabase(ctx, "registrar")
-	if err != nil {
-		return err
-	}
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: masaDB, RegistrarDatabaseURL: regDB})
+	d, err := sandbox.StartStandalone(ctx, sandbox.Options{})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,7 +67,7 @@ func onboard(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 		}
 		return err
 	}
-	if err := writeDevice(f.out, res); err != nil {
+	if err := res.WriteFiles(f.out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "onboarded: %s issued by %s; files in %s\n", res.Certificate.Subject, res.Certificate.Issuer, f.out)
@@ -139,33 +138,4 @@ func readPool(path string) (*x509.CertPool, error) {
 		pool.AddCert(c)
 	}
 	return pool, nil
-}
-
-// writeDevice stores the domain certificate, key and CA bundle as PEM.
-func writeDevice(dir string, res *pledge.Result) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(res.Key)
-	if err != nil {
-		return err
-	}
-	var certs, cas []byte
-	for _, c := range append([]*x509.Certificate{res.Certificate}, res.Chain...) {
-		certs = append(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	for _, c := range res.CACerts {
-		cas = append(cas, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	files := map[string][]byte{
-		"ldevid.crt": certs,
-		"ca.crt":     cas,
-		"ldevid.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/pgcluster"
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/store"
@@ -76,6 +77,9 @@ type Deployment struct {
 	// Publics are the replicas' plain-HTTP ATLS listeners, for a load
 	// balancer of one's own (see StartNginx).
 	Publics []*url.URL
+	// DatabasePort is the port of the private PostgreSQL of
+	// StartStandalone, 0 otherwise.
+	DatabasePort int
 
 	dir      string
 	pool     *pgxpool.Pool
@@ -364,4 +368,29 @@ func (d *Deployment) PledgeConfig(mode string, idevid tls.Certificate) pledge.Co
 		cfg.RegistrarURL = d.Direct[0].URL
 	}
 	return cfg
+}
+
+// StartStandalone starts a deployment on a private PostgreSQL cluster of
+// its own (internal/pgcluster), for the demo and load runs. Close stops
+// both.
+func StartStandalone(ctx context.Context, o Options) (*Deployment, error) {
+	cluster, err := pgcluster.NewCluster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o.MASADatabaseURL, err = cluster.CreateDatabase(ctx, "masa"); err == nil {
+		o.RegistrarDatabaseURL, err = cluster.CreateDatabase(ctx, "registrar")
+	}
+	if err != nil {
+		cluster.Destroy()
+		return nil, err
+	}
+	d, err := Start(ctx, o)
+	if err != nil {
+		cluster.Destroy()
+		return nil, err
+	}
+	d.closers = append([]func(){cluster.Destroy}, d.closers...)
+	d.DatabasePort = cluster.Port()
+	return d, nil
 }
