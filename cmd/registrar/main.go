@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return migrate(args, stdout, getenv)
 	case "token":
 		return token(ctx, args, stdout, getenv)
+	case "pledge", "manufacturer":
+		return operatorCommand(ctx, cmd, args, stdout, getenv)
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -54,4 +56,6 @@ const usage = `usage: registrar [serve] [options]   run a replica
        registrar init [options]      create the domain CA, certificates and shared keys
        registrar migrate [options]   apply the database schema
        registrar token create --name N --role admin|operator|auditor
+       registrar pledge list|approve|deny [ids...]
+       registrar manufacturer add|list
 Each subcommand documents its options with --help.`

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
@@ -26,7 +27,7 @@ func noenv(string) string { return "" }
 // Every option of every subcommand is documented by --help, with its
 // environment variable.
 func TestHelpDocumentsEveryOption(t *testing.T) {
-	for _, sub := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"token", "create"}} {
+	for _, sub := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"token", "create"}, {"pledge", "list"}, {"manufacturer", "add"}} {
 		var out bytes.Buffer
 		err := run(context.Background(), append(sub, "--help"), &out, io.Discard, noenv)
 		if err == nil || !strings.Contains(err.Error(), "help") {
@@ -92,6 +93,17 @@ func TestServeRunsAReplica(t *testing.T) {
 	if err := run(context.Background(), []string{"token", "create", "--name", "ops", "--role", "auditor"}, &tok, io.Discard,
 		func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
+	}
+	// Operator commands on the database: a manufacturer, a pledge decided.
+	getenv := func(k string) string { return env[k] }
+	anchor := filepath.Join(t.TempDir(), "anchor.pem")
+	os.WriteFile(anchor, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: st.DomainRoot.Raw}), 0o600)
+	var mfr bytes.Buffer
+	if err := run(context.Background(), []string{"manufacturer", "add", "--name", "Acme", "--idevid-anchor", anchor}, &mfr, io.Discard, getenv); err != nil || !strings.Contains(mfr.String(), `"name": "Acme"`) {
+		t.Fatalf("manufacturer add: %v %s", err, mfr.String())
+	}
+	if err := run(context.Background(), []string{"pledge", "approve", "42"}, io.Discard, io.Discard, getenv); err == nil || !strings.Contains(err.Error(), "42") {
+		t.Fatalf("approving an unknown pledge: %v", err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/api/v1/pledges", nil)
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
