@@ -94,6 +94,16 @@ func TestServeRunsAReplica(t *testing.T) {
 		func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
+	// Prometheus metrics on the admin listener, including the handshakes
+	// just made.
+	if resp, err := http.Get("http://" + admin + "/metrics"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("metrics: %v %v", resp, err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), "landfall_registrar_atls_sessions") {
+			t.Fatalf("metrics lack the session gauge:\n%.500s", body)
+		}
+	}
 	// Operator commands on the database: a manufacturer, a pledge decided.
 	getenv := func(k string) string { return env[k] }
 	anchor := filepath.Join(t.TempDir(), "anchor.pem")

@@ -218,6 +218,7 @@ func newCA(ctx context.Context, c *serveConfig, st *registrar.State) (enroll.CA,
 func adminHandler(rg *registrar.Registrar, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", admin.New(rg.Store(), admin.WithLogger(log)))
+	mux.Handle("GET /metrics", rg.MetricsHandler())
 	mux.HandleFunc("GET /atls/stats", func(w http.ResponseWriter, r *http.Request) {
 		st := rg.ATLS().Stats()
 		w.Header().Set("Content-Type", "application/json")

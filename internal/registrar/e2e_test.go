@@ -3,6 +3,8 @@ package registrar_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/pledge"
@@ -44,6 +46,22 @@ func TestOnboardingInEveryMode(t *testing.T) {
 				t.Fatalf("recorded %d exchanges (%v), %d certificates, %d reports", len(ex), ex, len(certs), len(tel))
 			}
 		})
+	}
+	// The replicas counted what they did.
+	var issued float64
+	for _, rg := range e.Replicas {
+		rec := httptest.NewRecorder()
+		rg.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if strings.HasPrefix(line, `landfall_registrar_voucher_exchanges_total{outcome="issued"}`) {
+				var v float64
+				fmt.Sscanf(strings.Fields(line)[1], "%g", &v)
+				issued += v
+			}
+		}
+	}
+	if issued != float64(len(pledge.Modes)) {
+		t.Fatalf("replicas counted %v issued vouchers, want %d", issued, len(pledge.Modes))
 	}
 	if e.LBRequests.Load() < 8 {
 		t.Fatalf("the load balancer saw only %d requests", e.LBRequests.Load())

@@ -116,6 +116,7 @@ func (rg *Registrar) recordIssuance(ctx context.Context, is *enroll.Issuance) er
 	if err != nil {
 		return err
 	}
+	rg.metrics.issued.WithLabelValues(string(is.Operation)).Inc()
 	return rg.store.SetState(ctx, pledgeID, store.StateEnrolled)
 }
 

@@ -79,6 +79,7 @@ type Registrar struct {
 	raSigner   *voucher.Signer
 	masa       *MASAClient
 	anchors    *anchorCache
+	metrics    *metrics
 }
 
 // New builds a replica on pool with the EST backend ca. Its ATLS server
@@ -159,6 +160,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	if err != nil {
 		return nil, err
 	}
+	rg.metrics = newMetrics(rg)
 	return rg, nil
 }
 
@@ -210,6 +212,7 @@ func (rg *Registrar) DirectTLSConfig() *tls.Config { return rg.deviceTLSConfig()
 // inner ATLS requests and direct TLS requests alike.
 func (rg *Registrar) deviceRoutes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(rg.observe)
 	r.Post("/.well-known/brski/requestvoucher", rg.requestVoucher)
 	r.Post("/.well-known/brski/voucher_status", rg.voucherStatus)
 	r.Post("/.well-known/brski/enrollstatus", rg.enrollStatus)

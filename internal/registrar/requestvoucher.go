@@ -116,6 +116,7 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusBadGateway, "MASA returned an unusable voucher: " + err.Error()})
 	}
 	ex.Voucher, ex.Outcome, ex.MASAStatus = voucherCMS, store.OutcomeIssued, http.StatusOK
+	rg.metrics.exchanges.WithLabelValues(string(ex.Outcome)).Inc()
 	if _, err := rg.store.RecordExchange(ctx, ex); err != nil {
 		return nil, unavailable(err)
 	}
@@ -175,6 +176,7 @@ func checkVoucherFor(cms []byte, serial, nonce string) error {
 // recordFailure records an exchange that ended without a voucher and
 // returns the pledge's answer.
 func (rg *Registrar) recordFailure(ctx context.Context, ex store.Exchange, answer error) error {
+	rg.metrics.exchanges.WithLabelValues(string(ex.Outcome)).Inc()
 	if _, err := rg.store.RecordExchange(ctx, ex); err != nil {
 		return unavailable(err)
 	}
