@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/elliptic"
 	"flag"
 	"fmt"
 	"io"
@@ -31,10 +32,19 @@ func initState(args []string, stdout io.Writer, getenv func(string) string) erro
 	domain := fs.String("domain", "", "owner's domain name, used in CA subjects (required)")
 	names := fs.String("dns-names", "", "comma-separated DNS names of the registrar certificate (default registrar.<domain>)")
 	ips := fs.String("ip-addresses", "", "comma-separated IP addresses of the registrar certificate")
+	curve := fs.String("ca-curve", "P-256", "curve of the domain CA keys: P-256 or P-384")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
 	o := registrar.InitOptions{Domain: *domain, DNSNames: splitList(*names)}
+	switch *curve {
+	case "P-256":
+		o.Curve = elliptic.P256()
+	case "P-384":
+		o.Curve = elliptic.P384()
+	default:
+		return fmt.Errorf("--ca-curve must be P-256 or P-384, not %q", *curve)
+	}
 	for _, s := range splitList(*ips) {
 		ip := net.ParseIP(s)
 		if ip == nil {

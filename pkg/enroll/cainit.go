@@ -22,6 +22,10 @@ type DomainCAOptions struct {
 	Name string
 	// RootValidity and IssuerValidity default to 20 and 10 years.
 	RootValidity, IssuerValidity time.Duration
+	// Curve of both CA keys; default P-384. P-256 verifies about five times
+	// faster in Go, which matters to a registrar and its pledges that
+	// check these signatures on every onboarding.
+	Curve elliptic.Curve
 }
 
 // File names GenerateDomainCA writes in its directory.
@@ -33,7 +37,8 @@ const (
 )
 
 // GenerateDomainCA is the init step for an embedded CA: it creates a root
-// and an issuing CA (ECDSA P-384, path length 0 under the root) and writes
+// and an issuing CA (ECDSA on opts.Curve, default P-384; path length 0
+// under the root) and writes
 // them as PEM into dir (keys with mode 0600, unencrypted: protect dir, or
 // move root_ca.key offline; the registrar needs only the issuing key). It
 // refuses to overwrite existing files. The returned EmbeddedConfig points at
@@ -101,11 +106,15 @@ func NewDomainCA(opts DomainCAOptions) (root *x509.Certificate, rootKey crypto.S
 	if opts.IssuerValidity == 0 {
 		opts.IssuerValidity = 10 * 365 * 24 * time.Hour
 	}
-	rk, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	curve := opts.Curve
+	if curve == nil {
+		curve = elliptic.P384()
+	}
+	rk, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	ik, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ik, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
