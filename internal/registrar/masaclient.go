@@ -3,6 +3,7 @@ package registrar
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +34,15 @@ type MASAClient struct {
 	Timeout  time.Duration
 	Attempts int
 	Backoff  time.Duration
+
+	// clients keeps one HTTP client per MASA anchor, so that connections
+	// are reused; nil builds a client per request.
+	clients *clientCache
+}
+
+type clientCache struct {
+	mu sync.Mutex
+	m  map[string]*http.Client
 }
 
 // masaError is how a MASA refused: its status and reason, passed on to the
@@ -57,16 +68,7 @@ func (c *MASAClient) RequestVoucher(ctx context.Context, masaURL string, anchor 
 	if err != nil {
 		return nil, err
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if anchor != nil {
-		tlsConf.RootCAs = x509.NewCertPool()
-		tlsConf.RootCAs.AddCert(anchor)
-	}
-	if c.ClientCert != nil {
-		tlsConf.Certificates = []tls.Certificate{*c.ClientCert}
-	}
-	hc := &http.Client{Timeout: c.timeout(), Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true}}
-	defer hc.CloseIdleConnections()
+	hc := c.client(anchor)
 	var lastErr error
 	for attempt := range max(c.Attempts, 1) {
 		if attempt > 0 {
@@ -116,6 +118,41 @@ func (c *MASAClient) attempt(ctx context.Context, hc *http.Client, target string
 		me.retryAfter = retryAfter(resp, 0)
 	}
 	return nil, me
+}
+
+// client returns the HTTP client for MASAs whose TLS chains to anchor,
+// keeping connections alive across voucher requests.
+func (c *MASAClient) client(anchor *x509.Certificate) *http.Client {
+	key := "system roots"
+	if anchor != nil {
+		sum := sha256.Sum256(anchor.Raw)
+		key = string(sum[:])
+	}
+	if c.clients != nil {
+		c.clients.mu.Lock()
+		defer c.clients.mu.Unlock()
+		if hc, ok := c.clients.m[key]; ok {
+			return hc
+		}
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if anchor != nil {
+		tlsConf.RootCAs = x509.NewCertPool()
+		tlsConf.RootCAs.AddCert(anchor)
+	}
+	if c.ClientCert != nil {
+		tlsConf.Certificates = []tls.Certificate{*c.ClientCert}
+	}
+	hc := &http.Client{Timeout: c.timeout(), Transport: &http.Transport{
+		TLSClientConfig: tlsConf, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second,
+	}}
+	if c.clients != nil {
+		if c.clients.m == nil {
+			c.clients.m = make(map[string]*http.Client)
+		}
+		c.clients.m[key] = hc
+	}
+	return hc
 }
 
 func (c *MASAClient) timeout() time.Duration {

@@ -127,7 +127,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		replicas:   replica.NewRegistry(pool),
 		tlsCertDER: cfg.TLSCertificate.Certificate[0],
 		raSigner:   raSigner,
-		masa:       &cfg.MASA,
+		masa:       &MASAClient{ClientCert: cfg.MASA.ClientCert, Timeout: cfg.MASA.Timeout, Attempts: cfg.MASA.Attempts, Backoff: cfg.MASA.Backoff, clients: &clientCache{}},
 		anchors:    newAnchorCache(),
 	}
 	if rg.masa.ClientCert == nil {
