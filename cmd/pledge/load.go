@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -27,39 +30,87 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	fs.Usage = cli.Usage(stdout, fs, envPrefix, "usage: pledge load [options]\n\nOnboards N virtual devices, C at a time, and prints a table of the results.\nWith --sandbox it first starts its own deployment on this machine (PostgreSQL,\nMASA, two registrar replicas, a TLS-terminating load balancer) and mints the\ndevices' IDevIDs through its MASA.")
 	n := fs.Int("devices", 100, "number of virtual devices")
 	c := fs.Int("concurrency", 16, "devices onboarding at once")
-	mode := fs.String("mode", pledge.ModeATLSOSCORE, "how devices reach the registrar: "+strings.Join(pledge.Modes, ", "))
-	sb := fs.Bool("sandbox", true, "run against a deployment started here (the only source of IDevIDs this version has)")
+	sb := fs.Bool("sandbox", false, "start a whole deployment here (PostgreSQL, MASA, two replicas, a load balancer) and load it")
+	var target onboardFlags
+	target.register(fs, false)
+	mode := &target.mode
+	masaAdmin := fs.String("masa-admin-url", "", "MASA factory and sales API base URL, to mint IDevIDs (without --sandbox)")
+	factoryTok := fs.String("factory-token", "", "MASA token of role factory (without --sandbox)")
+	salesTok := fs.String("sales-token", "", "MASA token of role sales, to sell the devices to --owner-ca (without --sandbox)")
+	ownerCA := fs.String("owner-ca", "", "PEM file: the owner's domain CA certificate the devices are sold to (without --sandbox)")
+	prefix := fs.String("serial-prefix", "LOAD", "prefix of the virtual devices' serial numbers")
 	progress := fs.Bool("progress", true, "draw a live progress bar")
 	useNginx := fs.Bool("nginx", false, "put a real nginx (TLS termination, round-robin) in front of the replicas instead of the in-process balancer")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
-	if !*sb {
-		return errors.New("only --sandbox is supported so far: minting IDevIDs through a remote MASA's factory API comes next")
-	}
 	if *n < 1 || *c < 1 {
 		return errors.New("--devices and --concurrency must be positive")
 	}
-	fmt.Fprintln(stdout, "starting the sandbox deployment...")
-	d, err := sandbox.StartStandalone(ctx, sandbox.Options{})
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	var ngx *sandbox.Nginx
-	if *useNginx {
-		if ngx, err = sandbox.StartNginx(ctx, d.Publics); err != nil {
+	var configFor func(mode string, idevid tls.Certificate) pledge.Config
+	var mint func(ctx context.Context, serial string) (tls.Certificate, error)
+	var sell func(ctx context.Context, serials []string) error
+	if *sb {
+		fmt.Fprintln(stdout, "starting the sandbox deployment...")
+		d, err := sandbox.StartStandalone(ctx, sandbox.Options{})
+		if err != nil {
 			return err
 		}
-		defer ngx.Stop()
-		fmt.Fprintf(stdout, "nginx at %s\n", ngx.URL)
+		defer d.Close()
+		*masaAdmin, *factoryTok, *salesTok = d.MASAAdmin.URL, d.FactoryToken, d.SalesToken
+		ownerPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.State.DomainRoot.Raw})
+		f := &factory{adminURL: *masaAdmin, factoryTok: *factoryTok, saleTok: *salesTok, client: http.DefaultClient}
+		mint = f.mint
+		sell = func(ctx context.Context, serials []string) error { return f.sell(ctx, serials, ownerPEM) }
+		configFor = d.PledgeConfig
+		if *useNginx {
+			ngx, err := sandbox.StartNginx(ctx, d.Publics)
+			if err != nil {
+				return err
+			}
+			defer ngx.Stop()
+			fmt.Fprintf(stdout, "nginx at %s\n", ngx.URL)
+			configFor = func(mode string, idevid tls.Certificate) pledge.Config {
+				cfg := d.PledgeConfig(mode, idevid)
+				if mode != pledge.ModeDirect {
+					cfg.RegistrarURL, cfg.HTTP = ngx.URL, ngx.Client()
+				}
+				return cfg
+			}
+		}
+	} else {
+		if *masaAdmin == "" || *factoryTok == "" || *salesTok == "" || *ownerCA == "" || target.registrarURL == "" || target.anchor == "" {
+			return errors.New("without --sandbox: --registrar-url, --manufacturer-anchor, --masa-admin-url, --factory-token, --sales-token and --owner-ca are required")
+		}
+		ownerPEM, err := os.ReadFile(*ownerCA)
+		if err != nil {
+			return err
+		}
+		f := &factory{adminURL: *masaAdmin, factoryTok: *factoryTok, saleTok: *salesTok, client: http.DefaultClient}
+		mint = f.mint
+		sell = func(ctx context.Context, serials []string) error { return f.sell(ctx, serials, ownerPEM) }
+		base, err := target.baseConfig()
+		if err != nil {
+			return err
+		}
+		configFor = func(mode string, idevid tls.Certificate) pledge.Config {
+			cfg := *base
+			cfg.Mode, cfg.IDevID = mode, idevid
+			return cfg
+		}
 	}
-	fmt.Fprintf(stdout, "minting %d IDevIDs through the MASA...\n", *n)
+	fmt.Fprintf(stdout, "minting %d IDevIDs through the MASA's factory API and selling them to the owner...\n", *n)
 	devices := make([]tls.Certificate, *n)
+	serials := make([]string, *n)
 	for i := range devices {
-		if devices[i], err = d.NewDevice(ctx, fmt.Sprintf("LOAD-%06d", i), true); err != nil {
+		serials[i] = fmt.Sprintf("%s-%06d", *prefix, i)
+		var err error
+		if devices[i], err = mint(ctx, serials[i]); err != nil {
 			return err
 		}
+	}
+	if err := sell(ctx, serials); err != nil {
+		return err
 	}
 	r := &loadRun{steps: map[string][]time.Duration{}, failures: map[string]int{}}
 	start := time.Now()
@@ -75,11 +126,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 				if i >= *n || ctx.Err() != nil {
 					return
 				}
-				cfg := d.PledgeConfig(*mode, devices[i])
-				if ngx != nil && *mode != pledge.ModeDirect {
-					cfg.RegistrarURL, cfg.HTTP = ngx.URL, ngx.Client()
-				}
-				res, err := pledge.Onboard(ctx, cfg)
+				res, _, err := pledge.OnboardRetrying(ctx, configFor(*mode, devices[i]), 5)
 				r.record(res, err)
 			}
 		}()

@@ -75,7 +75,7 @@ func TestOnboardCommand(t *testing.T) {
 
 func TestLoadCommand(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"load", "--devices", "12", "--concurrency", "4", "--mode", "atls-records", "--progress=false"}, &out, func(string) string { return "" })
+	err := run(context.Background(), []string{"load", "--sandbox", "--devices", "12", "--concurrency", "4", "--mode", "atls-records", "--progress=false"}, &out, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -83,5 +83,34 @@ func TestLoadCommand(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("report lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestLoadAgainstADeployment mints devices through a MASA's factory API,
+// sells them to the owner through its sales API, and onboards them at a
+// deployment the command did not start.
+func TestLoadAgainstADeployment(t *testing.T) {
+	ctx := context.Background()
+	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dir := t.TempDir()
+	writePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
+	writePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
+	writePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
+	writePEM(t, filepath.Join(dir, "owner.crt"), "CERTIFICATE", d.State.DomainRoot.Raw)
+	var out bytes.Buffer
+	err = run(ctx, []string{"load", "--devices", "8", "--concurrency", "4", "--mode", "atls-oscore", "--progress=false",
+		"--registrar-url", d.LB.URL, "--outer-ca", filepath.Join(dir, "lb.crt"),
+		"--manufacturer-anchor", filepath.Join(dir, "anchor.crt"), "--masa-cert", filepath.Join(dir, "masa.crt"),
+		"--masa-admin-url", d.MASAAdmin.URL, "--factory-token", d.FactoryToken, "--sales-token", d.SalesToken,
+		"--owner-ca", filepath.Join(dir, "owner.crt"), "--serial-prefix", "REMOTE"}, &out, func(string) string { return "" })
+	if err != nil || !strings.Contains(out.String(), "8 succeeded, 0 failed") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if _, err := d.Store.FindPledge(ctx, d.ManufacturerID, "REMOTE-000007"); err != nil {
+		t.Fatalf("the registrar does not know the last device: %v", err)
 	}
 }

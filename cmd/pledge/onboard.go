@@ -26,12 +26,16 @@ type onboardFlags struct {
 	maxWait                                 time.Duration
 }
 
-func (f *onboardFlags) register(fs *flag.FlagSet) {
+// register defines the flags; withIDevID adds the IDevID files (a load
+// run mints its devices instead).
+func (f *onboardFlags) register(fs *flag.FlagSet, withIDevID bool) {
 	fs.StringVar(&f.registrarURL, "registrar-url", "", "registrar base URL: the load balancer (ATLS modes) or the direct listener, e.g. https://registrar.example.net:8443 (required)")
 	fs.StringVar(&f.mode, "mode", pledge.ModeATLSOSCORE, "how to reach the registrar: "+strings.Join(pledge.Modes, ", "))
 	fs.StringVar(&f.atlsPath, "atls-path", "/.well-known/atls", "path of the ATLS resource behind the load balancer")
-	fs.StringVar(&f.idevidCert, "idevid-cert", "", "PEM file: the IDevID certificate, then any intermediates (required)")
-	fs.StringVar(&f.idevidKey, "idevid-key", "", "PEM file: the IDevID private key (required)")
+	if withIDevID {
+		fs.StringVar(&f.idevidCert, "idevid-cert", "", "PEM file: the IDevID certificate, then any intermediates (required)")
+		fs.StringVar(&f.idevidKey, "idevid-key", "", "PEM file: the IDevID private key (required)")
+	}
 	fs.StringVar(&f.anchor, "manufacturer-anchor", "", "PEM file: the manufacturer's trust anchor the voucher's signer chains to (required)")
 	fs.StringVar(&f.masaCert, "masa-cert", "", "PEM file: the MASA's voucher-signing certificate, when vouchers do not carry it")
 	fs.StringVar(&f.outerCA, "outer-ca", "", "PEM file: CA of the load balancer's TLS certificate (default: system roots)")
@@ -43,7 +47,7 @@ func onboard(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = cli.Usage(stdout, fs, envPrefix, "usage: pledge [onboard] [options]\n\nOnboards one device (RFC 8995): provisional TLS, voucher request, voucher validation,\nvoucher status, cacerts, csrattrs, key generation, simpleenroll, enrollment status.")
-	f.register(fs)
+	f.register(fs, true)
 	fs.StringVar(&f.out, "out", ".", "directory for the new domain certificate (ldevid.crt), key (ldevid.key) and CA bundle (ca.crt)")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
@@ -74,20 +78,33 @@ func onboard(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	return nil
 }
 
-// config turns the flags into a pledge configuration.
+// config turns the flags into a pledge configuration with the IDevID
+// read from its files.
 func (f *onboardFlags) config() (*pledge.Config, error) {
-	if f.registrarURL == "" || f.idevidCert == "" || f.idevidKey == "" || f.anchor == "" {
-		return nil, errors.New("--registrar-url, --idevid-cert, --idevid-key and --manufacturer-anchor are required")
+	if f.idevidCert == "" || f.idevidKey == "" {
+		return nil, errors.New("--idevid-cert and --idevid-key are required")
 	}
-	idevid, err := tls.LoadX509KeyPair(f.idevidCert, f.idevidKey)
+	cfg, err := f.baseConfig()
 	if err != nil {
+		return nil, err
+	}
+	if cfg.IDevID, err = tls.LoadX509KeyPair(f.idevidCert, f.idevidKey); err != nil {
 		return nil, fmt.Errorf("IDevID: %w", err)
+	}
+	return cfg, nil
+}
+
+// baseConfig is everything but the IDevID: where the registrar is and
+// what the device trusts.
+func (f *onboardFlags) baseConfig() (*pledge.Config, error) {
+	if f.registrarURL == "" || f.anchor == "" {
+		return nil, errors.New("--registrar-url and --manufacturer-anchor are required")
 	}
 	anchors, err := readPool(f.anchor)
 	if err != nil {
 		return nil, err
 	}
-	cfg := &pledge.Config{RegistrarURL: f.registrarURL, ATLSPath: f.atlsPath, Mode: f.mode, IDevID: idevid,
+	cfg := &pledge.Config{RegistrarURL: f.registrarURL, ATLSPath: f.atlsPath, Mode: f.mode,
 		ManufacturerAnchors: anchors, MaxWait: f.maxWait}
 	if f.masaCert != "" {
 		if cfg.MASACerts, err = readCerts(f.masaCert); err != nil {

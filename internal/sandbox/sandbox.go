@@ -63,17 +63,21 @@ type Options struct {
 
 // Deployment is a running sandbox.
 type Deployment struct {
-	MASAKeys       *masa.Keys
-	MASA           *masa.Service
-	MASAServer     *httptest.Server
-	OwnerID        int64
-	State          *registrar.State
-	Store          *store.Store
-	ManufacturerID int64
-	Replicas       []*registrar.Registrar
-	Direct         []*httptest.Server // each replica's direct mutual-TLS listener
-	LB             *httptest.Server   // the load balancer, https
-	LBRequests     atomic.Int64
+	MASAKeys   *masa.Keys
+	MASA       *masa.Service
+	MASAServer *httptest.Server
+	// MASAAdmin is the MASA's factory and sales API (plain HTTP here),
+	// with tokens of the factory and sales roles.
+	MASAAdmin                *httptest.Server
+	FactoryToken, SalesToken string
+	OwnerID                  int64
+	State                    *registrar.State
+	Store                    *store.Store
+	ManufacturerID           int64
+	Replicas                 []*registrar.Registrar
+	Direct                   []*httptest.Server // each replica's direct mutual-TLS listener
+	LB                       *httptest.Server   // the load balancer, https
+	LBRequests               atomic.Int64
 	// Publics are the replicas' plain-HTTP ATLS listeners, for a load
 	// balancer of one's own (see StartNginx).
 	Publics []*url.URL
@@ -223,6 +227,14 @@ func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 		return err
 	}
 	d.MASAServer.Config.Handler = httpapi.DeviceHandler(d.MASA, httpapi.DeviceOptions{Logger: o.Logger})
+	d.MASAAdmin = httptest.NewServer(httpapi.AdminHandler(d.MASA, httpapi.AdminOptions{Logger: o.Logger}))
+	d.closers = append(d.closers, d.MASAAdmin.Close)
+	if _, d.FactoryToken, err = d.MASA.CreateToken(ctx, "factory line", masa.RoleFactory); err != nil {
+		return err
+	}
+	if _, d.SalesToken, err = d.MASA.CreateToken(ctx, "sales", masa.RoleSales); err != nil {
+		return err
+	}
 	return nil
 }
 
