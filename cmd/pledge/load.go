@@ -39,6 +39,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	salesTok := fs.String("sales-token", "", "MASA token of role sales, to sell the devices to --owner-ca (without --sandbox)")
 	ownerCA := fs.String("owner-ca", "", "PEM file: the owner's domain CA certificate the devices are sold to (without --sandbox)")
 	prefix := fs.String("serial-prefix", "LOAD", "prefix of the virtual devices' serial numbers")
+	handshakes := fs.Bool("handshake-only", false, "measure handshakes alone: the mode's, then direct TLS to the same deployment as the baseline (needs --sandbox)")
 	progress := fs.Bool("progress", true, "draw a live progress bar")
 	useNginx := fs.Bool("nginx", false, "put a real nginx (TLS termination, round-robin) in front of the replicas instead of the in-process balancer")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
@@ -50,6 +51,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	var configFor func(mode string, idevid tls.Certificate) pledge.Config
 	var mint func(ctx context.Context, serial string) (tls.Certificate, error)
 	var sell func(ctx context.Context, serials []string) error
+	var directConfig func(idevid tls.Certificate) pledge.Config
 	if *sb {
 		fmt.Fprintln(stdout, "starting the sandbox deployment...")
 		d, err := sandbox.StartStandalone(ctx, sandbox.Options{})
@@ -63,6 +65,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		mint = f.mint
 		sell = func(ctx context.Context, serials []string) error { return f.sell(ctx, serials, ownerPEM) }
 		configFor = d.PledgeConfig
+		directConfig = func(idevid tls.Certificate) pledge.Config { return d.PledgeConfig(pledge.ModeDirect, idevid) }
 		if *useNginx {
 			ngx, err := sandbox.StartNginx(ctx, d.Publics)
 			if err != nil {
@@ -111,6 +114,12 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	}
 	if err := sell(ctx, serials); err != nil {
 		return err
+	}
+	if *handshakes {
+		if directConfig == nil {
+			return errors.New("--handshake-only needs --sandbox (the baseline dials a replica directly)")
+		}
+		return handshakeRun(ctx, stdout, *c, devices, func(d tls.Certificate) pledge.Config { return configFor(*mode, d) }, directConfig)
 	}
 	r := &loadRun{steps: map[string][]time.Duration{}, failures: map[string]int{}}
 	start := time.Now()
@@ -243,4 +252,46 @@ func pct(sorted []time.Duration, p int) string {
 		i--
 	}
 	return sorted[i].Round(100 * time.Microsecond).String()
+}
+
+// handshakeRun measures handshakes per second in the chosen mode and then,
+// in the same run and with the same devices, direct TLS handshakes to a
+// replica as the baseline.
+func handshakeRun(ctx context.Context, w io.Writer, c int, devices []tls.Certificate, mode, direct func(tls.Certificate) pledge.Config) error {
+	measure := func(cfgOf func(tls.Certificate) pledge.Config) (float64, error) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		start := time.Now()
+		for range c {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(devices) {
+						return
+					}
+					if err := pledge.Handshake(ctx, cfgOf(devices[i])); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err, ok := firstErr.Load().(error); ok {
+			return 0, err
+		}
+		return float64(len(devices)) / time.Since(start).Seconds(), nil
+	}
+	rate, err := measure(mode)
+	if err != nil {
+		return err
+	}
+	base, err := measure(direct)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "handshakes/s: %.1f in this mode, %.1f direct TLS (baseline); ratio %.2f\n", rate, base, rate/base)
+	return nil
 }

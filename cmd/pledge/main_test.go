@@ -79,6 +79,10 @@ func TestLoadCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
+	var hs bytes.Buffer
+	if err := run(context.Background(), []string{"load", "--sandbox", "--handshake-only", "--devices", "10", "--concurrency", "4", "--progress=false"}, &hs, func(string) string { return "" }); err != nil || !strings.Contains(hs.String(), "direct TLS (baseline); ratio") {
+		t.Fatalf("handshake-only: %v\n%s", err, hs.String())
+	}
 	for _, want := range []string{"12 succeeded, 0 failed", "onboardings/s", "simpleenroll", "total"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("report lacks %q:\n%s", want, out.String())

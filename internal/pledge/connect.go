@@ -127,3 +127,15 @@ func connectDirect(ctx context.Context, cfg *Config) (*link, error) {
 	}
 	return l, nil
 }
+
+// Handshake only opens the channel of cfg.Mode and closes it again: the
+// ATLS handshake (with the key export in those modes), or the direct TLS
+// handshake and one request. Load runs use it to measure handshakes alone.
+func Handshake(ctx context.Context, cfg Config) error {
+	l, err := connect(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	l.close(ctx)
+	return nil
+}
