@@ -175,7 +175,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := rg.Register(ctx, internalURL); err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// On shutdown the replica first drains: no new ATLS sessions (the load
+	// balancer's other replicas take them), handshakes in progress may
+	// finish, then the listeners stop, letting requests in flight end.
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	go func() {
+		<-ctx.Done()
+		rg.ATLS().Drain()
+		deadline := time.Now().Add(c.shutdownGrace)
+		for rg.ATLS().Stats().Handshakes > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond) // polling a count, not synchronising
+		}
+		stopServing()
+	}()
+	g, gctx := errgroup.WithContext(serveCtx)
 	for _, s := range servers {
 		if err := s.listen(); err != nil {
 			return err

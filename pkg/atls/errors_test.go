@@ -355,3 +355,21 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestDrain: a draining server refuses new sessions with 503 and lets a
+// session in handshake finish.
+func TestDrain(t *testing.T) {
+	h := newHarness(t, nil)
+	p, ch := h.clientHello(t)
+	resp := h.post(t, ContentTypeATLS, "", ch)
+	sid := sidFrom(t, resp)
+	fin, _ := p.next(readAll(t, resp))
+	h.srv.Drain()
+	wantStatus(t, h.post(t, ContentTypeATLS, "", ch), 503, "shutting down")
+	if resp := h.post(t, ContentTypeATLS, sid, fin); resp.StatusCode != 200 {
+		t.Fatalf("the running handshake was cut off: %d", resp.StatusCode)
+	}
+	if st := h.srv.Stats(); st.Handshakes != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

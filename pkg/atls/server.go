@@ -25,6 +25,7 @@ type Server struct {
 	limiter   *rateLimiter
 	records   bool // http/1.1 among the protocols
 	lastSweep atomic.Int64
+	draining  atomic.Bool
 }
 
 // NewServer validates cfg and returns a Server.
@@ -69,6 +70,12 @@ func (s *Server) Stats() Stats {
 func (s *Server) Sweep() {
 	s.cleanup(s.table.sweep(s.cfg.Now()))
 }
+
+// Drain stops admitting new sessions (503 with Retry-After, so that the
+// load balancer's other replicas take them) while sessions already running
+// go on; a shutting-down replica calls it, waits for Stats().Handshakes to
+// reach zero or its grace period to end, then stops.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Close ends every session and releases its TLS state.
 func (s *Server) Close() {
@@ -178,6 +185,10 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byt
 	}
 	if !startsWithClientHello(body) {
 		writeError(w, errorf(http.StatusBadRequest, "a new session must start with a ClientHello"))
+		return
+	}
+	if s.draining.Load() {
+		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "replica shutting down", retryAfter: s.cfg.RetryAfter})
 		return
 	}
 	now := s.cfg.Now()
