@@ -17,12 +17,25 @@ import (
 // onboard through the load balancer in every ATLS mode: every device still
 // onboards, through retries, and none is issued two certificates.
 func TestReplicaKilledUnderLoad(t *testing.T) {
+	for _, lb := range []string{"in-process", "nginx"} {
+		t.Run(lb, func(t *testing.T) { replicaKilledUnderLoad(t, lb == "nginx") })
+	}
+}
+
+func replicaKilledUnderLoad(t *testing.T, useNginx bool) {
 	ctx := context.Background()
 	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	var ngx *sandbox.Nginx
+	if useNginx {
+		if ngx, err = sandbox.StartNginx(ctx, d.Publics); err != nil {
+			t.Fatal(err)
+		}
+		defer ngx.Stop()
+	}
 	modes := []string{pledge.ModeATLSOSCORE, pledge.ModeATLSCOSE, pledge.ModeATLSRecords}
 	const n = 36
 	var done, retried atomic.Int64
@@ -45,6 +58,9 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 				<-killed // two thirds of the devices start after the crash
 			}
 			cfg := d.PledgeConfig(modes[i%len(modes)], idevid)
+			if ngx != nil {
+				cfg.RegistrarURL, cfg.HTTP = ngx.URL, ngx.Client()
+			}
 			cfg.Sleep = func(time.Duration) <-chan time.Time { return time.After(time.Millisecond) }
 			res, attempts, err := pledge.OnboardRetrying(ctx, cfg, 20)
 			if err != nil {
