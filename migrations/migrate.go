@@ -58,7 +58,7 @@ func Down(dsn string, s Schema) error {
 func open(dsn string, s Schema) (*migrate.Migrate, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, errors.New("migrations: database URL must be postgres://...")
+		return nil, errors.New("migrations: the database URL must be a postgres:// URL")
 	}
 	u.Scheme = "pgx5"
 	q := u.Query()

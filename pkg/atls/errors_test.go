@@ -302,7 +302,7 @@ func TestExpiry(t *testing.T) {
 	wantStatus(t, h.post(t, ContentTypeATLS, sid, fin), 404, "expired")
 
 	// 60 s after the ClientHello even with flights in between.
-	p, ch = h.clientHello(t)
+	_, ch = h.clientHello(t)
 	resp = h.post(t, ContentTypeATLS, "", ch)
 	sid = sidFrom(t, resp)
 	readAll(t, resp)

@@ -134,13 +134,6 @@ func (c *flightConn) take() []byte {
 	return out
 }
 
-// pending reports whether the engine has unread input.
-func (c *flightConn) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.in)
-}
-
 // Close implements net.Conn: a blocked Read returns io.EOF.
 func (c *flightConn) Close() error {
 	c.mu.Lock()

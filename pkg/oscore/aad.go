@@ -1,9 +1,5 @@
 package oscore
 
-// encStructurePrefix is the CBOR of ["Encrypt0", h”, ...: the fixed start
-// of every OSCORE AAD (RFC 8613 5.4, RFC 9052 5.3).
-var encStructurePrefix = []byte{0x83, 0x68, 'E', 'n', 'c', 'r', 'y', 'p', 't', '0', 0x40}
-
 // aadArray is RFC 8613 5.4's aad_array with no Class I options:
 // [oscore_version: 1, algorithms: [alg_aead], request_kid, request_piv, h”].
 func aadArray(alg Algorithm, requestKID, requestPIV []byte) []byte {

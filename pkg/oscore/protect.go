@@ -13,7 +13,6 @@ var (
 	ErrReplay            = errors.New("Replay detected")
 	ErrContextNotFound   = errors.New("Security context not found")
 	ErrSequenceExhausted = errors.New("oscore: sender sequence number exhausted")
-	errResponsePIVAbsent = errors.New("oscore: response Partial IV required")
 )
 
 // MaxSequence is the largest Sender Sequence Number (RFC 8613 7.2.1).
