@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
 )
@@ -23,7 +24,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout)
+	if cli.IsHelp(err) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -31,10 +36,12 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = cli.Usage(out, fs, "LANDFALL_DEMO", "usage: demo [options]\n\nStarts PostgreSQL, a MASA and two registrar replicas behind a load balancer on this\nmachine, and onboards one device, printing each step.")
 	mode := fs.String("mode", pledge.ModeATLSOSCORE, "how the device reaches the registrar: "+strings.Join(pledge.Modes, ", "))
 	serial := fs.String("serial", "DEMO-0001", "the device's serial number")
 	outDir := fs.String("out", "", "directory to write the device's new certificate, key and CA bundle to (default: none)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, "LANDFALL_DEMO", os.Getenv); err != nil {
 		return err
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
