@@ -85,19 +85,12 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		return
 	}
 	ctx := r.Context()
-	sc, err := s.cfg.Contexts.Get(ctx, pr.kid)
-	switch {
-	case errors.Is(err, oscore.ErrContextNotFound):
-		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
-		return
-	case err != nil:
-		s.cfg.Logger.Error("atls: context store", "err", err)
-		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter})
-		return
-	case (sc.Protocol == ProtoCOSE) != cose:
-		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
+	cc, err := s.lookupContext(r, pr.kid, cose)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
+	sc, keys, peer := cc.sc, cc.keys, cc.peer
 	piv, err := oscore.DecodePIV(pr.piv)
 	if err != nil {
 		writeError(w, errorf(http.StatusBadRequest, "%v", err))
@@ -105,12 +98,6 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 	}
 	if sc.Window.Seen(piv) {
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay))
-		return
-	}
-	keys, err := oscore.Derive(sc.Params)
-	if err != nil {
-		s.cfg.Logger.Error("atls: stored context unusable", "err", err)
-		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
 		return
 	}
 	var plaintext []byte
@@ -129,6 +116,7 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay))
 		return
 	case errors.Is(err, oscore.ErrContextNotFound):
+		s.contexts.drop(pr.kid)
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
 		return
 	case err != nil:
@@ -136,15 +124,43 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter})
 		return
 	}
-	peer, err := peerOf(sc)
-	if err != nil {
-		s.cfg.Logger.Error("atls: stored peer certificate", "err", err)
-	}
 	if cose {
 		s.answerCOSE(w, r, keys, st, plaintext, peer)
 	} else {
 		s.answerOSCORE(w, r, keys, st, plaintext, peer)
 	}
+}
+
+// lookupContext finds the context of kid, from the cache or the store,
+// with its keys derived and its peer parsed.
+func (s *Server) lookupContext(r *http.Request, kid []byte, cose bool) (cachedContext, error) {
+	now := s.cfg.Now()
+	cc, ok := s.contexts.get(kid, now)
+	if !ok {
+		sc, err := s.cfg.Contexts.Get(r.Context(), kid)
+		switch {
+		case errors.Is(err, oscore.ErrContextNotFound):
+			return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+		case err != nil:
+			s.cfg.Logger.Error("atls: context store", "err", err)
+			return cc, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter}
+		}
+		keys, err := oscore.Derive(sc.Params)
+		if err != nil {
+			s.cfg.Logger.Error("atls: stored context unusable", "err", err)
+			return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+		}
+		peer, err := peerOf(sc)
+		if err != nil {
+			s.cfg.Logger.Error("atls: stored peer certificate", "err", err)
+		}
+		cc = cachedContext{sc: sc, keys: keys, peer: peer}
+		s.contexts.put(kid, cc, now)
+	}
+	if (cc.sc.Protocol == ProtoCOSE) != cose {
+		return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+	}
+	return cc, nil
 }
 
 func parseProtected(r *http.Request, body []byte, cose bool) (*protectedRequest, error) {

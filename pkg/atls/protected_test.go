@@ -259,3 +259,29 @@ func TestProtectedMalformedInnerGetsProtected400(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedContextRefusedByEveryReplica: a replica that has the context
+// cached still refuses it once another replica deleted it, because the
+// store's atomic mark is the authority.
+func TestDeletedContextRefusedByEveryReplica(t *testing.T) {
+	a, store := newProtectedHarness(t)
+	b := newHarness(t, func(c *ServerConfig) { c.Sink = nil; c.Contexts = store })
+	sess, err := a.client(ProtoCOSE).Handshake(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := sess.Transport()
+	viaB := &http.Client{Transport: tr}
+	tr.(*protectedTransport).session = &ClientSession{client: b.client(), exported: sess.exported}
+	if resp, err := viaB.Get("https://r.example/cached"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("through the second replica: %v", err)
+	}
+	if err := sess.Close(context.Background()); err != nil { // DELETE at the owner, A
+		t.Fatal(err)
+	}
+	_, err = viaB.Get("https://r.example/after-delete")
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != 401 || se.Reason != "Security context not found" {
+		t.Fatalf("deleted context through the replica that cached it: %v", err)
+	}
+}

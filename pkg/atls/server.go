@@ -26,6 +26,7 @@ type Server struct {
 	records   bool // http/1.1 among the protocols
 	lastSweep atomic.Int64
 	draining  atomic.Bool
+	contexts  *contextCache
 }
 
 // NewServer validates cfg and returns a Server.
@@ -39,10 +40,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     c,
-		sids:    sids,
-		table:   newSessionTable(c.Lifetimes),
-		limiter: newRateLimiter(c.RateLimit),
+		cfg:      c,
+		sids:     sids,
+		table:    newSessionTable(c.Lifetimes),
+		limiter:  newRateLimiter(c.RateLimit),
+		contexts: newContextCache(),
 	}
 	for _, p := range c.Protocols {
 		s.records = s.records || p == ProtoRecords
@@ -304,6 +306,7 @@ func (s *Server) endSession(sess *session) {
 	s.table.remove(sess)
 	sess.release()
 	if sess.exportedID != nil {
+		s.contexts.drop(sess.exportedID)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.cfg.Sink.DeleteContext(ctx, sess.exportedID); err != nil {
