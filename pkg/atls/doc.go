@@ -59,7 +59,10 @@
 // A POST or DELETE for a session another replica owns goes to the
 // configured Forwarder, once (ForwardedHeader stops a second hop).
 // HTTPForwarder sends it to the owner's internal listener. Key-export
-// contexts need no forwarding: they live in the shared ContextSink.
+// contexts need no forwarding: they live in the shared context store, and
+// any replica serves a protected request. A replica caches a context's
+// derived keys and parsed peer for five seconds; replays and deletions are
+// still decided by the store's atomic MarkSeen after decryption.
 //
 // # Client
 //
