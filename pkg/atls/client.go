@@ -346,25 +346,13 @@ func (s *ClientSession) deleteOnServer(ctx context.Context) error {
 
 // post sends one flight and returns the server's answering flight.
 func (s *ClientSession) post(ctx context.Context, flight []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.client.URL, bytes.NewReader(flight))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", ContentTypeATLS)
+	h := http.Header{"Content-Type": {ContentTypeATLS}}
 	if s.sid != "" {
-		req.Header.Set("Cookie", cookieName+"="+s.sid)
+		h.Set("Cookie", cookieName+"="+s.sid)
 	}
-	resp, err := s.client.httpClient().Do(req)
+	resp, body, err := s.client.send(ctx, h, flight)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp, body)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), ContentTypeATLS) {
 		return nil, fmt.Errorf("atls: answer has Content-Type %q", ct)
@@ -380,6 +368,31 @@ func (s *ClientSession) post(ctx context.Context, flight []byte) ([]byte, error)
 		}
 	}
 	return body, nil
+}
+
+// send POSTs body with headers h to the ATLS resource; any answer but 200
+// is a StatusError.
+func (c *Client) send(ctx context.Context, h http.Header, body []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, statusError(resp, answer)
+	}
+	return resp, answer, nil
 }
 
 func statusError(resp *http.Response, body []byte) *StatusError {

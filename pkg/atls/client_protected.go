@@ -1,10 +1,7 @@
 package atls
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/landfall-io/landfall/pkg/oscore"
@@ -54,7 +51,7 @@ func (t *protectedTransport) roundTripOSCORE(req *http.Request, body []byte) (*h
 		return nil, err
 	}
 	h := http.Header{"Content-Type": {oscore.MediaType}, oscore.HeaderName: {oscore.EncodeHeader(opt)}}
-	resp, answer, err := t.send(req.Context(), h, ct)
+	resp, answer, err := t.session.client.send(req.Context(), h, ct)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +79,7 @@ func (t *protectedTransport) roundTripCOSE(req *http.Request, body []byte) (*htt
 	if err != nil {
 		return nil, err
 	}
-	_, answer, err := t.send(req.Context(), http.Header{"Content-Type": {oscore.COSEMediaType}}, obj)
+	_, answer, err := t.session.client.send(req.Context(), http.Header{"Content-Type": {oscore.COSEMediaType}}, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -95,32 +92,6 @@ func (t *protectedTransport) roundTripCOSE(req *http.Request, body []byte) (*htt
 		return nil, fmt.Errorf("atls: inner response: %w", err)
 	}
 	return resp, nil
-}
-
-// send POSTs one protected message; any answer but 200 is a StatusError
-// (401 "Security context not found" tells the client to run a new
-// handshake).
-func (t *protectedTransport) send(ctx context.Context, h http.Header, body []byte) (*http.Response, []byte, error) {
-	out, err := http.NewRequestWithContext(ctx, http.MethodPost, t.session.client.URL, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
-	}
-	for k, v := range h {
-		out.Header[k] = v
-	}
-	resp, err := t.session.client.httpClient().Do(out)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, statusError(resp, answer)
-	}
-	return resp, answer, nil
 }
 
 // innerRequestBytes serialises an inner HTTP/1.1 request (profile 3.2):

@@ -120,8 +120,7 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
 		return
 	case err != nil:
-		s.cfg.Logger.Error("atls: context store", "err", err)
-		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter})
+		writeError(w, s.storeUnavailable(err))
 		return
 	}
 	if cose {
@@ -142,8 +141,7 @@ func (s *Server) lookupContext(r *http.Request, kid []byte, cose bool) (cachedCo
 		case errors.Is(err, oscore.ErrContextNotFound):
 			return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
 		case err != nil:
-			s.cfg.Logger.Error("atls: context store", "err", err)
-			return cc, &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter}
+			return cc, s.storeUnavailable(err)
 		}
 		keys, err := oscore.Derive(sc.Params)
 		if err != nil {
@@ -161,6 +159,12 @@ func (s *Server) lookupContext(r *http.Request, kid []byte, cose bool) (cachedCo
 		return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
 	}
 	return cc, nil
+}
+
+// storeUnavailable logs a context-store failure and is the 503 it gets.
+func (s *Server) storeUnavailable(err error) *httpError {
+	s.cfg.Logger.Error("atls: context store", "err", err)
+	return &httpError{status: http.StatusServiceUnavailable, reason: "security context store unavailable", retryAfter: s.cfg.RetryAfter}
 }
 
 func parseProtected(r *http.Request, body []byte, cose bool) (*protectedRequest, error) {

@@ -223,10 +223,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byt
 
 // continueSession feeds a later flight to its session.
 func (s *Server) continueSession(w http.ResponseWriter, r *http.Request, sid string, body []byte) {
-	sess, expired := s.table.get(sid, s.cfg.Now())
-	s.cleanup(expired)
+	sess := s.liveSession(w, sid)
 	if sess == nil {
-		writeError(w, errorf(http.StatusNotFound, "unknown or expired session"))
 		return
 	}
 	sess.mu.Lock()
@@ -329,16 +327,24 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	if !s.owns(w, r, sid) {
 		return
 	}
-	sess, expired := s.table.get(sid, s.cfg.Now())
-	s.cleanup(expired)
+	sess := s.liveSession(w, sid)
 	if sess == nil {
-		writeError(w, errorf(http.StatusNotFound, "unknown or expired session"))
 		return
 	}
 	sess.mu.Lock()
 	s.endSession(sess)
 	sess.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// liveSession returns the live session sid names, or answers 404.
+func (s *Server) liveSession(w http.ResponseWriter, sid string) *session {
+	sess, expired := s.table.get(sid, s.cfg.Now())
+	s.cleanup(expired)
+	if sess == nil {
+		writeError(w, errorf(http.StatusNotFound, "unknown or expired session"))
+	}
+	return sess
 }
 
 // cleanup releases the TLS state of sessions already removed from the
