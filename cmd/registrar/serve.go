@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -133,11 +132,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	domainPool := x509.NewCertPool()
-	domainPool.AddCert(st.DomainRoot)
-	forward := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{st.TLSCert}, RootCAs: domainPool, MinVersion: tls.VersionTLS13,
-	}}}
 	rg, err := registrar.New(registrar.Config{
 		ReplicaID:          c.replicaID,
 		SessionKey:         st.SessionKey,
@@ -152,21 +146,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		RateLimit:          atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
 		TrustedProxies:     proxies,
 		Logger:             log,
-	}, pool, ca, forward)
+	}, pool, ca, st.ForwardClient())
 	if err != nil {
 		return err
 	}
 	defer rg.Close()
 
-	internalTLS := &tls.Config{
-		Certificates: []tls.Certificate{st.TLSCert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    domainPool,
-		MinVersion:   tls.VersionTLS13,
-	}
 	servers := []*listener{
 		{name: "public", addr: c.listenPublic, handler: rg.PublicHandler()},
-		{name: "internal", addr: c.listenInternal, handler: rg.InternalHandler(), tls: internalTLS},
+		{name: "internal", addr: c.listenInternal, handler: rg.InternalHandler(), tls: st.InternalServerTLS()},
 		{name: "admin", addr: c.listenAdmin, handler: adminHandler(rg, log)},
 	}
 	if c.listenDirect != "" {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,4 +208,35 @@ func readCert(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s: no PEM certificate", path)
 	}
 	return x509.ParseCertificate(blk.Bytes)
+}
+
+// InternalServerTLS is the TLS of a replica's internal listener: only
+// holders of a certificate of the domain CA (other replicas) get in.
+func (st *State) InternalServerTLS() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{st.TLSCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    st.domainPool(),
+		MinVersion:   tls.VersionTLS13,
+	}
+}
+
+// ForwardClient is the HTTP client that forwards ATLS flights to other
+// replicas' internal listeners, authenticating with the registrar
+// certificate and trusting only the domain CA.
+func (st *State) ForwardClient() *http.Client {
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64,
+		TLSClientConfig: &tls.Config{
+			Certificates: []tls.Certificate{st.TLSCert},
+			RootCAs:      st.domainPool(),
+			MinVersion:   tls.VersionTLS13,
+		},
+	}}
+}
+
+func (st *State) domainPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(st.DomainRoot)
+	return pool
 }

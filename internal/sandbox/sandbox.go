@@ -280,11 +280,6 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	if err != nil {
 		return nil, err
 	}
-	domainPool := x509.NewCertPool()
-	domainPool.AddCert(d.State.DomainRoot)
-	forward := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{d.State.TLSCert}, RootCAs: domainPool,
-	}}}
 	rg, err := registrar.New(registrar.Config{
 		ReplicaID:      id,
 		SessionKey:     d.State.SessionKey,
@@ -293,12 +288,12 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 		Approval:       d.approval,
 		MASA:           registrar.MASAClient{Timeout: 10 * time.Second, Attempts: 2},
 		Logger:         log,
-	}, d.pool, ca, forward)
+	}, d.pool, ca, d.State.ForwardClient())
 	if err != nil {
 		return nil, err
 	}
 	internal := httptest.NewUnstartedServer(rg.InternalHandler())
-	internal.TLS = &tls.Config{Certificates: []tls.Certificate{d.State.TLSCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: domainPool}
+	internal.TLS = d.State.InternalServerTLS()
 	internal.StartTLS()
 	d.closers = append(d.closers, internal.Close)
 	iu, _ := url.Parse(internal.URL)
