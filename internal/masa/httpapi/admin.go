@@ -222,6 +222,19 @@ func (a *adminAPI) importDevices(w http.ResponseWriter, r *http.Request) {
 }
 
 // paging reads after and limit; CSV exports may ask for larger pages.
+// idPage reads the export format and the id-keyed paging (limit, after)
+// of the voucher and event listings.
+func idPage(r *http.Request) (format string, limit int, after int64, err error) {
+	if format, err = exportFormat(r); err != nil {
+		return
+	}
+	if _, limit, err = paging(r, format == "csv"); err != nil {
+		return
+	}
+	after, err = int64Param(r, "after")
+	return
+}
+
 func paging(r *http.Request, csvOut bool) (string, int, error) {
 	limit := 100
 	max := 1000
@@ -513,17 +526,7 @@ func (a *adminAPI) deletePolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *adminAPI) listVouchers(w http.ResponseWriter, r *http.Request) {
-	format, err := exportFormat(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	_, limit, err := paging(r, format == "csv")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	after, err := int64Param(r, "after")
+	format, limit, after, err := idPage(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -562,17 +565,7 @@ func (a *adminAPI) listVouchers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *adminAPI) listEvents(w http.ResponseWriter, r *http.Request) {
-	format, err := exportFormat(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	_, limit, err := paging(r, format == "csv")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	after, err := int64Param(r, "after")
+	format, limit, after, err := idPage(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
