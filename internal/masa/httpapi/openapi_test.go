@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,28 +19,19 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/landfall-io/landfall/api"
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
-const specPath = "../../../api/openapi.yaml"
+const specPath = "api/openapi.yaml"
 
 func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile(specPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := doc.Validate(loader.Context); err != nil {
-		t.Fatalf("api/openapi.yaml is not valid OpenAPI: %v", err)
-	}
-	doc.Servers = nil // match any host: the test servers' ports are random
-	router, err := gorillamux.NewRouter(doc)
+	doc, router, err := api.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,20 +135,7 @@ func TestOpenAPIRoutesInSpec(t *testing.T) {
 	}
 }
 
-func masaOperations(doc *openapi3.T) []string {
-	var ops []string
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			for _, tag := range op.Tags {
-				if tag == "masa" {
-					ops = append(ops, method+" "+path)
-				}
-			}
-		}
-	}
-	sort.Strings(ops)
-	return ops
-}
+func masaOperations(doc *openapi3.T) []string { return api.Operations(doc, "masa") }
 
 // TestOpenAPIConformance drives every MASA endpoint with real requests
 // through both listeners and validates each request and response against

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -17,26 +15,17 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/landfall-io/landfall/api"
 	"github.com/landfall-io/landfall/internal/registrar/admin"
 )
 
-const specPath = "../../../api/openapi.yaml"
+const specPath = "api/openapi.yaml"
 
 func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile(specPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := doc.Validate(loader.Context); err != nil {
-		t.Fatalf("%s is not valid OpenAPI: %v", specPath, err)
-	}
-	doc.Servers = nil // any host: test servers listen on random ports
-	router, err := gorillamux.NewRouter(doc)
+	doc, router, err := api.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,18 +33,7 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 }
 
 // specOperations lists "METHOD /path" of every operation in the spec.
-func specOperations(doc *openapi3.T) []string {
-	var ops []string
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			if slices.Contains(op.Tags, "registrar-admin") {
-				ops = append(ops, method+" "+path)
-			}
-		}
-	}
-	sort.Strings(ops)
-	return ops
-}
+func specOperations(doc *openapi3.T) []string { return api.Operations(doc, "registrar-admin") }
 
 // specChecker validates every request and response passing through it
 // against the spec with kin-openapi: a route missing from the spec, an
