@@ -20,18 +20,30 @@ type httpError struct {
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.reason) }
 
-// pendingError is a 202 (or 503) with Retry-After.
+// pendingError is a 202 (or 503) with Retry-After; err is the cause, for
+// the log.
 type pendingError struct {
 	status     int
 	reason     string
 	retryAfter time.Duration
+	err        error
 }
 
-func (e *pendingError) Error() string { return fmt.Sprintf("%d %s", e.status, e.reason) }
+func (e *pendingError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("%d %s: %v", e.status, e.reason, e.err)
+	}
+	return fmt.Sprintf("%d %s", e.status, e.reason)
+}
+
+func (e *pendingError) Unwrap() error { return e.err }
+
+// storeRetryAfter is what a pledge is told when the database fails.
+const storeRetryAfter = 5 * time.Second
 
 // unavailable wraps a storage failure: 503, retry shortly.
 func unavailable(err error) error {
-	return &pendingError{status: http.StatusServiceUnavailable, reason: "registrar database unavailable", retryAfter: 5 * time.Second}
+	return &pendingError{status: http.StatusServiceUnavailable, reason: "registrar database unavailable", retryAfter: storeRetryAfter, err: err}
 }
 
 // writeError maps every device-facing error to its answer, in one place.
@@ -47,7 +59,7 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((pe.retryAfter+time.Second-1)/time.Second)))
 	case errors.Is(err, store.ErrUnavailable):
 		status, reason = http.StatusServiceUnavailable, "registrar database unavailable"
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.Itoa(int(storeRetryAfter/time.Second)))
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

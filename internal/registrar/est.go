@@ -1,7 +1,9 @@
 package registrar
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,61 +17,109 @@ import (
 )
 
 // newEST builds the EST server (RFC 7030, RFC 8995 5.9) on the configured
-// CA backend, with the registrar's enrollment policy and a hook that
-// records every issued certificate.
+// CA backend, with the registrar's enrollment gate in front of it and the
+// recording of every issued certificate around it.
 func (rg *Registrar) newEST(ca enroll.CA) (*enroll.Server, error) {
-	return enroll.NewServer(ca,
+	return enroll.NewServer(&recordingCA{CA: ca, rg: rg},
 		enroll.WithPolicy(rg.enrollPolicy),
 		enroll.WithCSRPolicy(&rg.cfg.CSRPolicy),
-		enroll.WithIssuedHook(rg.recordIssuance),
 		enroll.WithLogger(rg.log),
 	)
 }
 
-// enrollPolicy refuses enrollment until the device's voucher was accepted
-// (RFC 8995 5.7 voucher status true) and the pledge was approved.
+// enrollee is a pledge asking for a domain certificate: the identity its
+// IDevID chain proves and the registrar's record of it.
+type enrollee struct {
+	identity *Pledge
+	record   *store.Pledge
+}
+
+// enrollPolicy is the RFC 8995 5.9 gate, decided on state this registrar
+// recorded and never on what the pledge reports alone (DESIGN decision
+// 13). A pledge enrolls when
+//   - it is approved (an operator's or the approval policy's decision),
+//   - the latest voucher exchange of the pledge issued a voucher from its
+//     MASA to this very IDevID (5.5, 5.6), and
+//   - it reported accepting that voucher (5.7): the report alone is
+//     telemetry, the recorded voucher is the authorization.
+//
+// Re-enrollment (RFC 7030 4.2.2) is authorized by the certificate being
+// renewed, which this registrar must have issued to a pledge not since
+// denied.
 func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest) error {
-	p, err := rg.pledgeForEnrollment(ctx, req)
+	if req.Renewing != nil {
+		id, err := rg.pledgeOfCertificate(ctx, req.Renewing)
+		if err != nil {
+			return err
+		}
+		p, err := rg.store.GetPledge(ctx, id)
+		if err != nil {
+			return estError(unavailable(err))
+		}
+		if p.Decision == store.DecisionDenied {
+			return enroll.ErrForbidden("pledge denied by the registrar's operator")
+		}
+		return nil
+	}
+	en, err := rg.enrollee(ctx, req.Peer.Chain)
 	if err != nil {
 		return err
 	}
-	switch p.Decision {
+	switch en.record.Decision {
 	case store.DecisionDenied:
 		return enroll.ErrForbidden("pledge denied by the registrar's operator")
 	case store.DecisionPending:
 		return enroll.ErrPending(rg.cfg.ApprovalRetryAfter, "pledge awaits the operator's approval")
 	}
-	switch p.State {
+	if err := rg.checkVoucherObtained(ctx, en); err != nil {
+		return err
+	}
+	switch en.record.State {
 	case store.StateVoucherAccepted, store.StateEnrolled, store.StateEnrollFailed:
 		return nil
 	}
-	return enroll.ErrForbidden(fmt.Sprintf("enrollment refused in state %q: the pledge must obtain and accept a voucher first", p.State))
+	return enroll.ErrForbidden(fmt.Sprintf("enrollment refused in state %q: the pledge must report that it accepted its voucher first", en.record.State))
 }
 
-// pledgeForEnrollment finds the pledge an EST request is for: by its IDevID
-// on enrollment, by the certificate being renewed on re-enrollment.
-func (rg *Registrar) pledgeForEnrollment(ctx context.Context, req *enroll.AuthzRequest) (*store.Pledge, error) {
-	chain := req.Peer.Chain
-	if req.Renewing != nil {
-		id, err := rg.pledgeOfCertificate(ctx, req.Renewing)
-		if err != nil {
-			return nil, err
-		}
-		return rg.store.GetPledge(ctx, id)
+// checkVoucherObtained requires that the pledge's latest voucher exchange
+// issued a voucher to the IDevID that now enrolls. A MASA's refusal (an
+// unsold device, one sold to another domain) or a newer request still
+// unanswered leaves the pledge without one.
+func (rg *Registrar) checkVoucherObtained(ctx context.Context, en *enrollee) error {
+	ex, err := rg.store.LatestExchange(ctx, en.record.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return enroll.ErrForbidden("no voucher was obtained for this pledge: request a voucher first")
 	}
-	anchor, err := rg.manufacturerOf(ctx, chain)
 	if err != nil {
-		return nil, enroll.ErrForbidden(errUnknownManufacturer.Error())
+		return estError(unavailable(err))
 	}
-	serial, err := serialSource(anchor.SerialField)(chain[0])
+	if ex.Outcome != store.OutcomeIssued {
+		return enroll.ErrForbidden(fmt.Sprintf("no voucher was obtained for this pledge: its latest voucher request ended %q", ex.Outcome))
+	}
+	sum := sha256.Sum256(en.identity.IDevID.Raw)
+	if !bytes.Equal(ex.IDevIDSHA256, sum[:]) {
+		return enroll.ErrForbidden("the voucher was obtained for another IDevID of this serial number")
+	}
+	return nil
+}
+
+// enrollee identifies the pledge an EST request comes from by its whole
+// presented chain (IDevIDs may be issued by a manufacturer's sub-CA), with
+// the manufacturer's serial field: the one source of the serial number for
+// every step (RFC 8995 5.5, 5.9.2).
+func (rg *Registrar) enrollee(ctx context.Context, chain []*x509.Certificate) (*enrollee, error) {
+	id, err := rg.identifyChain(ctx, chain)
 	if err != nil {
-		return nil, enroll.ErrForbidden(err.Error())
+		return nil, estError(err)
 	}
-	p, err := rg.store.FindPledge(ctx, anchor.ID, serial)
+	p, err := rg.store.FindPledge(ctx, id.Manufacturer.ID, id.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, enroll.ErrForbidden("unknown pledge: request a voucher first")
 	}
-	return p, err
+	if err != nil {
+		return nil, estError(unavailable(err))
+	}
+	return &enrollee{identity: id, record: p}, nil
 }
 
 // pledgeOfCertificate maps a domain certificate this registrar issued back
@@ -82,42 +132,25 @@ func (rg *Registrar) pledgeOfCertificate(ctx context.Context, c *x509.Certificat
 		return 0, enroll.ErrForbidden("certificate was not issued by this registrar")
 	}
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, estError(unavailable(err))
 	}
 	return id, nil
 }
 
-// recordIssuance stores an issued certificate and moves the pledge on. A
-// failure here fails the enrollment: no certificate leaves unrecorded.
-func (rg *Registrar) recordIssuance(ctx context.Context, is *enroll.Issuance) error {
-	var pledgeID int64
-	var err error
-	if is.Operation == enroll.OpSimpleReenroll {
-		pledgeID, err = rg.pledgeOfCertificate(ctx, is.Device)
-	} else {
-		var p *store.Pledge
-		p, err = rg.pledgeForEnrollment(ctx, &enroll.AuthzRequest{Peer: enroll.Peer{Chain: []*x509.Certificate{is.Device}}})
-		if p != nil {
-			pledgeID = p.ID
-		}
+// estError gives a registrar error the form pkg/enroll answers with: its
+// status, reason and Retry-After.
+func estError(err error) error {
+	var he *httpError
+	var pe *pendingError
+	switch {
+	case errors.As(err, &he):
+		return &enroll.Error{Status: he.status, Reason: he.reason, Err: err}
+	case errors.As(err, &pe):
+		return &enroll.Error{Status: pe.status, Reason: pe.reason, RetryAfter: pe.retryAfter, Err: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return &enroll.Error{Status: http.StatusServiceUnavailable, Reason: "registrar database unavailable", RetryAfter: storeRetryAfter, Err: err}
 	}
-	if err != nil {
-		return err
-	}
-	err = rg.store.RecordCertificate(ctx, store.Certificate{
-		Serial:    fmt.Sprintf("%x", is.SerialNumber),
-		PledgeID:  pledgeID,
-		Operation: string(is.Operation),
-		Subject:   is.Subject.String(),
-		NotBefore: is.NotBefore,
-		NotAfter:  is.NotAfter,
-		DER:       is.Certificate.Raw,
-	})
-	if err != nil {
-		return err
-	}
-	rg.metrics.issued.WithLabelValues(string(is.Operation)).Inc()
-	return rg.store.SetState(ctx, pledgeID, store.StateEnrolled)
+	return err
 }
 
 // estPeer hands the ATLS inner session's identity to pkg/enroll, and asks

@@ -52,11 +52,25 @@ func (rg *Registrar) sessionOf(r *http.Request) (chain []*x509.Certificate, loca
 // (RFC 8995 5.5: the registrar authenticates the pledge by its IDevID).
 func (rg *Registrar) identify(r *http.Request) (*Pledge, error) {
 	chain, local, binding, proto := rg.sessionOf(r)
+	p, err := rg.identifyChain(r.Context(), chain)
+	if err != nil {
+		return nil, err
+	}
+	p.RegistrarCert, p.ChannelBinding, p.Protocol = local, binding, proto
+	return p, nil
+}
+
+// identifyChain is who a presented chain (IDevID first, then whatever
+// intermediates the pledge sent) proves the pledge to be: the manufacturer
+// whose anchor verifies it and the serial number its serial field holds.
+// Every step (voucher request, telemetry, enrollment, certificate names)
+// identifies the pledge here, so that they all agree on the serial.
+func (rg *Registrar) identifyChain(ctx context.Context, chain []*x509.Certificate) (*Pledge, error) {
 	if len(chain) == 0 {
 		return nil, &httpError{http.StatusUnauthorized, "no client certificate: the pledge must present its IDevID"}
 	}
-	p := &Pledge{Chain: chain, IDevID: chain[0], RegistrarCert: local, ChannelBinding: binding, Protocol: proto}
-	anchor, err := rg.manufacturerOf(r.Context(), chain)
+	p := &Pledge{Chain: chain, IDevID: chain[0]}
+	anchor, err := rg.manufacturerOf(ctx, chain)
 	if err != nil {
 		return nil, err
 	}

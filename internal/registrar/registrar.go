@@ -138,7 +138,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		return nil, err
 	}
 	rg.contexts.Now = cfg.Now
-	if rg.est, err = rg.newEST(&idempotentCA{CA: ca, rg: rg}); err != nil {
+	if rg.est, err = rg.newEST(ca); err != nil {
 		return nil, err
 	}
 	rg.device = rg.deviceRoutes()

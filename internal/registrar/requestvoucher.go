@@ -2,6 +2,7 @@ package registrar
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -76,7 +77,8 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	ex := store.Exchange{PledgeID: p.ID, PledgeRequest: body, Nonce: checked.Request.Nonce, Replica: rg.cfg.ReplicaID}
+	idevidSum := sha256.Sum256(pledge.IDevID.Raw)
+	ex := store.Exchange{PledgeID: p.ID, PledgeRequest: body, Nonce: checked.Request.Nonce, Replica: rg.cfg.ReplicaID, IDevIDSHA256: idevidSum[:]}
 	if p, err = rg.decide(ctx, p); err != nil {
 		return nil, err
 	}
@@ -86,7 +88,7 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "pledge denied by the registrar's operator"})
 	case store.DecisionPending:
 		ex.Outcome, ex.Reason = store.OutcomeHeld, "awaiting approval"
-		return nil, rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "pledge awaits the operator's approval", rg.cfg.ApprovalRetryAfter})
+		return nil, rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "pledge awaits the operator's approval", rg.cfg.ApprovalRetryAfter, nil})
 	}
 
 	// RFC 8995 5.5: the registrar voucher-request, signed by the RA.
@@ -190,10 +192,10 @@ func (rg *Registrar) recordMASAFailure(ctx context.Context, ex store.Exchange, e
 	switch {
 	case errors.As(err, &me) && me.status == http.StatusAccepted:
 		ex.Outcome, ex.MASAStatus, ex.Reason = store.OutcomeMASAPending, me.status, me.reason
-		return rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "MASA decision pending", me.retryAfter})
+		return rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "MASA decision pending", me.retryAfter, nil})
 	case errors.As(err, &me) && me.retryAfter > 0:
 		ex.Outcome, ex.MASAStatus, ex.Reason = store.OutcomeMASAUnreachable, me.status, me.reason
-		return rg.recordFailure(ctx, ex, &pendingError{http.StatusServiceUnavailable, "MASA busy: " + me.reason, me.retryAfter})
+		return rg.recordFailure(ctx, ex, &pendingError{http.StatusServiceUnavailable, "MASA busy: " + me.reason, me.retryAfter, err})
 	case errors.As(err, &me):
 		ex.Outcome, ex.MASAStatus, ex.Reason = store.OutcomeMASARefused, me.status, me.reason
 		status := me.status
@@ -206,7 +208,7 @@ func (rg *Registrar) recordMASAFailure(ctx context.Context, ex store.Exchange, e
 	}
 	ex.Outcome, ex.Reason = store.OutcomeMASAUnreachable, err.Error()
 	rg.log.Warn("MASA unreachable", "err", err)
-	return rg.recordFailure(ctx, ex, &pendingError{http.StatusServiceUnavailable, "manufacturer's MASA unreachable; try again later", rg.cfg.MASARetryAfter})
+	return rg.recordFailure(ctx, ex, &pendingError{http.StatusServiceUnavailable, "manufacturer's MASA unreachable; try again later", rg.cfg.MASARetryAfter, err})
 }
 
 // voucherError gives a pkg/voucher failure its RFC 8995 status.

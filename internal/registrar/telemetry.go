@@ -102,17 +102,33 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 		writeError(w, unavailable(err))
 		return
 	}
+	// A report is telemetry (RFC 8995 5.7, 5.9.4), never an authorization:
+	// it is recorded whatever it says, but moves the pledge on only from
+	// the states it reports on. "Accepted" without a voucher issued, or
+	// "installed" without a certificate issued, changes nothing.
 	next := failed
 	if report.Status {
 		next = ok
 	}
-	// An enrollment report cannot undo a later state, and a voucher report
-	// only counts before enrollment.
-	if kind == store.TelemetryEnrollStatus || p.State != store.StateEnrolled {
+	if reportMoves(kind, p.State) {
 		if err := rg.store.SetState(r.Context(), p.ID, next); err != nil {
 			writeError(w, unavailable(err))
 			return
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// reportMoves reports whether a status report of kind may set the state of
+// a pledge in state from: a voucher status only answers an issued voucher
+// (and may correct an earlier report before enrollment), an enrollment
+// status only answers an issued certificate.
+func reportMoves(kind string, from store.State) bool {
+	switch kind {
+	case store.TelemetryVoucherStatus:
+		return from == store.StateVoucherIssued || from == store.StateVoucherAccepted || from == store.StateVoucherRejected
+	case store.TelemetryEnrollStatus:
+		return from == store.StateEnrolled || from == store.StateEnrollFailed
+	}
+	return false
 }

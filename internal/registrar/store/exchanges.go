@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -41,6 +42,9 @@ type Exchange struct {
 	Reason           string    `json:"reason"`
 	Replica          string    `json:"replica"`
 	CreatedAt        time.Time `json:"created_at"`
+	// IDevIDSHA256 is the SHA-256 of the IDevID (DER) that made the
+	// request: enrollment needs a voucher issued to that same IDevID.
+	IDevIDSHA256 []byte `json:"idevid_sha256,omitempty"`
 }
 
 // RecordExchange stores e (ID and CreatedAt are assigned) and returns its id.
@@ -57,10 +61,10 @@ func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
 	}
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
-			voucher, nonce, outcome, masa_status, reason, replica, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			voucher, nonce, outcome, masa_status, reason, replica, created_at, idevid_sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
-		string(e.Outcome), status, e.Reason, e.Replica, s.clock()).Scan(&id)
+		string(e.Outcome), status, e.Reason, e.Replica, s.clock(), nilIfEmpty(e.IDevIDSHA256)).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
 		return 0, notFound("pledge", e.PledgeID)
 	}
@@ -70,7 +74,7 @@ func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
 // ListExchanges returns pledgeID's voucher exchanges, oldest first.
 func (s *Store) ListExchanges(ctx context.Context, pledgeID int64) ([]Exchange, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
-			coalesce(nonce, ''), outcome, coalesce(masa_status, 0), reason, replica, created_at
+			coalesce(nonce, ''), outcome, coalesce(masa_status, 0), reason, replica, created_at, idevid_sha256
 		FROM voucher_exchanges WHERE pledge_id = $1 ORDER BY created_at, id`, pledgeID)
 	if err != nil {
 		return nil, classify("list exchanges", err)
@@ -83,6 +87,28 @@ func (s *Store) ListExchanges(ctx context.Context, pledgeID int64) ([]Exchange, 
 		es = []Exchange{}
 	}
 	return es, nil
+}
+
+// LatestExchange returns pledgeID's most recent voucher exchange, or
+// ErrNotFound if it has none. Enrollment is decided on it (RFC 8995 5.9:
+// the registrar enrolls a pledge it obtained a voucher for): an earlier
+// voucher does not count once a later request was refused, as after the
+// device was sold on.
+func (s *Store) LatestExchange(ctx context.Context, pledgeID int64) (*Exchange, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
+			coalesce(nonce, ''), outcome, coalesce(masa_status, 0), reason, replica, created_at, idevid_sha256
+		FROM voucher_exchanges WHERE pledge_id = $1 ORDER BY id DESC LIMIT 1`, pledgeID)
+	if err != nil {
+		return nil, classify("latest exchange", err)
+	}
+	e, err := pgx.CollectOneRow(rows, pgx.RowToStructByPos[Exchange])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("exchange of pledge", pledgeID)
+	}
+	if err != nil {
+		return nil, classify("latest exchange", err)
+	}
+	return &e, nil
 }
 
 func nilIfEmpty(b []byte) []byte {

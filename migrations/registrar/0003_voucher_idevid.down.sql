@@ -1,0 +1,1 @@
+ALTER TABLE voucher_exchanges DROP COLUMN idevid_sha256;
