@@ -21,6 +21,7 @@ import (
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/admin"
+	"github.com/landfall-io/landfall/internal/replica"
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
@@ -52,13 +53,9 @@ type serveConfig struct {
 func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func(string) string) error) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve", "usage: registrar [serve] [options]\n\nRuns one registrar replica: ATLS behind the load balancer, direct mutual TLS,\nthe internal listener for replica-to-replica forwarding, and the admin listener.", stdout)
-	host, _ := os.Hostname()
-	if len(host) > atls.MaxOwnerIDLen {
-		host = host[:atls.MaxOwnerIDLen]
-	}
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL, postgres://... (required)")
 	fs.StringVar(&c.stateDir, "state-dir", "/var/lib/landfall/registrar", "directory written by `registrar init`")
-	fs.StringVar(&c.replicaID, "replica-id", host, "this replica's id in ATLS session ids, at most 16 bytes, unique per replica")
+	fs.StringVar(&c.replicaID, "replica-id", "", "this replica's id in ATLS session ids, at most 16 bytes, unique per replica; default: a prefix of the host name and 8 random characters, new at each start (a live duplicate is refused)")
 	fs.StringVar(&c.listenPublic, "listen-public", ":8080", "address of the plain-HTTP ATLS listener behind the TLS-terminating load balancer")
 	fs.StringVar(&c.listenDirect, "listen-direct", ":8443", "address of the direct mutual-TLS listener (RFC 8995 without a middlebox); empty disables it")
 	fs.StringVar(&c.listenInternal, "listen-internal", ":8444", "address of the internal listener other replicas forward ATLS flights to (mutual TLS with the registrar certificate)")
@@ -98,6 +95,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if c.databaseURL == "" || c.internalURL == "" {
 		return errors.New("--database-url and --internal-url are required")
+	}
+	if c.replicaID == "" {
+		host, _ := os.Hostname()
+		c.replicaID = replica.DefaultID(host)
 	}
 	internalURL, err := url.Parse(c.internalURL)
 	if err != nil {

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,15 +11,25 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/pkg/atls"
 )
 
 // ErrUnknown reports a replica that is not registered or whose heartbeat
 // has expired.
 var ErrUnknown = errors.New("replica: unknown or expired replica")
 
-// Registry registers this replica and resolves others.
+// ErrDuplicate reports a replica id another live process holds.
+var ErrDuplicate = errors.New("replica: the id is held by another live replica")
+
+// Registry registers this replica and resolves others. Each Registry is
+// one process's registration: it carries a random instance token, so that
+// a second process started with the same replica id is refused while the
+// first one's heartbeat is fresh, and so that a replica refreshes and
+// removes only its own row.
 type Registry struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	instance string
 	// Timeout is how old a heartbeat may be before its replica counts as
 	// gone; default 15 s. Interval is the heartbeat period; default 5 s.
 	Timeout  time.Duration
@@ -29,26 +40,34 @@ type Registry struct {
 
 // NewRegistry returns a registry on pool with default timings.
 func NewRegistry(pool *pgxpool.Pool) *Registry {
-	return &Registry{pool: pool, Timeout: 15 * time.Second, Interval: 5 * time.Second, Now: time.Now, Logger: slog.Default()}
+	return &Registry{pool: pool, instance: rand.Text(), Timeout: 15 * time.Second, Interval: 5 * time.Second, Now: time.Now, Logger: slog.Default()}
 }
 
-// Register records (or re-records) replica id with its internal URL.
+// Register records (or re-records) replica id with its internal URL. It
+// takes over a row only from this same process or from a replica whose
+// heartbeat has expired; a live holder of id makes it fail with
+// ErrDuplicate.
 func (r *Registry) Register(ctx context.Context, id string, internal *url.URL) error {
 	now := r.Now()
-	_, err := r.pool.Exec(ctx, `
-		INSERT INTO replicas (id, internal_url, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)
+	tag, err := r.pool.Exec(ctx, `
+		INSERT INTO replicas (id, internal_url, started_at, heartbeat_at, instance) VALUES ($1, $2, $3, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET internal_url = EXCLUDED.internal_url,
-			started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at`,
-		id, internal.String(), now)
+			started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, instance = EXCLUDED.instance
+		WHERE replicas.instance = EXCLUDED.instance OR replicas.heartbeat_at < $5`,
+		id, internal.String(), now, r.instance, now.Add(-r.Timeout))
 	if err != nil {
 		return fmt.Errorf("replica: register %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("replica: register %q: %w (its heartbeat is fresh); give every replica its own --replica-id, or leave it unset for a unique default", id, ErrDuplicate)
 	}
 	return nil
 }
 
-// Heartbeat refreshes replica id's heartbeat.
+// Heartbeat refreshes replica id's heartbeat, if the row is still this
+// process's.
 func (r *Registry) Heartbeat(ctx context.Context, id string) error {
-	tag, err := r.pool.Exec(ctx, `UPDATE replicas SET heartbeat_at = $2 WHERE id = $1`, id, r.Now())
+	tag, err := r.pool.Exec(ctx, `UPDATE replicas SET heartbeat_at = $2 WHERE id = $1 AND instance = $3`, id, r.Now(), r.instance)
 	if err != nil {
 		return fmt.Errorf("replica: heartbeat %s: %w", id, err)
 	}
@@ -58,9 +77,10 @@ func (r *Registry) Heartbeat(ctx context.Context, id string) error {
 	return nil
 }
 
-// Deregister removes replica id, on orderly shutdown.
+// Deregister removes replica id, on orderly shutdown: only this process's
+// row, never one another process has since registered.
 func (r *Registry) Deregister(ctx context.Context, id string) error {
-	_, err := r.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1`, id)
+	_, err := r.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1 AND instance = $2`, id, r.instance)
 	return err
 }
 
@@ -116,9 +136,33 @@ func (r *Registry) Run(ctx context.Context, id string, internal *url.URL) error 
 			if errors.Is(err, ErrUnknown) {
 				err = r.Register(ctx, id, internal)
 			}
-			if err != nil && ctx.Err() == nil {
+			if errors.Is(err, ErrDuplicate) {
+				r.Logger.Error("replica id taken over by another process while this one's heartbeat was stale", "replica", id, "err", err)
+			} else if err != nil && ctx.Err() == nil {
 				r.Logger.Warn("replica heartbeat failed", "replica", id, "err", err)
 			}
 		}
 	}
+}
+
+// MaxIDLen is the longest replica id (it travels in ATLS session ids).
+const MaxIDLen = atls.MaxOwnerIDLen
+
+// DefaultID is a replica id unique by construction: up to seven bytes of
+// host (a pod or host name, for operators reading logs) and eight random
+// base32 characters (40 bits), because host names alone collide (pods of one deployment
+// share prefixes that a 16-byte cut leaves equal).
+func DefaultID(host string) string {
+	var prefix []byte
+	for i := 0; i < len(host) && len(prefix) < 7; i++ {
+		c := host[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' {
+			prefix = append(prefix, c)
+		}
+	}
+	suffix := rand.Text()[:8]
+	if len(prefix) == 0 {
+		return "replica-" + suffix
+	}
+	return string(prefix) + "-" + suffix
 }

@@ -104,3 +104,57 @@ func TestRegistrarSchemaUpDownUp(t *testing.T) {
 		t.Fatalf("up again: v=%d err=%v", v2, err)
 	}
 }
+
+// A second process with a live replica's id is refused, does not take the
+// row over, and its shutdown leaves the live replica's row alone; once the
+// first one's heartbeat expires, the id may be reused.
+func TestDuplicateReplicaID(t *testing.T) {
+	ctx := context.Background()
+	first, c := newRegistry(t)
+	second := NewRegistry(first.pool)
+	second.Now = c.Now
+	a, _ := url.Parse("https://10.0.0.1:8444")
+	b, _ := url.Parse("https://10.0.0.2:8444")
+	if err := first.Register(ctx, "pod", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Register(ctx, "pod", b); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate registered: %v", err)
+	}
+	if err := second.Heartbeat(ctx, "pod"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("heartbeat of a row not ours: %v", err)
+	}
+	if err := second.Deregister(ctx, "pod"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := first.Resolve(ctx, "pod")
+	if err != nil || got.String() != a.String() {
+		t.Fatalf("the live replica's row changed: %v %v", got, err)
+	}
+	if err := first.Register(ctx, "pod", a); err != nil {
+		t.Fatalf("re-registering one's own row: %v", err)
+	}
+	c.add(first.Timeout + time.Second)
+	if err := second.Register(ctx, "pod", b); err != nil {
+		t.Fatalf("taking over an expired id: %v", err)
+	}
+	if err := first.Deregister(ctx, "pod"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := second.Resolve(ctx, "pod"); err != nil || got.String() != b.String() {
+		t.Fatalf("the old holder's shutdown removed the new holder's row: %v %v", got, err)
+	}
+}
+
+func TestDefaultIDUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, host := range []string{"registrar-7d9f8c6b5-abcde", "registrar-7d9f8c6b5-fghij", "", "ünïcode.example"} {
+		for range 50 {
+			id := DefaultID(host)
+			if len(id) == 0 || len(id) > MaxIDLen || seen[id] {
+				t.Fatalf("DefaultID(%q) = %q (len %d, seen %v)", host, id, len(id), seen[id])
+			}
+			seen[id] = true
+		}
+	}
+}

@@ -5,3 +5,8 @@
 -- enrolls. Exchanges recorded before this migration have none and never
 -- authorize an enrollment.
 ALTER TABLE voucher_exchanges ADD COLUMN idevid_sha256 bytea;
+
+-- Each running replica process registers with a random instance token:
+-- a second process with the same replica id is refused while the first
+-- heartbeats, and a replica only ever refreshes or removes its own row.
+ALTER TABLE replicas ADD COLUMN instance text NOT NULL DEFAULT '';
