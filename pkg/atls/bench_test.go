@@ -73,6 +73,9 @@ func BenchmarkHandshake(b *testing.B) {
 				SessionKey:    testSessionKey,
 				MaxHandshakes: 1 << 20,
 				MaxSessions:   1 << 20,
+				// One client address measures the server, not its limits.
+				RateLimit:              RateLimit{PerSecond: -1},
+				MaxHandshakesPerClient: -1,
 			})
 			if err != nil {
 				b.Fatal(err)
@@ -106,7 +109,8 @@ func BenchmarkSessionMemory(b *testing.B) {
 	p := newRawPledge(b, &tls.Config{RootCAs: pki.pool, ServerName: "registrar.example", Certificates: []tls.Certificate{pki.client}})
 	ch, _ := p.next(nil)
 	for range b.N {
-		srv, err := NewServer(ServerConfig{TLS: cfg, SessionKey: testSessionKey, MaxHandshakes: sessions, MaxSessions: sessions})
+		srv, err := NewServer(ServerConfig{TLS: cfg, SessionKey: testSessionKey, MaxHandshakes: sessions, MaxSessions: sessions,
+			RateLimit: RateLimit{PerSecond: -1}, MaxHandshakesPerClient: -1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,9 +1,11 @@
 package atls
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"time"
@@ -40,13 +42,30 @@ var DefaultLifetimes = Lifetimes{
 	Context:        24 * time.Hour,
 }
 
-// RateLimit bounds how fast one client may open new sessions.
+// RateLimit bounds how fast one client address may open new sessions
+// (profile 1.5: 429 with Retry-After). It is on by default: the zero value
+// means DefaultRateLimit.
 type RateLimit struct {
-	PerSecond float64 // sustained rate; 0 disables the limit
-	Burst     int     // bucket size
-	// MaxClients bounds the number of client addresses tracked at once.
+	// PerSecond is the sustained rate of new sessions per client address:
+	// 0 means DefaultRateLimit.PerSecond, a negative value disables the
+	// limit.
+	PerSecond float64
+	// Burst is the bucket size; 0 means twice PerSecond (at least 1).
+	Burst int
+	// MaxClients bounds the number of client addresses tracked at once;
+	// default 65536.
 	MaxClients int
 }
+
+// DefaultRateLimit is the per-client limit of a zero RateLimit: 100 new
+// sessions per second per client address, bursts of 200. A pledge needs
+// one handshake per onboarding (and one more when its context expired),
+// so only floods and very large NATs meet it.
+var DefaultRateLimit = RateLimit{PerSecond: 100, Burst: 200, MaxClients: 65536}
+
+// DefaultMaxHandshakesPerClient is the default of
+// ServerConfig.MaxHandshakesPerClient.
+const DefaultMaxHandshakesPerClient = 64
 
 // ServerConfig configures a Server. TLS and Handler are required.
 type ServerConfig struct {
@@ -87,13 +106,35 @@ type ServerConfig struct {
 	// MaxSessions caps all sessions held. Defaults 1024 and 16384.
 	MaxHandshakes int
 	MaxSessions   int
+	// MaxHandshakesPerClient caps the sessions still in handshake that one
+	// client address (the rate-limit key) holds at once: beyond it that
+	// client gets 429 with Retry-After while others are served, so that a
+	// replayed ClientHello cannot fill MaxHandshakes. Default
+	// DefaultMaxHandshakesPerClient (64); negative disables the cap.
+	MaxHandshakesPerClient int
 	// RetryAfter is sent with 503 when full; default 1 s.
 	RetryAfter time.Duration
 
+	// RateLimit limits new sessions per client address; the zero value is
+	// DefaultRateLimit, PerSecond < 0 disables it.
 	RateLimit RateLimit
 	// TrustedProxies lists the addresses whose X-Forwarded-For header is
-	// believed when keying the rate limit.
+	// believed when keying the rate limit and the per-client handshake
+	// cap (the load balancers, never 0.0.0.0/0), and whose
+	// X-Forwarded-Proto https makes the session cookie Secure.
 	TrustedProxies []netip.Prefix
+
+	// VerifyPeer, when set, is called once the inner TLS handshake is
+	// complete (the client certificate is known), before a key-export
+	// context is stored or a records-mode session is established. An
+	// error refuses the peer: nothing is stored, the session ends and the
+	// answer is an HTTP error (profile 1.5) with the error's StatusCode()
+	// (default 403), its RetryAfter() when it has one, and its text as the
+	// reason. It is an authorization decision taken after a successful
+	// handshake, answered like the carrier errors of profile 4.1 rather
+	// than with a TLS alert (1.6), which could carry neither a reason nor a
+	// Retry-After.
+	VerifyPeer func(ctx context.Context, cs tls.ConnectionState) error
 
 	Lifetimes Lifetimes
 	// FlightTimeout bounds the processing of one POST, inner handler
@@ -147,15 +188,14 @@ func (c *ServerConfig) withDefaults() (ServerConfig, error) {
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = 16384
 	}
+	if cfg.MaxHandshakesPerClient == 0 {
+		cfg.MaxHandshakesPerClient = DefaultMaxHandshakesPerClient
+	}
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = time.Second
 	}
-	if cfg.RateLimit.MaxClients == 0 {
-		cfg.RateLimit.MaxClients = 65536
-	}
-	if cfg.Lifetimes == (Lifetimes{}) {
-		cfg.Lifetimes = DefaultLifetimes
-	}
+	cfg.RateLimit = cfg.RateLimit.withDefaults()
+	cfg.Lifetimes = cfg.Lifetimes.withDefaults()
 	if cfg.FlightTimeout == 0 {
 		cfg.FlightTimeout = 60 * time.Second
 	}
@@ -166,6 +206,41 @@ func (c *ServerConfig) withDefaults() (ServerConfig, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg, nil
+}
+
+// withDefaults fills in DefaultRateLimit for zero fields.
+func (l RateLimit) withDefaults() RateLimit {
+	if l.PerSecond == 0 {
+		l.PerSecond = DefaultRateLimit.PerSecond
+		if l.Burst == 0 {
+			l.Burst = DefaultRateLimit.Burst
+		}
+	}
+	if l.Burst == 0 {
+		l.Burst = max(1, int(math.Ceil(2*l.PerSecond)))
+	}
+	if l.MaxClients == 0 {
+		l.MaxClients = DefaultRateLimit.MaxClients
+	}
+	return l
+}
+
+// withDefaults fills in each zero lifetime from DefaultLifetimes, so that
+// setting one of them (say Context) keeps the profile's other timers.
+func (l Lifetimes) withDefaults() Lifetimes {
+	if l.HandshakeIdle == 0 {
+		l.HandshakeIdle = DefaultLifetimes.HandshakeIdle
+	}
+	if l.HandshakeTotal == 0 {
+		l.HandshakeTotal = DefaultLifetimes.HandshakeTotal
+	}
+	if l.RecordsIdle == 0 {
+		l.RecordsIdle = DefaultLifetimes.RecordsIdle
+	}
+	if l.Context == 0 {
+		l.Context = DefaultLifetimes.Context
+	}
+	return l
 }
 
 // serverTLSConfig derives the TLS configuration the engine runs with.

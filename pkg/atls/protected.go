@@ -85,18 +85,18 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		return
 	}
 	ctx := r.Context()
-	cc, err := s.lookupContext(r, pr.kid, cose)
+	cc, cached, err := s.lookupContext(r, pr.kid, cose)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	sc, keys, peer := cc.sc, cc.keys, cc.peer
+	keys, peer := cc.keys, cc.peer
 	piv, err := oscore.DecodePIV(pr.piv)
 	if err != nil {
 		writeError(w, errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
-	if sc.Window.Seen(piv) {
+	if cc.window.Seen(piv) {
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay))
 		return
 	}
@@ -108,7 +108,7 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		plaintext, st, err = keys.UnprotectRequest(pr.option, pr.body)
 	}
 	if err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "%v", oscore.ErrDecrypt))
+		writeError(w, s.decryptFailed(r, pr.kid, piv, cached))
 		return
 	}
 	switch err := s.cfg.Contexts.MarkSeen(ctx, pr.kid, piv); {
@@ -116,13 +116,14 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay))
 		return
 	case errors.Is(err, oscore.ErrContextNotFound):
-		s.contexts.drop(pr.kid)
+		s.contextGone(pr.kid)
 		writeError(w, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound))
 		return
 	case err != nil:
 		writeError(w, s.storeUnavailable(err))
 		return
 	}
+	s.contexts.markSeen(pr.kid, piv)
 	if cose {
 		s.answerCOSE(w, r, keys, st, plaintext, peer)
 	} else {
@@ -131,34 +132,74 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request, cose boo
 }
 
 // lookupContext finds the context of kid, from the cache or the store,
-// with its keys derived and its peer parsed.
-func (s *Server) lookupContext(r *http.Request, kid []byte, cose bool) (cachedContext, error) {
+// with its keys derived and its peer parsed; cached says it came from the
+// cache. A kid the store recently did not know is answered from the miss
+// cache without asking the store again.
+func (s *Server) lookupContext(r *http.Request, kid []byte, cose bool) (cc cachedContext, cached bool, err error) {
 	now := s.cfg.Now()
-	cc, ok := s.contexts.get(kid, now)
-	if !ok {
-		sc, err := s.cfg.Contexts.Get(r.Context(), kid)
-		switch {
-		case errors.Is(err, oscore.ErrContextNotFound):
-			return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
-		case err != nil:
-			return cc, s.storeUnavailable(err)
+	cc, cached = s.contexts.get(kid, now)
+	if !cached {
+		if s.misses.missing(kid, now) {
+			return cc, false, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
 		}
-		keys, err := oscore.Derive(sc.Params)
-		if err != nil {
-			s.cfg.Logger.Error("atls: stored context unusable", "err", err)
-			return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+		if cc, err = s.loadContext(r, kid); err != nil {
+			return cc, false, err
 		}
-		peer, err := peerOf(sc)
-		if err != nil {
-			s.cfg.Logger.Error("atls: stored peer certificate", "err", err)
-		}
-		cc = cachedContext{sc: sc, keys: keys, peer: peer}
-		s.contexts.put(kid, cc, now)
 	}
 	if (cc.sc.Protocol == ProtoCOSE) != cose {
-		return cc, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+		return cc, cached, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
 	}
+	return cc, cached, nil
+}
+
+// loadContext reads kid's context from the store and caches it.
+func (s *Server) loadContext(r *http.Request, kid []byte) (cachedContext, error) {
+	sc, err := s.cfg.Contexts.Get(r.Context(), kid)
+	switch {
+	case errors.Is(err, oscore.ErrContextNotFound):
+		s.contextGone(kid)
+		return cachedContext{}, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+	case err != nil:
+		return cachedContext{}, s.storeUnavailable(err)
+	}
+	keys, err := oscore.Derive(sc.Params)
+	if err != nil {
+		s.cfg.Logger.Error("atls: stored context unusable", "err", err)
+		return cachedContext{}, errorf(http.StatusUnauthorized, "%v", oscore.ErrContextNotFound)
+	}
+	peer, err := peerOf(sc)
+	if err != nil {
+		s.cfg.Logger.Error("atls: stored peer certificate", "err", err)
+	}
+	cc := cachedContext{sc: sc, keys: keys, peer: peer}
+	s.contexts.put(kid, cc, s.cfg.Now())
+	cc.window = sc.Window
 	return cc, nil
+}
+
+// contextGone forgets a context the store no longer has.
+func (s *Server) contextGone(kid []byte) {
+	s.contexts.drop(kid)
+	s.misses.remember(kid, s.cfg.Now())
+}
+
+// decryptFailed is the answer to a request that did not decrypt (5.7):
+// 400, unless the Partial IV was already in the window. The window check
+// before decryption used the cached window, which misses what other
+// replicas marked; so, for a cached context, the store's window decides
+// (and refreshes the cache) before the request is called undecryptable.
+func (s *Server) decryptFailed(r *http.Request, kid []byte, piv uint64, cached bool) error {
+	if cached {
+		s.contexts.drop(kid)
+		cc, err := s.loadContext(r, kid)
+		if err != nil {
+			return err
+		}
+		if cc.window.Seen(piv) {
+			return errorf(http.StatusUnauthorized, "%v", oscore.ErrReplay)
+		}
+	}
+	return errorf(http.StatusBadRequest, "%v", oscore.ErrDecrypt)
 }
 
 // storeUnavailable logs a context-store failure and is the 503 it gets.

@@ -70,9 +70,18 @@ func (l *rateLimiter) evictLocked(now time.Time, burst float64) {
 	}
 }
 
-// clientAddress is the address a rate limit is keyed by: the peer's IP, or,
-// when the peer is a trusted proxy, the right-most X-Forwarded-For entry
-// that is not itself a trusted proxy.
+// clientAddress is the address the rate limit and the per-client
+// handshake cap are keyed by. Only a trusted proxy's X-Forwarded-For is
+// believed, and only as far as it is appended by trusted proxies: walking
+// the header from the right (the entry the direct peer wrote), each
+// trusted entry vouches for the one to its left, and the first entry that
+// is not a trusted proxy is the client. Anything left of it was chosen by
+// that client and is never the key. When every entry is a trusted proxy
+// (or the next one is not an address), the key is the last trusted entry
+// reached short of the leftmost (which, with entries right of it, the
+// client may have sent itself): over-broad trust such as 0.0.0.0/0 then
+// degrades to the address the load balancer saw instead of one the client
+// chose. An untrusted direct peer is the client itself.
 func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -82,19 +91,58 @@ func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	if err != nil || !isTrusted(peer, trusted) {
 		return host
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	hops := forwardedFor(r)
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := netip.ParseAddr(hops[i])
 		if err != nil {
 			break
 		}
-		client = a
 		if !isTrusted(a, trusted) {
+			return a.Unmap().String()
+		}
+		if i == 0 && len(hops) > 1 {
+			// A leftmost entry left of other entries may be the client's
+			// own invention even when it names a trusted address: stop at
+			// the entry a proxy appended.
 			break
 		}
+		client = a
 	}
 	return client.Unmap().String()
+}
+
+// forwardedFor returns the X-Forwarded-For entries, all header lines
+// joined, in order.
+func forwardedFor(r *http.Request) []string {
+	var hops []string
+	for _, line := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(line, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	return hops
+}
+
+// forwardedHTTPS reports whether a trusted proxy says the client reached
+// it over https (X-Forwarded-Proto, profile 1.2's "public URL is https").
+func forwardedHTTPS(r *http.Request, trusted []netip.Prefix) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return false
+	}
+	for _, line := range r.Header.Values("X-Forwarded-Proto") {
+		for _, p := range strings.Split(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "https") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

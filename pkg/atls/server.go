@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,7 @@ type Server struct {
 	lastSweep atomic.Int64
 	draining  atomic.Bool
 	contexts  *contextCache
+	misses    *missCache
 }
 
 // NewServer validates cfg and returns a Server.
@@ -42,9 +44,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		cfg:      c,
 		sids:     sids,
-		table:    newSessionTable(c.Lifetimes),
+		table:    newSessionTable(c.Lifetimes, tableLimits{handshakes: c.MaxHandshakes, sessions: c.MaxSessions, perClient: c.MaxHandshakesPerClient}),
 		limiter:  newRateLimiter(c.RateLimit),
 		contexts: newContextCache(),
+		misses:   newMissCache(),
 	}
 	for _, p := range c.Protocols {
 		s.records = s.records || p == ProtoRecords
@@ -58,26 +61,69 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // Stats is a snapshot of the session table.
 type Stats struct {
 	Handshakes int // sessions still in handshake
-	Sessions   int // all sessions held, including finished ones kept for retries
+	// ActiveHandshakes counts the sessions in handshake that are still
+	// progressing: a flight of theirs is being processed or arrived within
+	// HandshakeStall. Abandoned half-open sessions are not counted.
+	ActiveHandshakes int
+	Sessions         int // all sessions held, including finished ones kept for retries
 }
+
+// HandshakeStall is how long a session in handshake may go without a
+// flight before WaitHandshakes and Stats().ActiveHandshakes treat it as
+// abandoned. A pledge sends its next flight one round trip after the
+// previous answer; the session itself still lives the 30 s of profile 1.9.
+const HandshakeStall = 5 * time.Second
 
 // Stats reports the current session counts.
 func (s *Server) Stats() Stats {
 	h, t := s.table.counts()
-	return Stats{Handshakes: h, Sessions: t}
+	active, _, _ := s.table.progressing(s.cfg.Now(), HandshakeStall)
+	return Stats{Handshakes: h, ActiveHandshakes: active, Sessions: t}
 }
 
-// Sweep removes expired sessions now. The server also sweeps by itself as
-// requests arrive; Sweep exists for callers with their own timers.
+// Sweep removes expired sessions now and waits until their TLS state is
+// released. The server also sweeps by itself as requests arrive; Sweep
+// exists for callers with their own timers. Contexts exported by expired
+// sessions stay: they live Lifetimes.Context in the store (1.9).
 func (s *Server) Sweep() {
-	s.cleanup(s.table.sweep(s.cfg.Now()))
+	s.cleanup(s.table.sweep(s.cfg.Now())).Wait()
 }
 
 // Drain stops admitting new sessions (503 with Retry-After, so that the
 // load balancer's other replicas take them) while sessions already running
-// go on; a shutting-down replica calls it, waits for Stats().Handshakes to
-// reach zero or its grace period to end, then stops.
+// go on; a shutting-down replica calls it, then WaitHandshakes with its
+// grace period, then stops.
 func (s *Server) Drain() { s.draining.Store(true) }
+
+// WaitHandshakes waits until no session of this server is progressing
+// through its handshake (see Stats.ActiveHandshakes), or ctx ends, whose
+// error it then returns. Half-open sessions whose client went away do not
+// hold it beyond HandshakeStall, so a draining replica stops as soon as the
+// handshakes that can still finish have finished.
+func (s *Server) WaitHandshakes(ctx context.Context) error {
+	for {
+		now := s.cfg.Now()
+		n, next, changed := s.table.progressing(now, HandshakeStall)
+		if n == 0 {
+			return nil
+		}
+		// Wake at the next change, or when the next session would stall
+		// (re-checked at least every second, for injected clocks).
+		d := time.Second
+		if !next.IsZero() {
+			d = min(max(next.Sub(now), time.Millisecond), time.Second)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
 
 // Close ends every session and releases its TLS state.
 func (s *Server) Close() {
@@ -194,7 +240,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byt
 		return
 	}
 	now := s.cfg.Now()
-	if wait, ok := s.limiter.allow(clientAddress(r, s.cfg.TrustedProxies), now); !ok {
+	client := clientAddress(r, s.cfg.TrustedProxies)
+	if wait, ok := s.limiter.allow(client, now); !ok {
 		writeError(w, &httpError{status: http.StatusTooManyRequests, reason: "too many new sessions from this client", retryAfter: wait})
 		return
 	}
@@ -203,12 +250,18 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byt
 		writeError(w, err)
 		return
 	}
-	sess := &session{sid: sid}
+	sess := &session{sid: sid, client: client}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	ok, swept := s.table.reserve(sess, s.cfg.MaxHandshakes, s.cfg.MaxSessions, now)
+	adm, swept := s.table.reserve(sess, now)
 	s.cleanup(swept)
-	if !ok {
+	switch adm {
+	case refusedClient:
+		// 1.5's per-client 429: this client holds MaxHandshakesPerClient
+		// half-open sessions; everyone else is still served.
+		writeError(w, &httpError{status: http.StatusTooManyRequests, reason: "too many handshakes in progress from this client", retryAfter: s.cfg.RetryAfter})
+		return
+	case refusedCapacity:
 		writeError(w, &httpError{status: http.StatusServiceUnavailable, reason: "session capacity exhausted", retryAfter: s.cfg.RetryAfter})
 		return
 	}
@@ -218,7 +271,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byt
 	conn.feed(body)
 	sess.eng = startEngine(conn, func() { s.runSession(sess) })
 	out, finished, err := sess.eng.wait(s.cfg.FlightTimeout)
-	s.conclude(w, sess, sha256.Sum256(body), out, finished, err, true)
+	s.conclude(w, r, sess, sha256.Sum256(body), out, finished, err, true)
 }
 
 // continueSession feeds a later flight to its session.
@@ -241,7 +294,10 @@ func (s *Server) continueSession(w http.ResponseWriter, r *http.Request, sid str
 		writeError(w, errorf(http.StatusBadRequest, "key export is complete: send protected requests, not flights"))
 		return
 	case stateEnded:
-		writeError(w, errorf(http.StatusBadRequest, "session has ended"))
+		// Ended by a fatal alert (1.6) or by the peer: only the retry of
+		// its last flight is answered (1.7); to anything else the session
+		// is as good as gone (1.5: 404).
+		writeError(w, errorf(http.StatusNotFound, "session has ended"))
 		return
 	}
 	if len(body) > 0 {
@@ -251,16 +307,19 @@ func (s *Server) continueSession(w http.ResponseWriter, r *http.Request, sid str
 		}
 	}
 	sess.outer = r
+	s.table.begin(sess, s.cfg.Now())
 	out, finished, err := sess.eng.step(body, s.cfg.FlightTimeout)
-	s.conclude(w, sess, digest, out, finished, err, false)
+	s.conclude(w, r, sess, digest, out, finished, err, false)
 }
 
 // conclude turns the result of one engine step into the HTTP answer and the
 // session's next state. The caller holds sess.mu.
-func (s *Server) conclude(w http.ResponseWriter, sess *session, digest [sha256.Size]byte, out []byte, finished bool, stepErr error, first bool) {
+func (s *Server) conclude(w http.ResponseWriter, r *http.Request, sess *session, digest [sha256.Size]byte, out []byte, finished bool, stepErr error, first bool) {
 	sess.outer = nil
 	fail := func(err error) {
-		s.endSession(sess)
+		// A session that fails erases what it exported: its client never
+		// got the server's carrier.
+		s.endSession(sess, true)
 		writeError(w, err)
 	}
 	switch {
@@ -293,17 +352,21 @@ func (s *Server) conclude(w http.ResponseWriter, sess *session, digest [sha256.S
 	s.table.touch(sess, s.cfg.Now())
 	cookie := ""
 	if first {
-		cookie = s.cookie(sess.sid)
+		cookie = s.cookie(r, sess.sid)
 	}
 	writeFlight(w, out, cookie)
 }
 
-// endSession removes a session and everything it holds. The caller holds
-// sess.mu.
-func (s *Server) endSession(sess *session) {
+// endSession removes a session and releases its TLS state. With
+// eraseContext it also deletes the context the session exported (DELETE,
+// 1.8, and a session that failed after its export); a session that merely
+// expires leaves its context to live its own lifetime, Lifetimes.Context
+// (1.9): a pledge told to come back in a minute must find it. The caller
+// holds sess.mu.
+func (s *Server) endSession(sess *session, eraseContext bool) {
 	s.table.remove(sess)
 	sess.release()
-	if sess.exportedID != nil {
+	if eraseContext && sess.exportedID != nil {
 		s.contexts.drop(sess.exportedID)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -332,7 +395,7 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess.mu.Lock()
-	s.endSession(sess)
+	s.endSession(sess, true)
 	sess.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -347,16 +410,20 @@ func (s *Server) liveSession(w http.ResponseWriter, sid string) *session {
 	return sess
 }
 
-// cleanup releases the TLS state of sessions already removed from the
-// table. It waits for a POST in progress, so it runs in the background.
-func (s *Server) cleanup(sessions []*session) {
+// cleanup releases the TLS state of expired sessions already removed from
+// the table, keeping their exported contexts (1.9). It waits for a POST in
+// progress, so it runs in the background; the WaitGroup says when it is
+// done.
+func (s *Server) cleanup(sessions []*session) *sync.WaitGroup {
+	var wg sync.WaitGroup
 	for _, sess := range sessions {
-		go func() {
+		wg.Go(func() {
 			sess.mu.Lock()
 			defer sess.mu.Unlock()
-			s.endSession(sess)
-		}()
+			s.endSession(sess, false)
+		})
 	}
+	return &wg
 }
 
 // maybeSweep sweeps expired sessions at most once a second.
@@ -369,8 +436,13 @@ func (s *Server) maybeSweep() {
 	s.cleanup(s.table.sweep(now))
 }
 
-func (s *Server) cookie(sid string) string {
-	c := &http.Cookie{Name: cookieName, Value: sid, Path: s.cfg.Path, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookie}
+// cookie is the Set-Cookie of profile 1.2. It is Secure when the public
+// URL is https: when SecureCookie says so, when this server terminated TLS
+// itself, or when a trusted proxy reports X-Forwarded-Proto https. A
+// client that fakes that header only restricts its own cookie.
+func (s *Server) cookie(r *http.Request, sid string) string {
+	c := &http.Cookie{Name: cookieName, Value: sid, Path: s.cfg.Path, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.cfg.SecureCookie || r.TLS != nil || forwardedHTTPS(r, s.cfg.TrustedProxies)}
 	return c.String()
 }
 

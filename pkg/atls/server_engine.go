@@ -3,7 +3,9 @@ package atls
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"net/http"
+	"time"
 )
 
 // runSession is the server engine of one session: the TLS 1.3 handshake,
@@ -19,6 +21,10 @@ func (s *Server) runSession(sess *session) {
 	cs := tc.ConnectionState()
 	sess.proto = cs.NegotiatedProtocol
 	sess.handshakeDone.Store(true)
+	if err := s.verifyPeer(sess, cs); err != nil {
+		sess.failure = err
+		return
+	}
 	switch {
 	case isKeyExport(cs.NegotiatedProtocol):
 		s.completeKeyExport(sess, tc, &cs)
@@ -30,6 +36,38 @@ func (s *Server) runSession(sess *session) {
 		// so the error is reported at the HTTP level (4.1).
 		sess.failure = errorf(http.StatusBadRequest, "client offered no ALPN and %s is not enabled", ProtoRecords)
 	}
+}
+
+// verifyPeer runs ServerConfig.VerifyPeer once the handshake is complete,
+// before anything is stored or established, and turns its refusal into the
+// HTTP answer: the error's StatusCode() (default 403), its RetryAfter(),
+// and its text as the reason. A 5xx is logged and given a generic reason,
+// so that an internal cause never reaches the client.
+func (s *Server) verifyPeer(sess *session, cs tls.ConnectionState) error {
+	if s.cfg.VerifyPeer == nil {
+		return nil
+	}
+	err := s.cfg.VerifyPeer(sess.outer.Context(), cs)
+	if err == nil {
+		return nil
+	}
+	he := &httpError{status: http.StatusForbidden, reason: err.Error()}
+	var sc interface{ StatusCode() int }
+	if errors.As(err, &sc) && sc.StatusCode() >= 400 && sc.StatusCode() <= 599 {
+		he.status = sc.StatusCode()
+	}
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		he.retryAfter = ra.RetryAfter()
+	}
+	if he.status >= 500 {
+		s.cfg.Logger.Error("atls: verifying the peer", "err", err)
+		he.reason = "cannot verify the client certificate now"
+		if he.retryAfter == 0 {
+			he.retryAfter = s.cfg.RetryAfter
+		}
+	}
+	return he
 }
 
 // completeKeyExport runs profile 4.1-4.4 on the server: read the client's
@@ -82,6 +120,7 @@ func (s *Server) completeKeyExport(sess *session, tc *tls.Conn, cs *tls.Connecti
 		return
 	}
 	sess.exportedID = serverCID
+	s.misses.forget(serverCID)
 	if _, err := tc.Write(appendCarrier(nil, ext, serverCID)); err != nil {
 		sess.failure = errorf(http.StatusBadRequest, "writing carrier: %v", err)
 	}

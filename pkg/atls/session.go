@@ -22,6 +22,9 @@ const (
 // session is one ATLS session on the replica that ran its handshake.
 type session struct {
 	sid string
+	// client is the address the session was admitted for (the rate-limit
+	// key), which the per-client handshake cap counts against.
+	client string
 
 	// mu serialises the POSTs of a session: flights are processed in order.
 	mu    sync.Mutex
@@ -44,9 +47,11 @@ type session struct {
 	proto         string      // negotiated ALPN, once handshakeDone
 	outer         *http.Request
 
-	// Timers of profile 1.9, guarded by the table's lock.
+	// Timers of profile 1.9, guarded by the table's lock, and whether a
+	// POST of the session is being processed (for WaitHandshakes).
 	created    time.Time
 	lastFlight time.Time
+	busy       bool
 }
 
 // cached returns the answer to a byte-identical retry of the last flight.
@@ -69,16 +74,28 @@ func (s *session) release() {
 	}
 }
 
-// sessionTable holds a replica's sessions and enforces its capacity.
+// sessionTable holds a replica's sessions and enforces its capacity: in
+// total, in handshake, and in handshake per client address.
 type sessionTable struct {
 	mu         sync.Mutex
 	byID       map[string]*session
-	handshakes int // sessions in stateHandshake
+	handshakes int            // sessions in stateHandshake
+	perClient  map[string]int // sessions in stateHandshake by client
 	lifetimes  Lifetimes
+	limits     tableLimits
+	// changed, when a waiter asked for it, is closed at the next change of
+	// a session's progress (see watchLocked).
+	changed chan struct{}
 }
 
-func newSessionTable(l Lifetimes) *sessionTable {
-	return &sessionTable{byID: make(map[string]*session), lifetimes: l}
+// tableLimits are the capacity limits of ServerConfig; a negative
+// perClient disables that cap.
+type tableLimits struct {
+	handshakes, sessions, perClient int
+}
+
+func newSessionTable(l Lifetimes, limits tableLimits) *sessionTable {
+	return &sessionTable{byID: make(map[string]*session), perClient: make(map[string]int), lifetimes: l, limits: limits}
 }
 
 // expired applies the lifetimes of profile 1.9.
@@ -110,37 +127,116 @@ func (t *sessionTable) get(sid string, now time.Time) (*session, []*session) {
 	return s, nil
 }
 
-// reserve admits a new session if capacity allows. It sweeps expired
-// sessions first when the table looks full, and returns them for cleanup.
-func (t *sessionTable) reserve(s *session, maxHandshakes, maxSessions int, now time.Time) (ok bool, swept []*session) {
+// admission is the table's answer to a new session.
+type admission int
+
+const (
+	admitted        admission = iota
+	refusedClient             // the client's cap of sessions in handshake (429)
+	refusedCapacity           // the replica's capacity (503)
+)
+
+// reserve admits a new session in handshake if capacity allows. It sweeps
+// expired sessions first when the table looks full, and returns them for
+// cleanup. The per-client cap is checked first, so that one client at its
+// cap is told 429 rather than 503.
+func (t *sessionTable) reserve(s *session, now time.Time) (admission, []*session) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.handshakes >= maxHandshakes || len(t.byID) >= maxSessions {
+	var swept []*session
+	if t.full(s.client) {
 		swept = t.sweepLocked(now)
 	}
-	if t.handshakes >= maxHandshakes || len(t.byID) >= maxSessions {
-		return false, swept
+	switch {
+	case t.limits.perClient >= 0 && t.perClient[s.client] >= t.limits.perClient:
+		return refusedClient, swept
+	case t.handshakes >= t.limits.handshakes || len(t.byID) >= t.limits.sessions:
+		return refusedCapacity, swept
 	}
-	s.created, s.lastFlight = now, now
+	s.created, s.lastFlight, s.busy = now, now, true
 	t.byID[s.sid] = s
 	t.handshakes++
-	return true, swept
+	t.perClient[s.client]++
+	t.notifyLocked()
+	return admitted, swept
 }
 
-// setState moves a session between states, keeping the handshake count.
+func (t *sessionTable) full(client string) bool {
+	return t.handshakes >= t.limits.handshakes || len(t.byID) >= t.limits.sessions ||
+		t.limits.perClient >= 0 && t.perClient[client] >= t.limits.perClient
+}
+
+// setState moves a session between states, keeping the handshake counts.
 func (t *sessionTable) setState(s *session, st sessionState) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, live := t.byID[s.sid]; live && s.getState() == stateHandshake && st != stateHandshake {
-		t.handshakes--
+		t.leaveHandshakeLocked(s)
 	}
 	atomic.StoreInt32((*int32)(&s.state), int32(st))
+	t.notifyLocked()
+}
+
+// begin marks a POST of s as being processed; touch ends it.
+func (t *sessionTable) begin(s *session, now time.Time) {
+	t.mu.Lock()
+	s.lastFlight, s.busy = now, true
+	t.mu.Unlock()
 }
 
 func (t *sessionTable) touch(s *session, now time.Time) {
 	t.mu.Lock()
-	s.lastFlight = now
+	s.lastFlight, s.busy = now, false
+	t.notifyLocked()
 	t.mu.Unlock()
+}
+
+func (t *sessionTable) leaveHandshakeLocked(s *session) {
+	t.handshakes--
+	if t.perClient[s.client]--; t.perClient[s.client] <= 0 {
+		delete(t.perClient, s.client)
+	}
+}
+
+// progressing counts the sessions in handshake that are still moving: a
+// POST of theirs is being processed, or their last flight is at most stall
+// old. An abandoned half-open session stops counting after stall, long
+// before its lifetime (1.9) ends. next is when the next of the counted
+// sessions would stop counting, and changed is closed at the next change.
+func (t *sessionTable) progressing(now time.Time, stall time.Duration) (n int, next time.Time, changed <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.byID {
+		if s.getState() != stateHandshake || !s.busy && now.Sub(s.lastFlight) > stall {
+			continue
+		}
+		n++
+		if !s.busy {
+			if at := s.lastFlight.Add(stall); next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+	}
+	if n > 0 {
+		changed = t.watchLocked()
+	}
+	return n, next, changed
+}
+
+// watchLocked returns a channel closed at the next change. The channel is
+// made only when someone waits, so that flights cost nothing otherwise.
+func (t *sessionTable) watchLocked() <-chan struct{} {
+	if t.changed == nil {
+		t.changed = make(chan struct{})
+	}
+	return t.changed
+}
+
+func (t *sessionTable) notifyLocked() {
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = nil
+	}
 }
 
 // remove deletes a session from the table; it reports whether it was there.
@@ -156,8 +252,9 @@ func (t *sessionTable) removeLocked(s *session) bool {
 	}
 	delete(t.byID, s.sid)
 	if s.getState() == stateHandshake {
-		t.handshakes--
+		t.leaveHandshakeLocked(s)
 	}
+	t.notifyLocked()
 	return true
 }
 
