@@ -44,7 +44,9 @@ type SignedContent struct {
 
 // ParseSigned parses CMS SignedData without verifying anything: the result
 // may be forged. Use it only to decide how to verify (which anchors, which
-// device), then call Verify.
+// device), then call Verify. It does refuse what is malformed whatever the
+// signature: more or fewer than one signer, no content, and signed
+// attributes missing or incomplete (checkSignedAttributes).
 func ParseSigned(der []byte) (*SignedContent, error) {
 	if len(der) == 0 {
 		return nil, fail(ErrMalformed, "empty CMS")
@@ -72,16 +74,43 @@ func ParseSigned(der []byte) (*SignedContent, error) {
 		Certificates: p7.Certificates,
 		p7:           p7,
 	}
-	var signedCT asn1.ObjectIdentifier
-	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &signedCT); err == nil && !signedCT.Equal(ct) {
-		// RFC 5652 11.1: the attribute must equal eContentType.
-		return nil, fail(ErrBadSignature, "content-type attribute %s differs from eContentType %s", signedCT, ct)
+	if err := checkSignedAttributes(p7, ct); err != nil {
+		return nil, err
 	}
 	var st time.Time
 	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeSigningTime, &st); err == nil {
 		sc.SigningTime = st
 	}
 	return sc, nil
+}
+
+// checkSignedAttributes applies RFC 5652 5.3: signedAttrs "MUST be present
+// if the content type of the EncapsulatedContentInfo value being signed is
+// not id-data" (rfc8366bis requires them for every voucher artifact), and
+// when present they MUST hold a content-type attribute equal to
+// eContentType (11.1) and a message-digest attribute (11.2). Without
+// signedAttrs the signature covers the content alone, so any signature
+// the key ever made over the same bytes, for any purpose, would pass as a
+// voucher or voucher-request.
+func checkSignedAttributes(p7 *pkcs7.PKCS7, ct asn1.ObjectIdentifier) error {
+	if len(p7.Signers[0].AuthenticatedAttributes) == 0 {
+		if ct.Equal(OIDData) {
+			return nil
+		}
+		return fail(ErrNoSignedAttributes, "eContentType %s needs signed attributes (RFC 5652 5.3)", ct)
+	}
+	var signedCT asn1.ObjectIdentifier
+	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &signedCT); err != nil {
+		return fail(ErrNoSignedAttributes, "signed attributes without content-type (RFC 5652 5.3)")
+	}
+	if !signedCT.Equal(ct) {
+		return fail(ErrBadSignature, "content-type attribute %s differs from eContentType %s", signedCT, ct)
+	}
+	var digest []byte
+	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeMessageDigest, &digest); err != nil {
+		return fail(ErrNoSignedAttributes, "signed attributes without message-digest (RFC 5652 5.3)")
+	}
+	return nil
 }
 
 // Verify checks CMS SignedData: one signer, whose certificate is carried or

@@ -20,7 +20,11 @@
 //
 // Validation never reads the clock: every check takes the time to judge
 // validity at. CMS is github.com/smallstep/pkcs7; on input both
-// id-ct-animaJSONVoucher and id-data are accepted as eContentType.
+// id-ct-animaJSONVoucher and id-data are accepted as eContentType, and a
+// SignerInfo without signed attributes only over id-data (RFC 5652 5.3:
+// ErrNoSignedAttributes otherwise); Signer always writes content-type,
+// message-digest and signing-time. Package vouchertest builds the
+// attribute-less CMS an attacker would, for tests.
 //
 // The package knows nothing of transports, storage or policy (which MASA
 // owns which device, which pledges a registrar admits): those belong to the

@@ -11,16 +11,17 @@ type ErrorCode string
 
 // The failure classes of this package.
 const (
-	CodeMalformed          ErrorCode = "malformed"           // not JSON, not CMS, bad leaf type
-	CodeMissingLeaf        ErrorCode = "missing-leaf"        // a leaf the role requires is absent
-	CodeForbiddenLeaf      ErrorCode = "forbidden-leaf"      // a leaf the role must not carry is present
-	CodeUnknownLeaf        ErrorCode = "unknown-leaf"        // a leaf no module defines
-	CodeUnknownAssertion   ErrorCode = "unknown-assertion"   // assertion outside the enumeration
-	CodeUnsupportedContent ErrorCode = "unsupported-content" // eContentType neither voucher nor data
-	CodeBadSignature       ErrorCode = "bad-signature"       // digest or signature does not verify
-	CodeUntrusted          ErrorCode = "untrusted"           // signer does not chain to a trust anchor
-	CodeWrongSigner        ErrorCode = "wrong-signer"        // signed, but by someone else than required
-	CodeExpired            ErrorCode = "expired"             // outside a validity period
+	CodeMalformed          ErrorCode = "malformed"            // not JSON, not CMS, bad leaf type
+	CodeMissingLeaf        ErrorCode = "missing-leaf"         // a leaf the role requires is absent
+	CodeForbiddenLeaf      ErrorCode = "forbidden-leaf"       // a leaf the role must not carry is present
+	CodeUnknownLeaf        ErrorCode = "unknown-leaf"         // a leaf no module defines
+	CodeUnknownAssertion   ErrorCode = "unknown-assertion"    // assertion outside the enumeration
+	CodeUnsupportedContent ErrorCode = "unsupported-content"  // eContentType neither voucher nor data
+	CodeNoSignedAttributes ErrorCode = "no-signed-attributes" // SignerInfo without signedAttrs over a non-id-data eContentType
+	CodeBadSignature       ErrorCode = "bad-signature"        // digest or signature does not verify
+	CodeUntrusted          ErrorCode = "untrusted"            // signer does not chain to a trust anchor
+	CodeWrongSigner        ErrorCode = "wrong-signer"         // signed, but by someone else than required
+	CodeExpired            ErrorCode = "expired"              // outside a validity period
 	CodeNonceMismatch      ErrorCode = "nonce-mismatch"
 	CodeSerialMismatch     ErrorCode = "serial-mismatch"
 	CodeProximityMismatch  ErrorCode = "proximity-mismatch"
@@ -75,6 +76,10 @@ var (
 	ErrUnknownLeaf        = &Error{Status: http.StatusBadRequest, Code: CodeUnknownLeaf}
 	ErrUnknownAssertion   = &Error{Status: http.StatusBadRequest, Code: CodeUnknownAssertion}
 	ErrUnsupportedContent = &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContent}
+	// ErrNoSignedAttributes is a malformed CMS in the sense of RFC 5652
+	// 5.3 (signedAttrs MUST be present unless eContentType is id-data):
+	// 400, as RFC 8995 5.6 answers a malformed request.
+	ErrNoSignedAttributes = &Error{Status: http.StatusBadRequest, Code: CodeNoSignedAttributes}
 	ErrBadSignature       = &Error{Status: http.StatusForbidden, Code: CodeBadSignature}
 	ErrUntrusted          = &Error{Status: http.StatusForbidden, Code: CodeUntrusted}
 	ErrWrongSigner        = &Error{Status: http.StatusForbidden, Code: CodeWrongSigner}
