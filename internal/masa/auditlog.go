@@ -31,23 +31,29 @@ type Truncation struct {
 
 // RequestAuditLog answers POST /.well-known/brski/requestauditlog (RFC 8995
 // section 5.7/5.8): the body is a registrar voucher-request naming the
-// device; only a registrar of the device's current owner gets its log.
+// device; only a registrar of the device's current owner (its CMS signer
+// chains to the owner's domain CA, 5.5.4) gets its log. Everyone else gets
+// noSuchDevice, the same answer for an unknown, an unsold and a
+// foreign-owned serial-number, after the same device-independent checks
+// as a voucher-request.
 func (s *Service) RequestAuditLog(ctx context.Context, in VoucherRequest) (*AuditLog, error) {
 	now := s.clock()
-	rec, ownerCA, lookupErr := s.lookupDevice(ctx, in.Body)
-	if lookupErr != nil && !errors.Is(lookupErr, ErrNotFound) {
-		return nil, lookupErr
-	}
-	if lookupErr == nil && ownerCA == nil {
-		return nil, Forbidden("device %q has no owner", rec.SerialNumber)
-	}
-	// Anchored at the owner's domain CA: only its registrars get the log.
-	rr, err := s.checkRegistrarRequest(in.Body, ownerCA, false, now)
+	rr, err := s.checkRegistrarRequest(in.Body, now)
 	if err != nil {
 		return nil, err
 	}
-	if lookupErr != nil {
-		return nil, NotFound("unknown device %q", rr.Request.SerialNumber)
+	serial := rr.Request.SerialNumber
+	rec, err := s.store.DeviceRecord(ctx, serial)
+	if errors.Is(err, ErrNotFound) {
+		return nil, noSuchDevice("audit log of unknown device %q", serial)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, ok, err := isOwnersRegistrar(rr, rec, now); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, noSuchDevice("audit log of device %q for registrar %q, not of its owner", serial, rr.Registrar.Subject)
 	}
 	vs, total, err := s.store.DeviceVouchers(ctx, rec.SerialNumber, s.cfg.AuditLogLimit)
 	if err != nil {

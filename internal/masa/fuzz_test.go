@@ -39,6 +39,10 @@ func (m *memStore) DeviceRecord(_ context.Context, serial string) (DeviceRecord,
 	return r, nil
 }
 
+func (m *memStore) OwnersByAnchor(context.Context, [][]byte, []string) ([]Owner, error) {
+	return []Owner{*m.rec.Owner}, nil
+}
+
 func (m *memStore) VoucherByRequest(context.Context, []byte) (VoucherRecord, error) {
 	return VoucherRecord{}, ErrNotFound
 }

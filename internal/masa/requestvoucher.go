@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/landfall-io/landfall/pkg/voucher"
@@ -29,115 +27,104 @@ type VoucherResponse struct {
 	Reused bool // a byte-identical request had been answered before
 }
 
-// fromVoucherError carries a pkg/voucher failure's status (RFC 8995 5.6:
-// 400 malformed, 403 not signed correctly, 415 unknown type) and reason.
-func fromVoucherError(err error) error {
-	var ve *voucher.Error
-	if errors.As(err, &ve) {
-		return &Error{Status: ve.StatusCode(), Reason: strings.TrimPrefix(ve.Error(), "voucher: "), Err: err}
-	}
-	return err
+// grant is what authorizeVoucher allows: the domain CA the voucher pins,
+// the owner a trust-on-first-use voucher makes of its domain, and the
+// assertion before proximity is considered.
+type grant struct {
+	domainCA  *x509.Certificate
+	claim     *Owner
+	assertion voucher.Assertion
 }
 
-// checkRegistrarRequest runs the MASA checks of RFC 8995 5.5.1 to 5.5.5
-// (pkg/voucher's CheckRegistrarRequest: CMS signature, id-kp-cmcRA signer,
-// the prior-signed pledge request under the manufacturer's anchor,
-// proximity, nonce and serial agreement) and that the registrar's
-// certificate is valid now. domain, when the device's owner is known, is
-// the owner's domain CA the registrar must chain to (5.5.4); nil leaves the
-// domain to the caller.
-func (s *Service) checkRegistrarRequest(body []byte, domain *x509.Certificate, requirePrior bool, now time.Time) (*voucher.RegistrarRequest, error) {
-	check := voucher.RegistrarRequestCheck{ManufacturerRoots: s.caPool, At: now, AllowNoPrior: !requirePrior}
-	if domain != nil {
-		check.DomainRoots = x509.NewCertPool()
-		check.DomainRoots.AddCert(domain)
+// authorizeVoucher decides, for a request checkRegistrarRequest accepted,
+// whether the registrar may learn anything about the device (RFC 8995
+// 5.5.4 ownership), and answers noSuchDevice where it may not:
+//
+//   - a device with an owner: only a registrar whose CMS signer chains to
+//     the owner's domain CA is told more (disabled, wrong IDevID, policy)
+//     and gets a voucher (assertion verified);
+//   - a device without an owner: only a registrar that holds the device,
+//     shown by the pledge's prior-signed-voucher-request under the IDevID
+//     registered for it, is told more. Trust on first use then lets its
+//     domain claim the device (assertion logged); otherwise a registrar of
+//     a registered domain (RFC 8995 5.6) learns that the decision is
+//     pending (202 with Retry-After: the sale is not recorded yet), and
+//     any other registrar gets noSuchDevice.
+func (s *Service) authorizeVoucher(ctx context.Context, rr *voucher.RegistrarRequest, rec DeviceRecord, peer []*x509.Certificate, now time.Time) (grant, error) {
+	serial := rec.SerialNumber
+	if rec.Owner != nil {
+		ownerCA, ok, err := isOwnersRegistrar(rr, rec, now)
+		if err != nil {
+			return grant{}, err
+		}
+		if !ok {
+			return grant{}, noSuchDevice("device %q belongs to another domain than registrar %q", serial, rr.Registrar.Subject)
+		}
+		if err := checkDeviceFor(rr, rec); err != nil {
+			return grant{}, err
+		}
+		return grant{domainCA: ownerCA, assertion: voucher.AssertionVerified}, nil
 	}
-	rr, err := voucher.CheckRegistrarRequest(body, check)
-	var ve *voucher.Error
-	if domain != nil && errors.As(err, &ve) && errors.Is(err, voucher.ErrUntrusted) &&
-		!strings.HasPrefix(ve.Reason, "prior-signed-voucher-request") {
-		return nil, &Error{Status: http.StatusForbidden, Err: err,
-			Reason: "the device belongs to another domain: the registrar does not chain to its owner's domain CA"}
+	if rr.Prior == nil || (len(rec.IDevID) > 0 && !bytes.Equal(rec.IDevID, rr.IDevID.Raw)) {
+		return grant{}, noSuchDevice("device %q has no owner and the request carries no request of its pledge", serial)
 	}
+	if rec.Policy.TrustOnFirstUse {
+		if err := checkDeviceFor(rr, rec); err != nil {
+			return grant{}, err
+		}
+		domainCA := rr.DomainCert
+		if !domainCA.IsCA || len(rr.RegistrarChain) < 2 {
+			return grant{}, Forbidden("trust on first use needs the domain CA certificate in the voucher-request")
+		}
+		sum := sha256.Sum256(domainCA.Raw)
+		claim := &Owner{Name: domainCA.Subject.String(), CACert: domainCA.Raw, CASHA256: sum[:], DomainID: DomainID(domainCA)}
+		return grant{domainCA: domainCA, claim: claim, assertion: voucher.AssertionLogged}, nil
+	}
+	owner, err := s.registeredDomain(ctx, rr, now)
 	if err != nil {
-		return nil, fromVoucherError(err)
+		return grant{}, err
 	}
-	// Without a domain anchor, pkg/voucher judged the signer only at its
-	// signing time; the MASA judges it at its own clock too.
-	if now.Before(rr.Registrar.NotBefore) || now.After(rr.Registrar.NotAfter) {
-		return nil, Forbidden("expired: the registrar certificate is not valid at %s", rfc3339(now))
+	if owner == nil {
+		return grant{}, noSuchDevice("device %q has no owner and registrar %q is of no registered domain", serial, rr.Registrar.Subject)
 	}
-	return rr, nil
+	if s.cfg.RequireRegistrarTLS && !tlsChainsTo(peer, owner.cert, now) {
+		return grant{}, noSuchDevice("device %q has no owner and registrar %q presented no TLS client certificate of its domain", serial, rr.Registrar.Subject)
+	}
+	if err := checkDeviceFor(rr, rec); err != nil {
+		return grant{}, err
+	}
+	return grant{}, Pending(s.cfg.RetryAfter, "no owner is recorded for device %q yet", serial)
 }
 
-// lookupDevice reads the serial number from a voucher-request before it is
-// verified, to find the device and its owner, whose domain CA the
-// verification then anchors the registrar to. The record is only used
-// after verification succeeded; err is ErrNotFound for an unknown device
-// or an unreadable request.
-func (s *Service) lookupDevice(ctx context.Context, body []byte) (DeviceRecord, *x509.Certificate, error) {
-	sc, err := voucher.ParseSigned(body)
-	if err != nil {
-		return DeviceRecord{}, nil, ErrNotFound
+// checkDeviceFor is what an authorized registrar may be told about the
+// device itself: it is disabled, or the pledge's IDevID is not the one the
+// manufacturer registered for it.
+func checkDeviceFor(rr *voucher.RegistrarRequest, rec DeviceRecord) error {
+	if rec.Status != DeviceActive {
+		return Forbidden("device %q is disabled", rec.SerialNumber)
 	}
-	vr, err := voucher.ParseVoucherRequestJSON(sc.Content)
-	if err != nil || vr.SerialNumber == "" {
-		return DeviceRecord{}, nil, ErrNotFound
+	if rr.IDevID != nil && len(rec.IDevID) > 0 && !bytes.Equal(rec.IDevID, rr.IDevID.Raw) {
+		return Forbidden("the pledge's IDevID is not the one registered for device %q", rec.SerialNumber)
 	}
-	rec, err := s.store.DeviceRecord(ctx, vr.SerialNumber)
-	if err != nil {
-		return rec, nil, err
-	}
-	if rec.Owner == nil {
-		return rec, nil, nil
-	}
-	ca, err := parseOwner(rec.Owner)
-	return rec, ca, err
-}
-
-// chainsTo reports whether cert chains, through the intermediates, to root
-// at time now.
-func chainsTo(cert *x509.Certificate, intermediates []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	inter := x509.NewCertPool()
-	for _, c := range intermediates {
-		inter.AddCert(c)
-	}
-	_, err := cert.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	return err == nil
-}
-
-// parseOwner returns the owner's domain CA certificate, parsed once.
-func parseOwner(o *Owner) (*x509.Certificate, error) {
-	if o.cert != nil {
-		return o.cert, nil
-	}
-	c, err := x509.ParseCertificate(o.CACert)
-	if err != nil {
-		return nil, errors.New("masa: owner certificate: " + err.Error())
-	}
-	o.cert = c
-	return c, nil
+	return nil
 }
 
 // RequestVoucher answers a registrar voucher-request: the MASA checks of
 // RFC 8995 section 5.5, the pinned domain certificate and assertion, and a
 // signed voucher (section 5.6), recorded for the audit log (section 5.8).
 // A byte-identical request that was answered before gets the same voucher.
+//
+// The order is the defence against enumeration: first every check that
+// needs no device (checkRegistrarRequest), then the device, whose state is
+// told only to a registrar authenticated for it (authorizeVoucher); every
+// other caller gets noSuchDevice, the same bytes for an unknown, an unsold
+// and a foreign-owned serial-number.
 func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*VoucherResponse, error) {
 	now := s.clock()
-	rec, ownerCA, lookupErr := s.lookupDevice(ctx, in.Body)
-	if lookupErr != nil && !errors.Is(lookupErr, ErrNotFound) {
-		return nil, lookupErr
-	}
 	// A request without prior-signed-voucher-request is one the registrar
 	// makes on its own (RFC 8995 5.5): without the pledge's nonce it can
 	// only ask for a nonceless voucher, which policy must allow.
-	rr, err := s.checkRegistrarRequest(in.Body, ownerCA, false, now)
+	rr, err := s.checkRegistrarRequest(in.Body, now)
 	if err != nil {
 		return nil, err
 	}
@@ -145,42 +132,19 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		return nil, Forbidden("a nonced voucher-request needs the pledge's prior-signed-voucher-request")
 	}
 	serial := rr.Request.SerialNumber
-	if lookupErr != nil {
-		return nil, NotFound("unknown device %q", serial)
+	rec, err := s.store.DeviceRecord(ctx, serial)
+	if errors.Is(err, ErrNotFound) {
+		return nil, noSuchDevice("unknown device %q", serial)
 	}
-	if rec.Status != DeviceActive {
-		return nil, Forbidden("device %q is disabled", serial)
+	if err != nil {
+		return nil, err
 	}
-	if rr.IDevID != nil && len(rec.IDevID) > 0 && !bytes.Equal(rec.IDevID, rr.IDevID.Raw) {
-		return nil, Forbidden("the pledge's IDevID is not the one registered for device %q", serial)
+	g, err := s.authorizeVoucher(ctx, rr, rec, in.PeerCertificates, now)
+	if err != nil {
+		return nil, err
 	}
+	domainCA, claim, assertion := g.domainCA, g.claim, g.assertion
 
-	// 5.5.4 ownership: the signer must chain to the owner's domain CA; with
-	// no owner recorded, trust on first use may let this domain claim it.
-	var (
-		domainCA  *x509.Certificate
-		claim     *Owner
-		assertion voucher.Assertion
-	)
-	switch {
-	case ownerCA != nil:
-		// CheckRegistrarRequest anchored the registrar at the owner's CA.
-		domainCA = ownerCA
-		assertion = voucher.AssertionVerified
-	case rec.Policy.TrustOnFirstUse:
-		if rr.Prior == nil {
-			return nil, Forbidden("trust on first use needs the pledge's prior-signed-voucher-request")
-		}
-		domainCA = rr.DomainCert
-		if !domainCA.IsCA || len(rr.RegistrarChain) < 2 {
-			return nil, Forbidden("trust on first use needs the domain CA certificate in the voucher-request")
-		}
-		sum := sha256.Sum256(domainCA.Raw)
-		claim = &Owner{Name: domainCA.Subject.String(), CACert: domainCA.Raw, CASHA256: sum[:], DomainID: DomainID(domainCA)}
-		assertion = voucher.AssertionLogged
-	default:
-		return nil, Pending(s.cfg.RetryAfter, "no owner is recorded for device %q yet", serial)
-	}
 	// 5.5.5: the pledge named this registrar (pkg/voucher checked that
 	// proximity-registrar-cert is the signer).
 	if rr.Prior != nil {
@@ -189,7 +153,7 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 
 	// 5.5.6 nonces: a nonceless voucher only where policy allows it, and
 	// only to a registrar authenticated by its TLS client certificate.
-	authenticated := len(in.PeerCertificates) > 0 && chainsTo(in.PeerCertificates[0], in.PeerCertificates[1:], domainCA, now)
+	authenticated := tlsChainsTo(in.PeerCertificates, domainCA, now)
 	if s.cfg.RequireRegistrarTLS && !authenticated {
 		return nil, Forbidden("this MASA requires a registrar TLS client certificate of the owner's domain")
 	}

@@ -29,6 +29,12 @@ type Store interface {
 	CreateOwner(ctx context.Context, o Owner, ev AuditEvent) (Owner, error)
 	Owner(ctx context.Context, id int64) (Owner, error)
 	ListOwners(ctx context.Context) ([]Owner, error)
+	// OwnersByAnchor returns the owners (at most 64) whose domain CA
+	// certificate has one of the SHA-256 digests or one of the domainIDs
+	// (the key identifier that a certificate's authority key identifier
+	// names, RFC 8995 5.8.2): the candidates a registrar's chain may end
+	// at. The caller verifies the chain.
+	OwnersByAnchor(ctx context.Context, sha256s [][]byte, domainIDs []string) ([]Owner, error)
 	// AssignOwner sets the owner of the selected devices (ownerID 0 revokes
 	// ownership); it returns the serials it changed, and changes nothing
 	// when any listed serial is unknown (ErrNotFound).

@@ -33,6 +33,10 @@ type RegistrarRequest struct {
 	Registrar *x509.Certificate // the signer of Request
 	// RegistrarChain runs from Registrar to DomainCert.
 	RegistrarChain []*x509.Certificate
+	// Certificates are all the registrar's CMS carries, in order: the
+	// intermediates for anchoring Registrar at a domain CA the caller
+	// chooses.
+	Certificates []*x509.Certificate
 	// DomainCert is what the voucher should pin: the registrar chain's
 	// anchor (RFC 8995 5.5.4), the registrar itself if its CMS carries no
 	// issuer.
@@ -67,7 +71,7 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	if err := req.ValidateRegistrarRequest(c.AllowNoPrior); err != nil {
 		return nil, err
 	}
-	out := &RegistrarRequest{Request: req, Registrar: sc.Signer}
+	out := &RegistrarRequest{Request: req, Registrar: sc.Signer, Certificates: sc.Certificates}
 	if len(sc.Chains) > 0 {
 		out.RegistrarChain = sc.Chains[0]
 	} else {

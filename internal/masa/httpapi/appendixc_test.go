@@ -56,18 +56,30 @@ func postCMS(t testing.TB, c *http.Client, url string, body []byte, accept strin
 	return resp, b
 }
 
-// TestAppendixCBeforeRegistration: the same request is refused until the
-// MASA knows the device (404) and its owner (202, then 403 for a device
-// sold to another domain).
+// TestAppendixCBeforeRegistration: the same request is refused with the
+// one answer for a device the registrar may not know of (404) until the
+// MASA knows the device and the registrar's domain; then the decision is
+// pending (202) until the sale, and a sale to another domain takes the
+// device back out of the registrar's sight (404 again).
 func TestAppendixCBeforeRegistration(t *testing.T) {
 	e := newEnv(t, appendixCConfig(t))
 	ctx := context.Background()
 	body := readB64(t, "parboiled_vr_00-D0-E5-F2-00-02.b64")
 	url := e.device.URL + "/.well-known/brski/requestvoucher"
-	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 404 {
-		t.Fatalf("unknown device: %d %s", resp.StatusCode, b)
+	noSuchDevice := func(what string) {
+		t.Helper()
+		resp, b := postCMS(t, e.client(nil), url, body, "")
+		if resp.StatusCode != 404 || string(b) != masa.ReasonNoSuchDevice+"\n" || resp.Header.Get("Retry-After") != "" {
+			t.Fatalf("%s: %d %v %s", what, resp.StatusCode, resp.Header, b)
+		}
 	}
+	noSuchDevice("unknown device")
 	if err := e.store.RegisterDevice(ctx, masa.Device{SerialNumber: appendixCSerial, Status: masa.DeviceActive, CreatedAt: e.now, UpdatedAt: e.now}, masa.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	noSuchDevice("no owner yet, the registrar's domain unregistered")
+	owner, err := e.svc.CreateOwner(ctx, "sandelman", readFile(t, "ownerca_secp384r1.crt"), "t")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 202 || resp.Header.Get("Retry-After") != "60" {
@@ -79,12 +91,9 @@ func TestAppendixCBeforeRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{appendixCSerial}}, o.ID, "t")
-	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 403 {
-		t.Fatalf("owned by another domain: %d %s", resp.StatusCode, b)
-	}
+	noSuchDevice("owned by another domain")
 	// At today's date the registrar's certificate has expired.
 	e.now = time.Now()
-	owner, _ := e.svc.CreateOwner(ctx, "sandelman", readFile(t, "ownerca_secp384r1.crt"), "t")
 	e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{appendixCSerial}}, owner.ID, "t")
 	if resp, b := postCMS(t, e.client(nil), url, body, ""); resp.StatusCode != 403 || !bytes.Contains(b, []byte("expired")) {
 		t.Fatalf("today: %d %s", resp.StatusCode, b)

@@ -160,8 +160,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			return r
 		}().build(t)), 403, "nonceless"},
 		{"unknown device", dev(forDomain(owned, p.a, "n").withSerials("SN-NOBODY", "SN-NOBODY").build(t)), 403, "IDevID"},
-		{"unknown device with its own IDevID", dev(forDomain(newUnregisteredPledge(t, p, "SN-NOBODY"), p.a, "n").build(t)), 404, "unknown device"},
-		{"device owned by someone else", dev(forDomain(ownedByB, p.a, "n").build(t)), 403, "another domain"},
+		{"unknown device with its own IDevID", dev(forDomain(newUnregisteredPledge(t, p, "SN-NOBODY"), p.a, "n").build(t)), 404, masa.ReasonNoSuchDevice},
+		{"device owned by someone else", dev(forDomain(ownedByB, p.a, "n").build(t)), 404, masa.ReasonNoSuchDevice},
 		{"signer without id-kp-cmcRA", dev(withRA(raNoCmcRA)), 403, "id-kp-cmcRA"},
 		{"expired signer", dev(withRA(raExpired)), 403, "expired"},
 		{"not-yet-valid signer", dev(withRA(raFuture)), 403, "expired"},
@@ -179,7 +179,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}().build(t)), 403, "nonce"},
 		{"disabled device", dev(forDomain(disabled, p.a, "n").build(t)), 403, "disabled"},
 		{"unowned device, no trust on first use", dev(forDomain(unowned, p.a, "n").build(t)), 202, "no owner"},
-		{"audit log of a device owned by someone else", call{method: "POST", url: auditURL, contentType: "application/voucher-cms+json", body: forDomain(ownedByB, p.a, "n").build(t), client: e.client(nil)}, 403, "another domain"},
+		{"audit log of a device owned by someone else", call{method: "POST", url: auditURL, contentType: "application/voucher-cms+json", body: forDomain(ownedByB, p.a, "n").build(t), client: e.client(nil)}, 404, masa.ReasonNoSuchDevice},
 		{"wrong device path", call{method: "POST", url: e.device.URL + "/.well-known/brski/nothing", contentType: "application/voucher-cms+json", body: good, client: e.client(nil)}, 404, ""},
 
 		{"admin: missing token", importCall("", "text/csv", "serial-number,product,idevid\nX1,p,\n"), 401, "bearer"},

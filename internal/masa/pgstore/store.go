@@ -293,7 +293,17 @@ func (s *Store) Owner(ctx context.Context, id int64) (masa.Owner, error) {
 
 // ListOwners implements masa.Store.
 func (s *Store) ListOwners(ctx context.Context) ([]masa.Owner, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+ownerCols+` FROM owners ORDER BY id`)
+	return queryOwners(ctx, s.pool, `SELECT `+ownerCols+` FROM owners ORDER BY id`)
+}
+
+// OwnersByAnchor implements masa.Store.
+func (s *Store) OwnersByAnchor(ctx context.Context, sha256s [][]byte, domainIDs []string) ([]masa.Owner, error) {
+	return queryOwners(ctx, s.pool, `SELECT `+ownerCols+` FROM owners
+		WHERE ca_sha256 = ANY($1) OR domain_id = ANY($2) ORDER BY id LIMIT 64`, sha256s, domainIDs)
+}
+
+func queryOwners(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) ([]masa.Owner, error) {
+	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
