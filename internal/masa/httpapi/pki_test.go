@@ -17,6 +17,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/pkg/voucher"
+	"github.com/landfall-io/landfall/pkg/voucher/vouchertest"
 )
 
 var oidCmcRA = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
@@ -135,6 +136,18 @@ type request struct {
 	proximityCert  *x509.Certificate   // default: registrar
 	noPrior        bool
 	contentType    asn1.ObjectIdentifier // of the registrar's CMS; default id-ct-animaJSONVoucher
+	// bare and barePrior sign the registrar's or the pledge's request the
+	// attacker's way, without CMS signed attributes (RFC 5652 5.3).
+	bare, barePrior bool
+}
+
+func signBare(t testing.TB, content []byte, kp keyPair, chain []*x509.Certificate) []byte {
+	t.Helper()
+	der, err := vouchertest.SignWithoutSignedAttributes(content, voucher.OIDAnimaJSONVoucher, kp.cert, kp.key, chain...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 func sign(t testing.TB, content []byte, kp keyPair, chain []*x509.Certificate, ctype ...asn1.ObjectIdentifier) []byte {
@@ -174,6 +187,9 @@ func (r request) build(t testing.TB) []byte {
 	}
 	pj, _ := json.Marshal(map[string]any{"ietf-voucher-request:voucher": pv})
 	prior := sign(t, pj, r.pledge, nil)
+	if r.barePrior {
+		prior = signBare(t, pj, r.pledge, nil)
+	}
 	serial := r.serial
 	if serial == "" {
 		serial = ps
@@ -189,6 +205,9 @@ func (r request) build(t testing.TB) []byte {
 		rv["nonce"] = r.nonce
 	}
 	rj, _ := json.Marshal(map[string]any{"ietf-voucher-request:voucher": rv})
+	if r.bare {
+		return signBare(t, rj, r.registrar, r.chain)
+	}
 	return sign(t, rj, r.registrar, r.chain, r.contentType)
 }
 
