@@ -32,6 +32,18 @@ type link struct {
 	registrarChain []*x509.Certificate
 	channelBinding []byte
 	close          func(context.Context)
+	// renewing is the transport of the key-export modes, which runs a new
+	// handshake when the registrar lost the context; nil otherwise.
+	renewing *renewingTransport
+}
+
+// binding is the channel binding of the link's current session, and how
+// many times its context was renewed.
+func (l *link) binding() ([]byte, int) {
+	if l.renewing != nil {
+		return l.renewing.channelBinding()
+	}
+	return l.channelBinding, 0
 }
 
 // connect opens the channel of cfg.Mode, accepting the registrar's
@@ -59,18 +71,23 @@ func connectATLS(ctx context.Context, cfg *Config) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := sess.Transport()
-	if err != nil {
-		return nil, err
-	}
 	l := &link{
-		client:         &http.Client{Transport: tr, Timeout: cfg.requestTimeout()},
 		registrarChain: sess.ConnectionState().PeerCertificates,
 		close:          func(ctx context.Context) { _ = sess.Close(ctx) },
 	}
 	if ec := sess.Exported(); ec != nil {
+		if l.renewing, err = newRenewingTransport(c, sess); err != nil {
+			return nil, err
+		}
+		l.client = &http.Client{Transport: l.renewing, Timeout: cfg.requestTimeout()}
+		l.close = l.renewing.close
 		l.channelBinding = ec.ChannelBinding
 	} else {
+		tr, err := sess.Transport()
+		if err != nil {
+			return nil, err
+		}
+		l.client = &http.Client{Transport: tr, Timeout: cfg.requestTimeout()}
 		cs := sess.ConnectionState()
 		if l.channelBinding, err = cs.ExportKeyingMaterial(atls.ChannelBindingLabel, nil, 32); err != nil {
 			return nil, err

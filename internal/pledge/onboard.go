@@ -156,6 +156,11 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		if err := registrarPinned(l.registrarChain, accepted, cfg.now()); err != nil {
 			return "", err
 		}
+		if l.renewing != nil {
+			// From now on a renewed context may come from any replica the
+			// voucher's domain CA vouches for.
+			l.renewing.setAccept(func(chain []*x509.Certificate) error { return registrarPinned(chain, accepted, cfg.now()) })
+		}
 		return fmt.Sprintf("assertion %s by %q; registrar verified against the pinned domain CA", accepted.Voucher.Assertion, accepted.Signer.Subject), nil
 	}); err != nil {
 		r.report(ctx, l, base+"/.well-known/brski/voucher_status", false, err.Error())
@@ -192,11 +197,20 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 				return "", err
 			}
 		}
-		csr, err := newCSR(k, r.res.Serial, attrs, l.channelBinding)
+		binding, gen := l.binding()
+		csr, err := newCSR(k, r.res.Serial, attrs, binding)
 		if err != nil {
 			return "", err
 		}
 		chain, err := r.retry(ctx, func() ([]*x509.Certificate, error) { return est.SimpleEnroll(ctx, csr) })
+		if binding, again := l.binding(); err != nil && again != gen {
+			// The context was renewed under this request: its CSR is bound
+			// to the old session, so build it again for the new one.
+			if csr, err = newCSR(k, r.res.Serial, attrs, binding); err != nil {
+				return "", err
+			}
+			chain, err = r.retry(ctx, func() ([]*x509.Certificate, error) { return est.SimpleEnroll(ctx, csr) })
+		}
 		if err != nil {
 			return "", err
 		}
