@@ -16,15 +16,16 @@ type CA interface {
 	// uses them to check that a certificate being renewed is one of ours.
 	CACerts(ctx context.Context) ([]*x509.Certificate, error)
 	// Enroll issues a certificate for a CSR the server has authenticated,
-	// authorized and checked (RFC 7030 section 4.2.1).
+	// authorized and checked (RFC 7030 section 4.2.1), with exactly
+	// req.Names as subject and subjectAltNames: never the CSR's.
 	Enroll(ctx context.Context, req *EnrollRequest) (*Issued, error)
 	// Reenroll issues a replacement for req.Renewing (RFC 7030 section
-	// 4.2.2). The server has checked that req.Renewing chains to CACerts and
-	// that the CSR keeps its subject and subjectAltNames.
+	// 4.2.2) with req.Names. The server has checked that req.Renewing
+	// chains to CACerts and that req.Names are its names.
 	Reenroll(ctx context.Context, req *EnrollRequest) (*Issued, error)
 	// ServerKeyGen generates a key pair of the CSR's key type and issues a
-	// certificate for it with the CSR's subject and extension requests
-	// (RFC 7030 section 4.4); the CSR's own key is ignored.
+	// certificate for it with req.Names (RFC 7030 section 4.4); the CSR's
+	// own key is ignored.
 	ServerKeyGen(ctx context.Context, req *EnrollRequest) (*Issued, crypto.Signer, error)
 }
 
@@ -38,6 +39,10 @@ type EnrollRequest struct {
 	Peer Peer
 	// Renewing is the certificate being renewed (Reenroll only).
 	Renewing *x509.Certificate
+	// Names are the subject and subjectAltNames to issue, decided by the
+	// server's NamePolicy; the CSR has been checked to ask for no others.
+	// A CA refuses a request without them.
+	Names *CertificateNames
 }
 
 // Issued is a CA's answer: the new certificate and its full chain.

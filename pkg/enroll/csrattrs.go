@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -157,22 +158,30 @@ func marshalSANExtension(names []string) (pkix.Extension, error) {
 }
 
 // CSRAttrs returns the CSR attributes this policy asks pledges to follow
-// (RFC 7030 section 4.5.2, RFC 8995 section 5.9.2), in this order:
+// (RFC 7030 section 4.5.2, RFC 8995 section 5.9.2), without names; see
+// attrsFor.
+func (p *CSRPolicy) CSRAttrs() ([]CSRAttr, error) { return p.attrsFor(nil) }
+
+// attrsFor returns the CSR attributes for a client whose certificate will
+// carry names (nil when unknown, e.g. an unauthenticated client), in this
+// order:
 //
 //   - challengePassword, when channel binding is required (RFC 7030 3.5);
-//   - serialNumber, when the subject must carry the IDevID's serial number;
+//   - serialNumber, when the subject must or may carry the serial number
+//     (the only subject attribute the default name policy issues);
 //   - the preferred key type: Attribute{id-ecPublicKey, {curve}} for EC
 //     keys, the bare algorithm OID otherwise;
 //   - the matching signature algorithm;
 //   - Attribute{extensionRequest, {Extensions}} with a subjectAltName
-//     extension when SANs are configured;
+//     extension holding the SANs of names, when there are any: the only
+//     SANs a CSR may request (checkRequestedNames);
 //   - the bare OIDs of RequestedExtensions.
-func (p *CSRPolicy) CSRAttrs() ([]CSRAttr, error) {
+func (p *CSRPolicy) attrsFor(names *CertificateNames) ([]CSRAttr, error) {
 	var attrs []CSRAttr
 	if p.RequireChannelBinding {
 		attrs = append(attrs, CSRAttr{OID: OIDChallengePassword})
 	}
-	if p.RequireSerialNumber {
+	if p.RequireSerialNumber || names != nil && names.Subject.SerialNumber != "" {
 		attrs = append(attrs, CSRAttr{OID: OIDSerialNumber})
 	}
 	kts := p.keyTypes()
@@ -195,16 +204,18 @@ func (p *CSRPolicy) CSRAttrs() ([]CSRAttr, error) {
 			attrs = append(attrs, CSRAttr{OID: info.sig})
 		}
 	}
-	if len(p.SANs) > 0 {
-		ext, err := marshalSANExtension(p.SANs)
-		if err != nil {
-			return nil, fmt.Errorf("csrattrs: %w", err)
+	if names != nil {
+		if sans := names.sanStrings(); len(sans) > 0 {
+			ext, err := marshalSANExtension(sans)
+			if err != nil {
+				return nil, fmt.Errorf("csrattrs: %w", err)
+			}
+			v, err := rawOf([]pkix.Extension{ext})
+			if err != nil {
+				return nil, err
+			}
+			attrs = append(attrs, CSRAttr{OID: OIDExtensionRequest, Values: []asn1.RawValue{v}})
 		}
-		v, err := rawOf([]pkix.Extension{ext})
-		if err != nil {
-			return nil, err
-		}
-		attrs = append(attrs, CSRAttr{OID: OIDExtensionRequest, Values: []asn1.RawValue{v}})
 	}
 	for _, oid := range p.RequestedExtensions {
 		attrs = append(attrs, CSRAttr{OID: oid})
@@ -277,8 +288,11 @@ func csrChallengePassword(csr *x509.CertificateRequest) (string, bool, error) {
 }
 
 // serveCSRAttrs answers GET /csrattrs (RFC 7030 section 4.5) and its
-// /csrattributes alias: the attributes from WithCSRAttrsFunc or the
-// CSRPolicy, or 204/404 when there are none (section 4.5.2).
+// /csrattributes alias: the attributes from WithCSRAttrsFunc, or those of
+// the CSRPolicy with the SANs the NamePolicy gives an authenticated
+// client, or 204/404 when there are none (section 4.5.2). A client the
+// NamePolicy refuses still gets the policy's attributes; its enrollment
+// gets the refusal.
 func (s *Server) serveCSRAttrs(w http.ResponseWriter, r *http.Request) {
 	l, err := label(r)
 	if err != nil {
@@ -294,7 +308,7 @@ func (s *Server) serveCSRAttrs(w http.ResponseWriter, r *http.Request) {
 	if s.csrAttrsFunc != nil {
 		attrs, err = s.csrAttrsFunc(r.Context(), l, peer)
 	} else {
-		attrs, err = s.csrPolicy.CSRAttrs()
+		attrs, err = s.csrPolicy.attrsFor(s.announcedNames(r.Context(), l, peer))
 	}
 	if err != nil {
 		s.fail(w, r, OpCSRAttrs, err)
@@ -310,4 +324,19 @@ func (s *Server) serveCSRAttrs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeDER(w, r, MediaTypeCSRAttrs, der)
+}
+
+// announcedNames are the names an authenticated client's certificate would
+// carry, for csrattrs to announce; nil when the client is unauthenticated
+// or the NamePolicy refuses it.
+func (s *Server) announcedNames(ctx context.Context, label string, peer Peer) *CertificateNames {
+	if len(peer.Chain) == 0 {
+		return nil
+	}
+	names, err := s.certificateNames(ctx, &AuthzRequest{Operation: OpCSRAttrs, Label: label, Peer: peer})
+	if err != nil {
+		s.log.DebugContext(ctx, "csrattrs without names", "err", err)
+		return nil
+	}
+	return names
 }

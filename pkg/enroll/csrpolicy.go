@@ -82,17 +82,13 @@ var defaultAllowedExtensions = []asn1.ObjectIdentifier{
 // what the pledge is told and what it is held to cannot drift apart.
 type CSRPolicy struct {
 	// RequireSerialNumber requires the CSR subject to carry serialNumber
-	// (2.5.4.5) equal to the authenticated client's: the IDevID's on
-	// simpleenroll, the current LDevID's on simplereenroll (RFC 8995
-	// section 5.9.2 and 2.3.1).
+	// (2.5.4.5) equal to the one the NamePolicy gives the certificate: the
+	// serial number verified from the IDevID on simpleenroll, the renewed
+	// certificate's on simplereenroll (RFC 8995 section 5.9.2 and 2.3.1).
 	RequireSerialNumber bool
 	// KeyTypes the CSR's key may have; the first is advertised. Empty means
 	// DefaultKeyTypes.
 	KeyTypes []KeyType
-	// SANs are subjectAltNames the pledge is asked to request (advertised
-	// as an extensionRequest attribute). They are advice: the CA template
-	// decides what is issued.
-	SANs []string
 	// RequestedExtensions are extension OIDs advertised as bare OIDs; they
 	// are also allowed in the CSR.
 	RequestedExtensions []asn1.ObjectIdentifier
@@ -115,7 +111,7 @@ func (p *CSRPolicy) keyTypes() []KeyType {
 }
 
 // Check verifies csr against the policy: its self-signature, key type and
-// size, subject serialNumber equal to serial (the authenticated identity's),
+// size, subject serialNumber equal to serial (the one the certificate will carry),
 // requested extensions, and the channel binding of peer. It returns an
 // *Error: 400 for a malformed or badly signed CSR, 403 for a well-formed CSR
 // the policy refuses.
@@ -150,7 +146,7 @@ func (p *CSRPolicy) checkVerified(csr *x509.CertificateRequest, serial string, p
 	}
 	if p.RequireSerialNumber {
 		if serial == "" {
-			return newError(http.StatusForbidden, nil, "client certificate carries no subject serialNumber")
+			return newError(http.StatusForbidden, nil, "the certificate's names carry no subject serialNumber")
 		}
 		if csr.Subject.SerialNumber == "" {
 			return newError(http.StatusForbidden, nil, "CSR subject lacks serialNumber")

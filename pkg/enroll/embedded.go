@@ -5,10 +5,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"strings"
-	"text/template"
 	"time"
 
 	"github.com/smallstep/certificates/authority"
@@ -25,7 +24,10 @@ const (
 )
 
 // IssuanceProfile is what the registrar puts into every domain certificate
-// (LDevID) it issues, from configuration.
+// (LDevID) it issues, from configuration. The names come from the
+// request's CertificateNames and the usages are fixed (see leafTemplate);
+// neither is configurable here, so that no profile can turn a domain
+// certificate into a server or registrar certificate.
 type IssuanceProfile struct {
 	// Validity of issued certificates (default DefaultValidity). NotAfter
 	// never exceeds the issuing CA's.
@@ -33,36 +35,11 @@ type IssuanceProfile struct {
 	// Backdate moves NotBefore back to tolerate clock skew (default
 	// DefaultBackdate).
 	Backdate time.Duration
-	// KeyUsage names, as in smallstep templates ("digitalSignature",
-	// "keyEncipherment", "keyAgreement", ...). Default: digitalSignature,
-	// plus keyEncipherment for RSA keys.
-	KeyUsage []string
-	// ExtKeyUsage names ("clientAuth", "serverAuth", ...). Default:
-	// clientAuth.
-	ExtKeyUsage []string
-	// SANTemplates are Go text/templates evaluated with SANTemplateData;
-	// each non-empty result is added as a subjectAltName (an IP, an e-mail
-	// if it has '@', a URI if it has a scheme, else a DNS name), e.g.
-	// "{{ .SerialNumber }}.pledge.example.net".
-	SANTemplates []string
-	// Template, when set, replaces the whole certificate template (smallstep
-	// x509util template language, data: .Subject, .SANs, .Insecure.CR,
-	// .Label, .SerialNumber). Validity still comes from this profile.
-	Template string
-}
-
-// SANTemplateData is the data SAN templates see.
-type SANTemplateData struct {
-	SerialNumber string // CSR subject serialNumber (the IDevID's)
-	CommonName   string // CSR subject commonName
-	Label        string // EST additional path segment
 }
 
 // profile is a compiled IssuanceProfile.
 type profile struct {
 	IssuanceProfile
-	sans []*template.Template
-	text string
 }
 
 func compileProfile(p IssuanceProfile) (*profile, error) {
@@ -72,89 +49,70 @@ func compileProfile(p IssuanceProfile) (*profile, error) {
 	if p.Backdate == 0 {
 		p.Backdate = DefaultBackdate
 	}
-	if len(p.ExtKeyUsage) == 0 {
-		p.ExtKeyUsage = []string{"clientAuth"}
-	}
 	if p.Validity < 0 || p.Backdate < 0 {
 		return nil, errors.New("enroll: negative validity or backdate")
 	}
-	c := &profile{IssuanceProfile: p}
-	for i, s := range p.SANTemplates {
-		t, err := template.New(fmt.Sprintf("san%d", i)).Option("missingkey=error").Parse(s)
-		if err != nil {
-			return nil, fmt.Errorf("enroll: SAN template %q: %w", s, err)
-		}
-		c.sans = append(c.sans, t)
-	}
-	c.text = p.Template
-	if c.text == "" {
-		c.text = leafTemplate(p.KeyUsage, p.ExtKeyUsage)
-	}
-	if err := x509util.ValidateTemplate([]byte(c.text)); err != nil {
-		return nil, fmt.Errorf("enroll: certificate template: %w", err)
-	}
-	return c, nil
+	return &profile{IssuanceProfile: p}, nil
 }
 
-// leafTemplate builds the smallstep template of a domain certificate:
-// subject and names from the (checked) CSR, the configured usages, and
-// never a CA.
-func leafTemplate(keyUsage, extKeyUsage []string) string {
-	q := func(list []string) string {
-		quoted := make([]string, len(list))
-		for i, s := range list {
-			quoted[i] = fmt.Sprintf("%q", s)
-		}
-		return "[" + strings.Join(quoted, ", ") + "]"
+// leafTemplate is the smallstep template of a domain certificate: subject
+// and subjectAltNames from the template data, which signOptions fills from
+// the request's CertificateNames (never from .Insecure.CR, the CSR), key
+// usage digitalSignature (RFC 5280 section 4.2.1.3; enough for TLS client
+// authentication with any key type), extended key usage id-kp-clientAuth
+// alone (section 4.2.1.12: never serverAuth, never id-kp-cmcRA, which
+// marks registrars, RFC 8995 section 2.6.1), and never a CA.
+const leafTemplate = `{
+	"subject": {{ toJson .Subject }},
+	"sans": {{ toJson .SANs }},
+	"keyUsage": ["digitalSignature"],
+	"extKeyUsage": ["clientAuth"],
+	"basicConstraints": {"isCA": false}
+}`
+
+// templateSubject converts a policy subject to smallstep's form.
+func templateSubject(n pkix.Name) x509util.Subject {
+	return x509util.Subject{
+		Country:            n.Country,
+		Organization:       n.Organization,
+		OrganizationalUnit: n.OrganizationalUnit,
+		Locality:           n.Locality,
+		Province:           n.Province,
+		StreetAddress:      n.StreetAddress,
+		PostalCode:         n.PostalCode,
+		SerialNumber:       n.SerialNumber,
+		CommonName:         n.CommonName,
+		ExtraNames:         x509util.NewExtraNames(n.ExtraNames),
 	}
-	var b strings.Builder
-	b.WriteString("{\n\t\"subject\": {{ toJson .Subject }},\n\t\"sans\": {{ toJson .SANs }},\n")
-	if len(keyUsage) > 0 {
-		fmt.Fprintf(&b, "\t\"keyUsage\": %s,\n", q(keyUsage))
-	} else {
-		b.WriteString("{{- if typeIs \"*rsa.PublicKey\" .Insecure.CR.PublicKey }}\n\t\"keyUsage\": [\"digitalSignature\", \"keyEncipherment\"],\n{{- else }}\n\t\"keyUsage\": [\"digitalSignature\"],\n{{- end }}\n")
-	}
-	fmt.Fprintf(&b, "\t\"extKeyUsage\": %s,\n\t\"basicConstraints\": {\"isCA\": false}\n}", q(extKeyUsage))
-	return b.String()
 }
 
-// signOptions returns the smallstep sign options for csr: the template with
-// its data and the validity window.
-func (p *profile) signOptions(req *EnrollRequest, issuer *x509.Certificate, now time.Time) (provisioner.SignOptions, []provisioner.SignOption, error) {
-	csr := req.CSR
-	data := x509util.NewTemplateData()
-	cr := x509util.NewCertificateRequestFromX509(csr)
-	data.SetSubject(cr.Subject)
-	data.SetCertificateRequest(csr)
-	data.Set("Label", req.Label)
-	data.Set("SerialNumber", csr.Subject.SerialNumber)
-
+// templateSANs converts policy SANs to smallstep's form.
+func templateSANs(n *CertificateNames) []x509util.SubjectAlternativeName {
 	var sans []x509util.SubjectAlternativeName
-	for _, n := range csr.DNSNames {
-		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.DNSType, Value: n})
+	for _, d := range n.DNSNames {
+		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.DNSType, Value: d})
 	}
-	for _, ip := range csr.IPAddresses {
-		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.IPType, Value: ip.String()})
-	}
-	for _, e := range csr.EmailAddresses {
+	for _, e := range n.EmailAddresses {
 		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.EmailType, Value: e})
 	}
-	for _, u := range csr.URIs {
+	for _, ip := range n.IPAddresses {
+		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.IPType, Value: ip.String()})
+	}
+	for _, u := range n.URIs {
 		sans = append(sans, x509util.SubjectAlternativeName{Type: x509util.URIType, Value: u.String()})
 	}
-	td := SANTemplateData{SerialNumber: csr.Subject.SerialNumber, CommonName: csr.Subject.CommonName, Label: req.Label}
-	for _, t := range p.sans {
-		var out bytes.Buffer
-		if err := t.Execute(&out, td); err != nil {
-			return provisioner.SignOptions{}, nil, fmt.Errorf("SAN template: %w", err)
-		}
-		if s := strings.TrimSpace(out.String()); s != "" {
-			sans = append(sans, x509util.CreateSANs([]string{s})...)
-		}
-	}
-	data.SetSubjectAlternativeNames(sans...)
+	return sans
+}
 
-	tmpl, err := provisioner.CustomTemplateOptions(nil, data, p.text)
+// signOptions returns the smallstep sign options for req: the leaf
+// template with req.Names as its data, and the validity window.
+func (p *profile) signOptions(req *EnrollRequest, issuer *x509.Certificate, now time.Time) (provisioner.SignOptions, []provisioner.SignOption, error) {
+	data := x509util.NewTemplateData()
+	data.SetSubject(templateSubject(req.Names.Subject))
+	data.SetSubjectAlternativeNames(templateSANs(req.Names)...)
+	data.SetCertificateRequest(req.CSR)
+
+	tmpl, err := provisioner.CustomTemplateOptions(nil, data, leafTemplate)
 	if err != nil {
 		return provisioner.SignOptions{}, nil, err
 	}
@@ -176,16 +134,32 @@ func (p *profile) signOptions(req *EnrollRequest, issuer *x509.Certificate, now 
 type authorityCA struct {
 	auth    *authority.Authority
 	profile *profile
-	caCerts []*x509.Certificate // issuing chain, then root
-	issuer  *x509.Certificate   // for NotAfter clamping; nil if unknown
-	now     func() time.Time
+	// checkNames, when set, refuses names the backend cannot issue
+	// exactly (the remote CA carries the subject in its token).
+	checkNames func(*CertificateNames) error
+	caCerts    []*x509.Certificate // issuing chain, then root
+	issuer     *x509.Certificate   // for NotAfter clamping; nil if unknown
+	now        func() time.Time
 }
 
 func (a *authorityCA) CACerts(context.Context) ([]*x509.Certificate, error) {
 	return a.caCerts, nil
 }
 
+// Enroll signs req.CSR's key with req.Names (RFC 7030 section 4.2.1) and
+// checks the result against them before returning it (checkIssued).
 func (a *authorityCA) Enroll(ctx context.Context, req *EnrollRequest) (*Issued, error) {
+	if req.Names == nil {
+		return nil, errors.New("enroll: CA asked to sign without certificate names")
+	}
+	if err := req.Names.Validate(); err != nil {
+		return nil, fmt.Errorf("enroll: certificate names: %w", err)
+	}
+	if a.checkNames != nil {
+		if err := a.checkNames(req.Names); err != nil {
+			return nil, err
+		}
+	}
 	so, opts, err := a.profile.signOptions(req, a.issuer, a.now())
 	if err != nil {
 		return nil, err
@@ -196,6 +170,9 @@ func (a *authorityCA) Enroll(ctx context.Context, req *EnrollRequest) (*Issued, 
 	}
 	if len(chain) == 0 {
 		return nil, errors.New("enroll: CA returned no certificate")
+	}
+	if err := checkIssued(chain[0], req.Names); err != nil {
+		return nil, err
 	}
 	return &Issued{Certificate: chain[0], Chain: a.fullChain(chain[1:])}, nil
 }

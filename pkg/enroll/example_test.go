@@ -10,23 +10,26 @@ import (
 )
 
 // The registrar's wiring: an embedded CA from files made by the init step,
-// a CSR policy from configuration, the authorization callback and the
+// a name policy and a CSR policy from configuration, the authorization callback and the
 // issuance recorder, mounted on the device port.
 func ExampleNewServer() {
 	ca, err := enroll.NewEmbeddedCA(enroll.EmbeddedConfig{
 		RootFile:      "/etc/landfall/ca/root_ca.crt",
 		IssuerFile:    "/etc/landfall/ca/issuing_ca.crt",
 		IssuerKeyFile: "/etc/landfall/ca/issuing_ca.key",
-		Profile: enroll.IssuanceProfile{
-			Validity:     90 * 24 * time.Hour,
-			ExtKeyUsage:  []string{"clientAuth"},
-			SANTemplates: []string{"{{ .SerialNumber }}.devices.example.net"},
-		},
+		Profile:       enroll.IssuanceProfile{Validity: 90 * 24 * time.Hour},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Devices are named serialNumber=<serial> plus a DNS name derived
+	// from it; a CSR asking for any other name is refused.
+	dns, err := enroll.ParseNameTemplate(enroll.NameDNS, "{{ .SerialNumber }}.devices.example.net")
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv, err := enroll.NewServer(ca,
+		enroll.WithNamePolicy(enroll.SerialNumberNames(dns)),
 		enroll.WithCSRPolicy(&enroll.CSRPolicy{
 			RequireSerialNumber:   true,
 			RequireChannelBinding: true,

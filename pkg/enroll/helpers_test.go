@@ -54,7 +54,6 @@ func newTestPKI(t testing.TB) *testPKI {
 		}
 		p.ca, pkiErr = NewEmbeddedCA(EmbeddedConfig{
 			Root: p.domainRoot, IssuerChain: []*x509.Certificate{p.domainIssuer}, IssuerKey: p.domainKey,
-			Profile: IssuanceProfile{SANTemplates: []string{"{{ .SerialNumber }}.pledges.test.example"}},
 		})
 		pkiVal = p
 	})
@@ -172,12 +171,26 @@ func addChallengePassword(t testing.TB, der []byte, pw string, key crypto.Signer
 // quietLogger discards logs.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// testDNSTemplate is the SAN template of the test servers' name policy.
+const testDNSTemplate = "{{ .SerialNumber }}.pledges.test.example"
+
+// testNamePolicy names devices serialNumber=<serial> with the DNS name
+// <serial>.pledges.test.example.
+func testNamePolicy(t testing.TB) NamePolicy {
+	t.Helper()
+	tmpl, err := ParseNameTemplate(NameDNS, testDNSTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SerialNumberNames(tmpl)
+}
+
 // newTestServer builds a Server on the shared embedded CA.
 func newTestServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	p := newTestPKI(t)
 	all := append([]Option{WithPolicy(AllowAuthenticated), WithLogger(quietLogger()),
-		WithCSRPolicy(&CSRPolicy{RequireSerialNumber: true})}, opts...)
+		WithCSRPolicy(&CSRPolicy{RequireSerialNumber: true}), WithNamePolicy(testNamePolicy(t))}, opts...)
 	s, err := NewServer(p.ca, all...)
 	if err != nil {
 		t.Fatal(err)

@@ -138,10 +138,11 @@ func TestOpenSSLCSREnrollsAndVerifies(t *testing.T) {
 	csrFile := filepath.Join(dir, "pledge.csr")
 	runOpenSSL(t, nil, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile)
 	// An LDevID request as a pledge would make it: subject serialNumber
-	// from the IDevID, a DNS SAN, and a keyUsage extension request.
+	// from the IDevID, the DNS SAN csrattrs announces, and a keyUsage
+	// extension request.
 	runOpenSSL(t, nil, "req", "-new", "-key", keyFile, "-out", csrFile, "-outform", "DER",
-		"-subj", "/serialNumber=SN-OPENSSL/O=Maker/CN=pledge",
-		"-addext", "subjectAltName=DNS:pledge.example.net",
+		"-subj", "/serialNumber=SN-OPENSSL",
+		"-addext", "subjectAltName=DNS:SN-OPENSSL.pledges.test.example",
 		"-addext", "keyUsage=critical,digitalSignature")
 	csrDER, err := os.ReadFile(csrFile)
 	if err != nil {
@@ -156,9 +157,7 @@ func TestOpenSSLCSREnrollsAndVerifies(t *testing.T) {
 		}
 		certs := printCerts(t, w.Body.Bytes(), false)
 		leaf := certs[0]
-		if leaf.Subject.SerialNumber != "SN-OPENSSL" || leaf.DNSNames[0] != "pledge.example.net" {
-			t.Errorf("issued subject %v SANs %v", leaf.Subject, leaf.DNSNames)
-		}
+		checkLDevIDWithOpenSSL(t, leaf, "SN-OPENSSL", []string{"DNS:SN-OPENSSL.pledges.test.example"})
 		rootFile := writePEM(t, dir, "root.pem", "CERTIFICATE", p.domainRoot.Raw)
 		issuerFile := writePEM(t, dir, "issuer.pem", "CERTIFICATE", p.domainIssuer.Raw)
 		leafFile := writePEM(t, dir, "leaf.pem", "CERTIFICATE", leaf.Raw)
@@ -172,6 +171,17 @@ func TestOpenSSLCSREnrollsAndVerifies(t *testing.T) {
 		if pubFromKey != pubFromCert {
 			t.Fatal("certificate key differs from the openssl key")
 		}
+	}
+	// An openssl CSR naming itself otherwise is refused.
+	forged := filepath.Join(dir, "forged.csr")
+	runOpenSSL(t, nil, "req", "-new", "-key", keyFile, "-out", forged, "-outform", "DER",
+		"-subj", "/serialNumber=SN-OPENSSL/O=Maker/CN=pledge", "-addext", "subjectAltName=DNS:pledge.example.net")
+	forgedDER, err := os.ReadFile(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := do(t, s, "POST", est+"/simpleenroll", forgedDER, &Peer{Chain: chain}); w.Code != 403 || !strings.Contains(w.Body.String(), "CSR subject requests O=Maker") {
+		t.Fatalf("forged openssl CSR: %d %s", w.Code, w.Body)
 	}
 	// openssl verify must reject the certificate against a foreign root.
 	other := writePEM(t, dir, "mfg.pem", "CERTIFICATE", p.mfgRoot.Raw)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,20 +21,21 @@ import (
 )
 
 // RemoteProvisionerTemplate is the x509 template the remote step-ca's JWK
-// provisioner should carry for Landfall. The registrar has already checked
-// the CSR and decided the names (they travel in the provisioning token), so
-// the remote CA keeps the CSR's subject, including its serialNumber, and
-// takes the subjectAltNames from the token (none when the token has none);
-// without this template step-ca's default would replace the subject with a
-// commonName and add the token subject as a DNS name.
+// provisioner must carry for Landfall. The registrar decides the names
+// (CertificateNames) and sends them in the one-time provisioning token:
+// the token subject is the device's serial number and the token's SANs are
+// the policy's. The template builds the certificate from the token alone,
+// never from the CSR (.Insecure.CR), so a CSR that slipped past the
+// registrar still cannot name itself: subject serialNumber=<token subject>,
+// the token's SANs (none when the token has none; step-ca would otherwise
+// add the token subject as a DNS name), key usage digitalSignature,
+// extended key usage clientAuth alone. The registrar checks each
+// certificate the remote CA returns against its policy and withholds one
+// that differs (a provisioner with another template).
 const RemoteProvisionerTemplate = `{
-	"subject": {{ toJson .Insecure.CR.Subject }},
+	"subject": {"serialNumber": {{ toJson .Token.sub }}},
 	"sans": {{ if .Token.sans }}{{ toJson .SANs }}{{ else }}[]{{ end }},
-{{- if typeIs "*rsa.PublicKey" .Insecure.CR.PublicKey }}
-	"keyUsage": ["digitalSignature", "keyEncipherment"],
-{{- else }}
 	"keyUsage": ["digitalSignature"],
-{{- end }}
 	"extKeyUsage": ["clientAuth"],
 	"basicConstraints": {"isCA": false}
 }`
@@ -53,10 +55,9 @@ type RemoteConfig struct {
 	// ProvisionerKeyFile optionally holds the provisioner's private JWK
 	// (encrypted); by default the encrypted key is fetched from the CA.
 	ProvisionerKeyFile string
-	// Profile applies on the registrar side: the SANs and subject it puts
-	// in the provisioning token and the validity it asks for. Key usages
-	// are decided by the remote provisioner's template (see
-	// RemoteProvisionerTemplate).
+	// Profile applies on the registrar side: the validity it asks for. The
+	// names travel in the provisioning token; key usages are decided by
+	// the remote provisioner's template (see RemoteProvisionerTemplate).
 	Profile IssuanceProfile
 	// HTTPTimeout bounds the calls made during NewRemoteCA (default 30 s).
 	HTTPTimeout time.Duration
@@ -132,7 +133,7 @@ func NewRemoteCA(ctx context.Context, cfg RemoteConfig) (*RemoteCA, error) {
 	if len(inters) > 0 {
 		issuer = inters[0]
 	}
-	return &RemoteCA{authorityCA{auth: auth, profile: prof, caCerts: caCerts, issuer: issuer, now: time.Now}}, nil
+	return &RemoteCA{authorityCA{auth: auth, profile: prof, checkNames: remoteNames, caCerts: caCerts, issuer: issuer, now: time.Now}}, nil
 }
 
 // fetchIntermediates reads /intermediates.pem over TLS verified against the
@@ -173,19 +174,28 @@ func fetchIntermediates(ctx context.Context, base string, root *x509.Certificate
 	return certs, nil
 }
 
-// raService adapts stepcas to Landfall's subjects. stepcas names the token
-// subject after the template's commonName, or its first SAN; a domain
-// certificate may have neither (RFC 8995 identifies the device by subject
-// serialNumber), and step-ca refuses a token without a subject. The
-// serialNumber then names the token; the remote template keeps the CSR's
-// subject, so the certificate is unaffected.
+// remoteNames refuses names the remote CA cannot issue exactly: its token
+// carries one subject string, which RemoteProvisionerTemplate makes the
+// subject serialNumber, so the subject must be serialNumber=<serial> alone.
+func remoteNames(n *CertificateNames) error {
+	only := pkix.Name{SerialNumber: n.Subject.SerialNumber}
+	if n.Subject.SerialNumber == "" || n.Subject.String() != only.String() {
+		return fmt.Errorf("enroll: the remote CA issues subject serialNumber=<serial> alone, not %q", n.Subject.String())
+	}
+	return nil
+}
+
+// raService adapts stepcas to Landfall's names. stepcas names the token
+// subject after the template's commonName, or its first SAN; Landfall's
+// remote template reads the serial number from the token subject, so the
+// token subject is always the policy's serialNumber, and the token's SANs
+// are the policy's SANs (the template carries req.Names, see signOptions).
 type raService struct {
 	*stepcas.StepCAS
 }
 
 func (r raService) CreateCertificate(req *apiv1.CreateCertificateRequest) (*apiv1.CreateCertificateResponse, error) {
-	t := req.Template
-	if t != nil && t.Subject.CommonName == "" && len(t.DNSNames)+len(t.IPAddresses)+len(t.EmailAddresses)+len(t.URIs) == 0 {
+	if t := req.Template; t != nil {
 		cp := *t
 		cp.Subject.CommonName = t.Subject.SerialNumber
 		r2 := *req

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,21 @@ func startStepCA(t *testing.T) *stepCA {
 		Options:      &provisioner.Options{X509: &provisioner.X509Options{Template: RemoteProvisionerTemplate}},
 		Claims:       &provisioner.Claims{MaxTLSDur: &provisioner.Duration{Duration: 90 * 24 * time.Hour}},
 	}
+	// A provisioner still carrying the template Landfall shipped before
+	// issue 11: it copies the CSR's subject and allows serverAuth.
+	legacyPub, legacyJWE, err := jose.GenerateDefaultKeyPair(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacyKey, err := legacyJWE.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := &provisioner.JWK{
+		Type: "JWK", Name: "legacy", Key: legacyPub, EncryptedKey: legacyKey,
+		Options: &provisioner.Options{X509: &provisioner.X509Options{Template: legacyProvisionerTemplate}},
+		Claims:  &provisioner.Claims{MaxTLSDur: &provisioner.Duration{Duration: 90 * 24 * time.Hour}},
+	}
 
 	// ca.Run listens on the configured address and offers no way to pass a
 	// listener, so reserve a free loopback port and hand its address over.
@@ -77,7 +93,7 @@ func startStepCA(t *testing.T) *stepCA {
 		Address:          addr,
 		DNSNames:         []string{"127.0.0.1", "localhost"},
 		AuthorityConfig: &config.AuthConfig{
-			Provisioners: provisioner.List{prov},
+			Provisioners: provisioner.List{prov, legacy},
 		},
 	}
 	srv, err := ca.New(cfg, ca.WithQuiet(true))
@@ -119,6 +135,15 @@ func startStepCA(t *testing.T) *stepCA {
 	sum := sha256.Sum256(root.Raw)
 	return &stepCA{url: url, fingerprint: hex.EncodeToString(sum[:]), root: root, issuer: issuer, password: password}
 }
+
+// legacyProvisionerTemplate copies the CSR's subject into the certificate.
+const legacyProvisionerTemplate = `{
+	"subject": {{ toJson .Insecure.CR.Subject }},
+	"sans": {{ if .Token.sans }}{{ toJson .SANs }}{{ else }}[]{{ end }},
+	"keyUsage": ["digitalSignature"],
+	"extKeyUsage": ["clientAuth", "serverAuth"],
+	"basicConstraints": {"isCA": false}
+}`
 
 func readPEMCert(t *testing.T, file string) *x509.Certificate {
 	t.Helper()
@@ -175,7 +200,7 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 	rca, err := NewRemoteCA(ctx, RemoteConfig{
 		URL: sca.url, RootFingerprint: sca.fingerprint,
 		Provisioner: "landfall-ra", ProvisionerPassword: sca.password,
-		Profile: IssuanceProfile{Validity: 48 * time.Hour, SANTemplates: []string{"{{ .SerialNumber }}.pledges.test.example"}},
+		Profile: IssuanceProfile{Validity: 48 * time.Hour},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -188,14 +213,16 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 	// The whole EST path: handler -> RemoteCA -> stepcas -> step-ca.
 	p := newTestPKI(t)
 	var rec *Issuance
+	issued := 0
 	s, err := NewServer(rca, WithPolicy(AllowAuthenticated), WithLogger(quietLogger()),
-		WithCSRPolicy(&CSRPolicy{RequireSerialNumber: true}),
-		WithIssuedHook(func(_ context.Context, r *Issuance) error { rec = r; return nil }))
+		WithCSRPolicy(&CSRPolicy{RequireSerialNumber: true}), WithNamePolicy(testNamePolicy(t)),
+		WithIssuedHook(func(_ context.Context, r *Issuance) error { rec = r; issued++; return nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	chain, key := p.idevid(t, "SN-REMOTE")
-	w := do(t, s, "POST", est+"/simpleenroll", makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE", Organization: []string{"Maker"}}}), &Peer{Chain: chain})
+	expectRefusals(t, "simpleenroll", s, &issued, &Peer{Chain: chain}, key, "SN-REMOTE")
+	w := do(t, s, "POST", est+"/simpleenroll", makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}}), &Peer{Chain: chain})
 	if w.Code != 200 {
 		t.Fatalf("simpleenroll via step-ca: %d %s", w.Code, w.Body)
 	}
@@ -210,9 +237,7 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatalf("remote certificate does not verify: %v", err)
 	}
-	if leaf.Subject.SerialNumber != "SN-REMOTE" || len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "SN-REMOTE.pledges.test.example" {
-		t.Errorf("subject %v SANs %v", leaf.Subject, leaf.DNSNames)
-	}
+	checkLDevIDWithOpenSSL(t, leaf, "SN-REMOTE", []string{"DNS:SN-REMOTE.pledges.test.example"})
 	if d := leaf.NotAfter.Sub(leaf.NotBefore); d < 47*time.Hour || d > 49*time.Hour {
 		t.Errorf("validity %v, want about 48h", d)
 	}
@@ -223,23 +248,62 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 	// Re-enrollment with the remote LDevID, and server-side key generation.
 	ldev := []*x509.Certificate{leaf, sca.issuer}
 	newKey := mustKey(t)
+	expectRefusals(t, "simplereenroll", s, &issued, &Peer{Chain: ldev}, newKey, "SN-REMOTE")
 	w = do(t, s, "POST", est+"/simplereenroll", makeCSR(t, newKey, csrOpts{subject: leaf.Subject, dns: leaf.DNSNames}), &Peer{Chain: ldev})
 	if w.Code != 200 {
 		t.Fatalf("simplereenroll via step-ca: %d %s", w.Code, w.Body)
 	}
+	certs, _ = ParseCertsOnly(w.Body.Bytes())
+	checkLDevIDWithOpenSSL(t, certs[0], "SN-REMOTE", []string{"DNS:SN-REMOTE.pledges.test.example"})
 	w = do(t, s, "POST", est+"/serverkeygen", makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}}), &Peer{Chain: chain})
 	if w.Code != 200 {
 		t.Fatalf("serverkeygen via step-ca: %d %s", w.Code, w.Body)
 	}
+	certs, _, err = ParseServerKeyGen(w.Header().Get("Content-Type"), w.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLDevIDWithOpenSSL(t, certs[0], "SN-REMOTE", []string{"DNS:SN-REMOTE.pledges.test.example"})
 
+	// No SAN template: the remote certificate has no subjectAltName at all
+	// (step-ca would otherwise add the token subject as a DNS name).
+	plain, err := NewServer(rca, WithPolicy(AllowAuthenticated), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = do(t, plain, "POST", est+"/simpleenroll", makeCSR(t, key, csrOpts{}), &Peer{Chain: chain})
+	if w.Code != 200 {
+		t.Fatalf("simpleenroll without SANs: %d %s", w.Code, w.Body)
+	}
+	certs, _ = ParseCertsOnly(w.Body.Bytes())
+	checkLDevIDWithOpenSSL(t, certs[0], "SN-REMOTE", nil)
+
+	names := &CertificateNames{Subject: pkix.Name{SerialNumber: "SN-REMOTE"}}
 	// A CSR that the remote provisioner refuses (its SANs differ from the
 	// token's) comes back as an error, not a certificate.
-	_, err = rca.Enroll(ctx, &EnrollRequest{CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}, dns: []string{"evil.example"}}))})
+	_, err = rca.Enroll(ctx, &EnrollRequest{Names: names, CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}, dns: []string{"evil.example"}}))})
 	if err == nil {
 		t.Fatal("remote CA signed a CSR whose SANs differ from the token")
 	}
 	if statusOf(err) != http.StatusForbidden {
 		t.Errorf("remote refusal maps to %d, want 403: %v", statusOf(err), err)
+	}
+	// The token carries the subject as one string: a policy subject other
+	// than serialNumber alone is refused before anything is signed.
+	if _, err := rca.Enroll(ctx, &EnrollRequest{Names: &CertificateNames{Subject: pkix.Name{SerialNumber: "SN-REMOTE", CommonName: "SN-REMOTE"}},
+		CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{}))}); err == nil || !strings.Contains(err.Error(), "serialNumber=<serial> alone") {
+		t.Errorf("subject with a CN: %v", err)
+	}
+	// A provisioner whose template copies the CSR (Landfall's before issue
+	// 11) signs, but the certificate differs from policy and is withheld.
+	legacy, err := NewRemoteCA(ctx, RemoteConfig{URL: sca.url, RootFingerprint: sca.fingerprint,
+		Provisioner: "legacy", ProvisionerPassword: sca.password, Profile: IssuanceProfile{Validity: 24 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iss, err := legacy.Enroll(ctx, &EnrollRequest{Names: names,
+		CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{subject: pkix.Name{CommonName: "SN-REMOTE"}}))}); err == nil || !strings.Contains(err.Error(), "outside policy") {
+		t.Fatalf("legacy provisioner: certificate %v, err %v", iss, err)
 	}
 	// The remote CA's limits reach the client as a 403 too.
 	short, err := NewRemoteCA(ctx, RemoteConfig{URL: sca.url, RootFingerprint: sca.fingerprint,
@@ -247,7 +311,7 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = short.Enroll(ctx, &EnrollRequest{CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}}))})
+	_, err = short.Enroll(ctx, &EnrollRequest{Names: names, CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}}))})
 	var e *Error
 	if !errors.As(err, &e) || e.Status != http.StatusForbidden {
 		t.Fatalf("over-long validity: %v", err)

@@ -43,10 +43,15 @@ type AuthzRequest struct {
 	CSR       *x509.CertificateRequest
 	// Renewing is the certificate being renewed (simplereenroll only).
 	Renewing *x509.Certificate
-	// SubjectChange is set on simplereenroll when the CSR's subject or
-	// subjectAltNames differ from Renewing's (RFC 7030 section 4.2.2). The
-	// server refuses such requests itself unless built with
-	// WithReenrollSubjectChange, and then the Policy decides.
+	// Names are the names the certificate will carry, from the NamePolicy
+	// (nil when the NamePolicy itself is being asked).
+	Names *CertificateNames
+	// SubjectChange is set on simplereenroll when the names the NamePolicy
+	// gives differ from Renewing's (RFC 7030 section 4.2.2 keeps subject
+	// and subjectAltNames on renewal; the policy may have changed since,
+	// e.g. a new SAN template). The server refuses such requests itself
+	// unless built with WithReenrollSubjectChange, and then the Policy
+	// decides.
 	SubjectChange bool
 }
 
@@ -97,6 +102,7 @@ type CSRAttrsFunc func(ctx context.Context, label string, peer Peer) ([]CSRAttr,
 type Server struct {
 	ca             CA
 	policy         Policy
+	names          NamePolicy
 	csrPolicy      *CSRPolicy
 	csrAttrsFunc   CSRAttrsFunc
 	emptyAttrs     int
@@ -195,6 +201,9 @@ func NewServer(ca CA, opts ...Option) (*Server, error) {
 	}
 	if s.csrPolicy == nil {
 		s.csrPolicy = &CSRPolicy{}
+	}
+	if s.names == nil {
+		s.names = SerialNumberNames()
 	}
 	if _, err := s.csrPolicy.CSRAttrs(); err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)

@@ -83,13 +83,32 @@ func TestCSRAttrsEndpoint(t *testing.T) {
 		RequireSerialNumber:   true,
 		RequireChannelBinding: true,
 		KeyTypes:              []KeyType{KeyECP384, KeyECP256},
-		SANs:                  []string{"pledge.example.net", "urn:example:device"},
 		RequestedExtensions:   []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 1, 1}},
 	}
-	s := newTestServer(t, WithCSRPolicy(pol))
-	for _, path := range []string{est + "/csrattrs", est + "/csrattributes", est + "/lbl/csrattrs"} {
-		t.Run(path, func(t *testing.T) {
-			w := do(t, s, "GET", path, nil, nil)
+	uriTmpl, err := ParseNameTemplate(NameURI, "urn:dev:serial:{{.SerialNumber}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsTmpl, err := ParseNameTemplate(NameDNS, "{{.SerialNumber}}.devices.example.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, WithCSRPolicy(pol), WithNamePolicy(SerialNumberNames(dnsTmpl, uriTmpl)))
+	chain, _ := newTestPKI(t).idevid(t, "SN-ATTR")
+	cases := []struct {
+		path string
+		peer *Peer
+		want []asn1.ObjectIdentifier
+	}{
+		// Unauthenticated: nothing to derive names from, so no SANs.
+		{est + "/csrattrs", nil, []asn1.ObjectIdentifier{OIDChallengePassword, OIDSerialNumber, OIDECPublicKey, OIDECDSAWithSHA384, {1, 3, 6, 1, 5, 5, 7, 1, 1}}},
+		{est + "/csrattributes", nil, []asn1.ObjectIdentifier{OIDChallengePassword, OIDSerialNumber, OIDECPublicKey, OIDECDSAWithSHA384, {1, 3, 6, 1, 5, 5, 7, 1, 1}}},
+		// Authenticated: the SANs the templates give this device.
+		{est + "/lbl/csrattrs", &Peer{Chain: chain}, []asn1.ObjectIdentifier{OIDChallengePassword, OIDSerialNumber, OIDECPublicKey, OIDECDSAWithSHA384, OIDExtensionRequest, {1, 3, 6, 1, 5, 5, 7, 1, 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			w := do(t, s, "GET", tc.path, nil, tc.peer)
 			if w.Code != 200 || w.Header().Get("Content-Type") != MediaTypeCSRAttrs {
 				t.Fatalf("status %d type %q", w.Code, w.Header().Get("Content-Type"))
 			}
@@ -97,18 +116,20 @@ func TestCSRAttrsEndpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []asn1.ObjectIdentifier{OIDChallengePassword, OIDSerialNumber, OIDECPublicKey, OIDECDSAWithSHA384, OIDExtensionRequest, {1, 3, 6, 1, 5, 5, 7, 1, 1}}
-			if len(attrs) != len(want) {
-				t.Fatalf("got %d attributes, want %d", len(attrs), len(want))
+			if len(attrs) != len(tc.want) {
+				t.Fatalf("got %d attributes, want %d", len(attrs), len(tc.want))
 			}
 			for i, a := range attrs {
-				if !a.OID.Equal(want[i]) {
-					t.Errorf("attr %d = %v, want %v", i, a.OID, want[i])
+				if !a.OID.Equal(tc.want[i]) {
+					t.Errorf("attr %d = %v, want %v", i, a.OID, tc.want[i])
 				}
 			}
 			var curve asn1.ObjectIdentifier
 			if _, err := asn1.Unmarshal(attrs[2].Values[0].FullBytes, &curve); err != nil || !curve.Equal(OIDCurveP384) {
 				t.Errorf("curve %v (%v)", curve, err)
+			}
+			if tc.peer == nil {
+				return
 			}
 			var exts []pkix.Extension
 			if _, err := asn1.Unmarshal(attrs[4].Values[0].FullBytes, &exts); err != nil || len(exts) != 1 || !exts[0].Id.Equal(OIDExtSubjectAltName) {
@@ -116,7 +137,8 @@ func TestCSRAttrsEndpoint(t *testing.T) {
 			}
 			// The SAN extension parses as Go would parse a certificate's.
 			c := &x509.Certificate{}
-			if err := parseSANForTest(t, exts[0], c); err != nil || c.DNSNames[0] != "pledge.example.net" || c.URIs[0].String() != "urn:example:device" {
+			if err := parseSANForTest(t, exts[0], c); err != nil || len(c.DNSNames) != 1 || c.DNSNames[0] != "SN-ATTR.devices.example.net" ||
+				len(c.URIs) != 1 || c.URIs[0].String() != "urn:dev:serial:SN-ATTR" {
 				t.Fatalf("SANs %v %v (%v)", c.DNSNames, c.URIs, err)
 			}
 		})
@@ -170,7 +192,7 @@ func TestSimpleEnroll(t *testing.T) {
 	p := newTestPKI(t)
 	chain, key := p.idevid(t, "SN-0001")
 	peer := &Peer{Chain: chain}
-	good := makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-0001", CommonName: "pledge"}})
+	good := makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-0001"}})
 	tampered := bytes.Clone(good)
 	tampered[len(tampered)-5] ^= 0xff // inside the signature
 	rsaKey := mustRSAKey(t)
@@ -199,7 +221,7 @@ func TestSimpleEnroll(t *testing.T) {
 		{"signature invalid", tampered, peer, nil, 400, "", "signature invalid"},
 		{"wrong key type", makeCSR(t, rsaKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-0001"}}), peer, nil, 403, "", "key type RSA-2048"},
 		{"wrong serial", makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-9999"}}), peer, nil, 403, "", "does not match"},
-		{"missing serial", makeCSR(t, key, csrOpts{subject: pkix.Name{CommonName: "x"}}), peer, nil, 403, "", "lacks serialNumber"},
+		{"missing serial", makeCSR(t, key, csrOpts{}), peer, nil, 403, "", "lacks serialNumber"},
 		{"disallowed extension", makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-0001"}, exts: []pkix.Extension{oddExt}}), peer, nil, 403, "", "disallowed extension 1.2.3.4"},
 		{"CA requested", makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-0001"}, exts: []pkix.Extension{caExt}}), peer, nil, 403, "", "CA certificate"},
 		{"unauthenticated", good, nil, nil, 401, "", "client certificate required"},
@@ -262,11 +284,17 @@ func checkLDevID(t *testing.T, p *testPKI, c *x509.Certificate, serial string, p
 	if c.IsCA {
 		t.Error("issued a CA")
 	}
-	if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
-		t.Errorf("EKU %v", c.ExtKeyUsage)
+	if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || len(c.UnknownExtKeyUsage) != 0 {
+		t.Errorf("EKU %v %v", c.ExtKeyUsage, c.UnknownExtKeyUsage)
 	}
-	if len(c.DNSNames) == 0 || c.DNSNames[len(c.DNSNames)-1] != serial+".pledges.test.example" {
-		t.Errorf("SANs %v lack the templated name", c.DNSNames)
+	if c.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("key usage %#x", c.KeyUsage)
+	}
+	if got := c.Subject.String(); got != "SERIALNUMBER="+serial {
+		t.Errorf("subject %q, want serialNumber only", got)
+	}
+	if len(c.DNSNames) != 1 || c.DNSNames[0] != serial+".pledges.test.example" || len(c.URIs)+len(c.IPAddresses)+len(c.EmailAddresses) != 0 {
+		t.Errorf("SANs %v %v %v %v, want the templated DNS name only", c.DNSNames, c.URIs, c.IPAddresses, c.EmailAddresses)
 	}
 	if pub != nil && !publicKeysEqual(c.PublicKey, pub) {
 		t.Error("certificate is not for the CSR's key")
@@ -358,7 +386,7 @@ func TestSimpleReenroll(t *testing.T) {
 	idev, idevKey := p.idevid(t, "SN-R")
 	// First enrollment gives the LDevID used to authenticate re-enrollment.
 	s := newTestServer(t)
-	w := do(t, s, "POST", est+"/simpleenroll", makeCSR(t, idevKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R", CommonName: "pledge"}}), &Peer{Chain: idev})
+	w := do(t, s, "POST", est+"/simpleenroll", makeCSR(t, idevKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}}), &Peer{Chain: idev})
 	if w.Code != 200 {
 		t.Fatalf("enroll: %d %s", w.Code, w.Body)
 	}
@@ -366,13 +394,21 @@ func TestSimpleReenroll(t *testing.T) {
 	ldev := []*x509.Certificate{certs[0], p.domainIssuer}
 	newKey := mustKey(t)
 	sameSubject := csrOpts{subject: certs[0].Subject, dns: certs[0].DNSNames}
-	changed := csrOpts{subject: pkix.Name{SerialNumber: "SN-R", CommonName: "other"}, dns: certs[0].DNSNames}
+	// An LDevID from before the policy's DNS template: renewing it would
+	// change its names.
+	untemplated, _ := issueLeaf(t, p.domainIssuer, p.domainKey, pkix.Name{SerialNumber: "SN-R"})
 	// A certificate from the domain CA's issuer but for a different device.
 	other, _ := issueLeaf(t, p.domainIssuer, p.domainKey, pkix.Name{SerialNumber: "SN-X"})
 	expired := func() []*x509.Certificate {
 		c, _ := issueLeaf(t, p.domainIssuer, p.domainKey, certs[0].Subject)
 		return c
 	}()
+	allowChange := WithPolicy(func(_ context.Context, r *AuthzRequest) error {
+		if !r.SubjectChange || r.Renewing != untemplated[0] {
+			return ErrForbidden("unexpected")
+		}
+		return nil
+	})
 
 	tests := []struct {
 		name   string
@@ -383,18 +419,15 @@ func TestSimpleReenroll(t *testing.T) {
 		reason string
 	}{
 		{"rekey keeps identity", makeCSR(t, newKey, sameSubject), &Peer{Chain: ldev}, nil, 200, ""},
+		{"CSR without names keeps them", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}}), &Peer{Chain: ldev}, nil, 200, ""},
 		{"leaf only chain", makeCSR(t, newKey, sameSubject), &Peer{Chain: ldev[:1]}, nil, 200, ""},
 		{"foreign certificate (IDevID)", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}}), &Peer{Chain: idev}, nil, 403, "not issued by this CA"},
-		{"subject change refused", makeCSR(t, newKey, changed), &Peer{Chain: ldev}, nil, 403, "keep subject"},
-		{"SAN change refused", makeCSR(t, newKey, csrOpts{subject: certs[0].Subject}), &Peer{Chain: ldev}, nil, 403, "keep subject"},
-		{"subject change allowed by policy", makeCSR(t, newKey, changed), &Peer{Chain: ldev}, []Option{WithReenrollSubjectChange(), WithPolicy(func(_ context.Context, r *AuthzRequest) error {
-			if !r.SubjectChange || r.Renewing != ldev[0] {
-				return ErrForbidden("unexpected")
-			}
-			return nil
-		})}, 200, ""},
-		{"subject change refused by policy", makeCSR(t, newKey, changed), &Peer{Chain: ldev}, []Option{WithReenrollSubjectChange()}, 403, "keep subject"},
-		{"other device's serial", makeCSR(t, newKey, sameSubject), &Peer{Chain: other}, nil, 403, "keep subject"},
+		{"CSR asks for another subject", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R", CommonName: "other"}}), &Peer{Chain: ldev}, nil, 403, "CSR subject requests CN=other"},
+		{"CSR asks for another SAN", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}, dns: []string{"other.example"}}), &Peer{Chain: ldev}, nil, 403, "subjectAltName DNS:other.example"},
+		{"names change refused", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}}), &Peer{Chain: untemplated}, nil, 403, "keep subject"},
+		{"names change allowed by policy", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}}), &Peer{Chain: untemplated}, []Option{WithReenrollSubjectChange(), allowChange}, 200, ""},
+		{"names change refused by policy", makeCSR(t, newKey, csrOpts{subject: pkix.Name{SerialNumber: "SN-R"}}), &Peer{Chain: untemplated}, []Option{WithReenrollSubjectChange()}, 403, "keep subject"},
+		{"other device's serial", makeCSR(t, newKey, sameSubject), &Peer{Chain: other}, nil, 403, "does not match"},
 		{"unauthenticated", makeCSR(t, newKey, sameSubject), nil, nil, 401, ""},
 		{"expired certificate", makeCSR(t, newKey, sameSubject), &Peer{Chain: expired}, []Option{withClock(func() time.Time { return time.Now().Add(2 * time.Hour) })}, 403, "not issued by this CA"},
 	}

@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -107,9 +108,9 @@ func GenerateKey(kt KeyType) (crypto.Signer, error) {
 }
 
 // ServerKeyGenWith implements CA.ServerKeyGen on top of an enroll function:
-// it generates a key of the CSR's key type, builds a CSR with the original
-// subject and extension requests signed by the new key, and enrolls that.
-// Both backends use it; any CA can.
+// it generates a key of the CSR's key type, builds a CSR for req.Names (not
+// the client CSR's names or extensions) signed by the new key, and enrolls
+// that. Both backends use it; any CA can.
 func ServerKeyGenWith(ctx context.Context, req *EnrollRequest, enroll func(context.Context, *EnrollRequest) (*Issued, error)) (*Issued, crypto.Signer, error) {
 	kt, err := KeyTypeOf(req.CSR.PublicKey)
 	if err != nil {
@@ -119,9 +120,15 @@ func ServerKeyGenWith(ctx context.Context, req *EnrollRequest, enroll func(conte
 	if err != nil {
 		return nil, nil, err
 	}
+	if req.Names == nil {
+		return nil, nil, errors.New("serverkeygen: no certificate names")
+	}
 	tmpl := &x509.CertificateRequest{
-		RawSubject:      req.CSR.RawSubject,
-		ExtraExtensions: req.CSR.Extensions,
+		Subject:        req.Names.Subject,
+		DNSNames:       req.Names.DNSNames,
+		EmailAddresses: req.Names.EmailAddresses,
+		IPAddresses:    req.Names.IPAddresses,
+		URIs:           req.Names.URIs,
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {

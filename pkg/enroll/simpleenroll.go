@@ -3,23 +3,24 @@ package enroll
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"net/http"
-	"slices"
 	"time"
 )
 
 // serveSimpleEnroll answers POST /simpleenroll (RFC 7030 section 4.2.1):
-// authenticate the client (its IDevID, RFC 8995 section 5.9.3), check the
-// CSR against the CSRPolicy with the IDevID's serial number, ask the Policy,
-// and let the CA issue.
+// authenticate the client (its IDevID, RFC 8995 section 5.9.3), decide the
+// certificate's names by the NamePolicy, check the CSR against the
+// CSRPolicy and those names, ask the Policy, and let the CA issue.
 func (s *Server) serveSimpleEnroll(w http.ResponseWriter, r *http.Request) {
 	s.serveEnroll(w, r, OpSimpleEnroll)
 }
 
 // serveSimpleReenroll answers POST /simplereenroll (RFC 7030 section
 // 4.2.2): the client authenticates with the certificate being renewed,
-// which must chain to this CA, and the CSR keeps its subject and
-// subjectAltNames unless the Policy allows the change.
+// which must chain to this CA, and the new certificate keeps its names
+// (recomputed by the NamePolicy, never taken from the CSR) unless the
+// Policy allows the change.
 func (s *Server) serveSimpleReenroll(w http.ResponseWriter, r *http.Request) {
 	s.serveEnroll(w, r, OpSimpleReenroll)
 }
@@ -32,15 +33,18 @@ type enrollment struct {
 	csr   *x509.CertificateRequest
 	// renewing is the certificate being renewed (simplereenroll).
 	renewing *x509.Certificate
+	// names are what the certificate will carry.
+	names *CertificateNames
 }
 
 func (e *enrollment) request() *EnrollRequest {
-	return &EnrollRequest{CSR: e.csr, Label: e.label, Peer: e.peer, Renewing: e.renewing}
+	return &EnrollRequest{CSR: e.csr, Label: e.label, Peer: e.peer, Renewing: e.renewing, Names: e.names}
 }
 
 // admit runs the steps every POST operation shares, in order: label,
-// authentication (401), body size (413), decoding (400), the CSR policy
-// (400/403), the renewal checks for simplereenroll (403), and the Policy.
+// authentication (401), body size (413), decoding (400), the renewal
+// checks for simplereenroll (403), the NamePolicy, the CSR policy and the
+// names and usages the CSR requests (400/403), and the Policy.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, op Operation) (*enrollment, error) {
 	l, err := label(r)
 	if err != nil {
@@ -66,18 +70,45 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, op Operation) (*e
 		if err := s.checkRenewable(r.Context(), peer); err != nil {
 			return nil, err
 		}
-		authz.SubjectChange = !sameIdentity(csr, e.renewing)
-		if authz.SubjectChange && !s.subjectChange {
-			return nil, ErrForbidden("re-enrollment must keep subject and subjectAltName")
-		}
 	}
-	if err := s.csrPolicy.checkVerified(csr, peer.Leaf().Subject.SerialNumber, peer); err != nil {
+	if e.names, err = s.certificateNames(r.Context(), authz); err != nil {
 		return nil, err
+	}
+	authz.Names = e.names
+	if err := s.csrPolicy.checkVerified(csr, e.names.Subject.SerialNumber, peer); err != nil {
+		return nil, err
+	}
+	if err := checkRequestedNames(csr, e.names); err != nil {
+		return nil, err
+	}
+	if err := checkRequestedUsages(csr); err != nil {
+		return nil, err
+	}
+	if op == OpSimpleReenroll {
+		if err := e.names.matches(e.renewing); err != nil {
+			authz.SubjectChange = true
+			if !s.subjectChange {
+				return nil, newError(http.StatusForbidden, err, "re-enrollment must keep subject and subjectAltName: %v", err)
+			}
+		}
 	}
 	if err := s.policy(r.Context(), authz); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// certificateNames asks the NamePolicy and checks its answer; names that
+// fail Validate are a server fault (500), never signed.
+func (s *Server) certificateNames(ctx context.Context, authz *AuthzRequest) (*CertificateNames, error) {
+	names, err := s.names(ctx, authz)
+	if err != nil {
+		return nil, err
+	}
+	if err := names.Validate(); err != nil {
+		return nil, fmt.Errorf("enroll: name policy: %w", err)
+	}
+	return names, nil
 }
 
 func (s *Server) serveEnroll(w http.ResponseWriter, r *http.Request, op Operation) {
@@ -181,37 +212,6 @@ func (s *Server) checkRenewable(ctx context.Context, peer Peer) error {
 		return newError(http.StatusForbidden, err, "the certificate being renewed was not issued by this CA")
 	}
 	return nil
-}
-
-// sameIdentity reports whether csr keeps cert's subject and
-// subjectAltNames. Subjects compare by value (RFC 5280 section 7.1 name
-// matching, simplified to string form) because a CA may re-encode strings.
-func sameIdentity(csr *x509.CertificateRequest, cert *x509.Certificate) bool {
-	if csr.Subject.String() != cert.Subject.String() {
-		return false
-	}
-	sortedEq := func(a, b []string) bool {
-		a, b = slices.Clone(a), slices.Clone(b)
-		slices.Sort(a)
-		slices.Sort(b)
-		return slices.Equal(a, b)
-	}
-	var ipsA, ipsB, urisA, urisB []string
-	for _, ip := range csr.IPAddresses {
-		ipsA = append(ipsA, ip.String())
-	}
-	for _, ip := range cert.IPAddresses {
-		ipsB = append(ipsB, ip.String())
-	}
-	for _, u := range csr.URIs {
-		urisA = append(urisA, u.String())
-	}
-	for _, u := range cert.URIs {
-		urisB = append(urisB, u.String())
-	}
-	return sortedEq(csr.DNSNames, cert.DNSNames) &&
-		sortedEq(csr.EmailAddresses, cert.EmailAddresses) &&
-		sortedEq(ipsA, ipsB) && sortedEq(urisA, urisB)
 }
 
 // isSelfSigned reports whether c is a self-issued, self-signed certificate.
