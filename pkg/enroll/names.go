@@ -42,9 +42,10 @@ func WithNamePolicy(p NamePolicy) Option { return func(s *Server) { s.names = p 
 
 // SerialNumberNames is the NamePolicy of a deployment that names devices by
 // the subject serialNumber (2.5.4.5) of their certificate (RFC 8995 section
-// 2.3.1): the subject is serialNumber=<serial> alone, and the SANs are the
-// templates rendered with that serial. On renewal the serial is the one of
-// the certificate being renewed.
+// 2.3.1): the subject is serialNumber=<serial> and commonName=<serial> (the
+// serial again, for tools that show only the commonName), and the SANs are
+// the templates rendered with that serial. On renewal the serial is the one
+// of the certificate being renewed.
 func SerialNumberNames(templates ...*NameTemplate) NamePolicy {
 	return func(_ context.Context, req *AuthzRequest) (*CertificateNames, error) {
 		cert := req.Peer.Leaf()
@@ -59,12 +60,13 @@ func SerialNumberNames(templates ...*NameTemplate) NamePolicy {
 }
 
 // NamesForSerial returns the names of a device with the given serial:
-// subject serialNumber=<serial>, and one SAN per template rendered with it.
+// subject serialNumber=<serial> and CN=<serial>, and one SAN per template
+// rendered with it.
 func NamesForSerial(serial string, templates ...*NameTemplate) (*CertificateNames, error) {
 	if serial == "" {
 		return nil, ErrForbidden("no serial number to name the certificate after")
 	}
-	n := &CertificateNames{Subject: pkix.Name{SerialNumber: serial}}
+	n := &CertificateNames{Subject: pkix.Name{SerialNumber: serial, CommonName: serial}}
 	for _, t := range templates {
 		s, err := t.Render(serial)
 		if err != nil {

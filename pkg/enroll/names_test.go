@@ -38,7 +38,7 @@ func forgedCSRs(t testing.TB, serial string) []forgedCSR {
 	return []forgedCSR{
 		{"subject-forged", csrOpts{subject: pkix.Name{SerialNumber: serial, CommonName: "registrar.example.net", OrganizationalUnit: []string{"Domain CA"}}}, "CSR subject requests"},
 		{"subject-ou", csrOpts{subject: pkix.Name{SerialNumber: serial, OrganizationalUnit: []string{"Domain CA"}}}, "CSR subject requests OU=Domain CA"},
-		{"subject-cn", csrOpts{subject: pkix.Name{SerialNumber: serial, CommonName: serial}}, "CSR subject requests CN=" + serial},
+		{"subject-cn", csrOpts{subject: pkix.Name{SerialNumber: serial, CommonName: serial + "-OTHER"}}, "CSR subject requests CN=" + serial + "-OTHER"},
 		{"san-dns", csrOpts{subject: sn, exts: san("registrar.example.net")}, "subjectAltName DNS:registrar.example.net"},
 		{"san-wildcard", csrOpts{subject: sn, exts: san("*.example.net")}, "subjectAltName DNS:*.example.net"},
 		{"san-ip", csrOpts{subject: sn, exts: san("192.0.2.1")}, "subjectAltName IP:192.0.2.1"},
@@ -103,7 +103,7 @@ func TestCSRNamesRefused(t *testing.T) {
 }
 
 // checkLDevIDWithOpenSSL reads c with `openssl x509 -noout -text`, an
-// independent parser, and requires subject serialNumber=<serial> alone,
+// independent parser, and requires subject serialNumber=<serial>,CN=<serial>,
 // exactly the SANs given (none: no subjectAltName extension), extended
 // key usage TLS Web Client Authentication alone, key usage Digital
 // Signature alone, and CA:FALSE.
@@ -128,8 +128,8 @@ func checkLDevIDWithOpenSSL(t *testing.T, c *x509.Certificate, serial string, sa
 			subject = s
 		}
 	}
-	if subject != "serialNumber="+serial {
-		t.Errorf("openssl subject %q, want serialNumber=%s", subject, serial)
+	if want := "serialNumber=" + serial + ",CN=" + serial; subject != want {
+		t.Errorf("openssl subject %q, want %q", subject, want)
 	}
 	gotSANs, ok := field("X509v3 Subject Alternative Name")
 	switch {

@@ -26,14 +26,15 @@ import (
 // the token subject is the device's serial number and the token's SANs are
 // the policy's. The template builds the certificate from the token alone,
 // never from the CSR (.Insecure.CR), so a CSR that slipped past the
-// registrar still cannot name itself: subject serialNumber=<token subject>,
+// registrar still cannot name itself: subject CN and serialNumber both the
+// token subject (NamesForSerial's subject),
 // the token's SANs (none when the token has none; step-ca would otherwise
 // add the token subject as a DNS name), key usage digitalSignature,
 // extended key usage clientAuth alone. The registrar checks each
 // certificate the remote CA returns against its policy and withholds one
 // that differs (a provisioner with another template).
 const RemoteProvisionerTemplate = `{
-	"subject": {"serialNumber": {{ toJson .Token.sub }}},
+	"subject": {"commonName": {{ toJson .Token.sub }}, "serialNumber": {{ toJson .Token.sub }}},
 	"sans": {{ if .Token.sans }}{{ toJson .SANs }}{{ else }}[]{{ end }},
 	"keyUsage": ["digitalSignature"],
 	"extKeyUsage": ["clientAuth"],
@@ -175,12 +176,13 @@ func fetchIntermediates(ctx context.Context, base string, root *x509.Certificate
 }
 
 // remoteNames refuses names the remote CA cannot issue exactly: its token
-// carries one subject string, which RemoteProvisionerTemplate makes the
-// subject serialNumber, so the subject must be serialNumber=<serial> alone.
+// carries one subject string, which RemoteProvisionerTemplate makes both
+// the commonName and the serialNumber, so the subject must be
+// CN=<serial>,serialNumber=<serial> (NamesForSerial's).
 func remoteNames(n *CertificateNames) error {
-	only := pkix.Name{SerialNumber: n.Subject.SerialNumber}
-	if n.Subject.SerialNumber == "" || n.Subject.String() != only.String() {
-		return fmt.Errorf("enroll: the remote CA issues subject serialNumber=<serial> alone, not %q", n.Subject.String())
+	want := pkix.Name{SerialNumber: n.Subject.SerialNumber, CommonName: n.Subject.SerialNumber}
+	if n.Subject.SerialNumber == "" || n.Subject.String() != want.String() {
+		return fmt.Errorf("enroll: the remote CA issues subject CN=<serial>,serialNumber=<serial> only, not %q", n.Subject.String())
 	}
 	return nil
 }

@@ -278,7 +278,7 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 	certs, _ = ParseCertsOnly(w.Body.Bytes())
 	checkLDevIDWithOpenSSL(t, certs[0], "SN-REMOTE", nil)
 
-	names := &CertificateNames{Subject: pkix.Name{SerialNumber: "SN-REMOTE"}}
+	names := &CertificateNames{Subject: pkix.Name{SerialNumber: "SN-REMOTE", CommonName: "SN-REMOTE"}}
 	// A CSR that the remote provisioner refuses (its SANs differ from the
 	// token's) comes back as an error, not a certificate.
 	_, err = rca.Enroll(ctx, &EnrollRequest{Names: names, CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{subject: pkix.Name{SerialNumber: "SN-REMOTE"}, dns: []string{"evil.example"}}))})
@@ -289,9 +289,10 @@ func TestRemoteCAWithRealStepCA(t *testing.T) {
 		t.Errorf("remote refusal maps to %d, want 403: %v", statusOf(err), err)
 	}
 	// The token carries the subject as one string: a policy subject other
-	// than serialNumber alone is refused before anything is signed.
-	if _, err := rca.Enroll(ctx, &EnrollRequest{Names: &CertificateNames{Subject: pkix.Name{SerialNumber: "SN-REMOTE", CommonName: "SN-REMOTE"}},
-		CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{}))}); err == nil || !strings.Contains(err.Error(), "serialNumber=<serial> alone") {
+	// than CN and serialNumber both the serial is refused before anything
+	// is signed.
+	if _, err := rca.Enroll(ctx, &EnrollRequest{Names: &CertificateNames{Subject: pkix.Name{SerialNumber: "SN-REMOTE", Organization: []string{"X"}}},
+		CSR: mustParseCSR(t, makeCSR(t, key, csrOpts{}))}); err == nil || !strings.Contains(err.Error(), "CN=<serial>,serialNumber=<serial> only") {
 		t.Errorf("subject with a CN: %v", err)
 	}
 	// A provisioner whose template copies the CSR (Landfall's before issue

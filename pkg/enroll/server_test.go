@@ -290,8 +290,8 @@ func checkLDevID(t *testing.T, p *testPKI, c *x509.Certificate, serial string, p
 	if c.KeyUsage != x509.KeyUsageDigitalSignature {
 		t.Errorf("key usage %#x", c.KeyUsage)
 	}
-	if got := c.Subject.String(); got != "SERIALNUMBER="+serial {
-		t.Errorf("subject %q, want serialNumber only", got)
+	if got, want := c.Subject.String(), "SERIALNUMBER="+serial+",CN="+serial; got != want {
+		t.Errorf("subject %q, want %q", got, want)
 	}
 	if len(c.DNSNames) != 1 || c.DNSNames[0] != serial+".pledges.test.example" || len(c.URIs)+len(c.IPAddresses)+len(c.EmailAddresses) != 0 {
 		t.Errorf("SANs %v %v %v %v, want the templated DNS name only", c.DNSNames, c.URIs, c.IPAddresses, c.EmailAddresses)
