@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/landfall-io/landfall/pkg/enroll"
 )
 
 // Serial fields: which subject attribute of an IDevID holds the pledge's
@@ -25,13 +27,20 @@ const (
 // MASA URL extension (RFC 8995 2.3.2); MASAAnchor, when set, is the only
 // anchor the MASA's TLS certificate may chain to.
 type Manufacturer struct {
-	ID           int64     `json:"id"`
-	Name         string    `json:"name"`
-	IDevIDAnchor []byte    `json:"idevid_anchor"`         // DER certificate
-	MASAURL      string    `json:"masa_url,omitempty"`    // empty: from the IDevID
-	MASAAnchor   []byte    `json:"masa_anchor,omitempty"` // DER certificate; nil: system roots
-	SerialField  string    `json:"serial_field"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	IDevIDAnchor []byte `json:"idevid_anchor"`         // DER certificate
+	MASAURL      string `json:"masa_url,omitempty"`    // empty: from the IDevID
+	MASAAnchor   []byte `json:"masa_anchor,omitempty"` // DER certificate; nil: system roots
+	SerialField  string `json:"serial_field"`
+	// LDevIDDNSTemplate and LDevIDURITemplate, when set, derive a DNS name
+	// and a URI subjectAltName of the pledges' domain certificates from
+	// their serial number (enroll.ParseNameTemplate, e.g.
+	// "{{.SerialNumber}}.devices.example.net", "urn:dev:serial:{{.SerialNumber}}").
+	// Empty: no such name; the subject always carries the serial.
+	LDevIDDNSTemplate string    `json:"ldevid_dns_template,omitempty"`
+	LDevIDURITemplate string    `json:"ldevid_uri_template,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
 }
 
 // Anchor is a manufacturer with its certificates parsed, for matching a
@@ -40,14 +49,46 @@ type Anchor struct {
 	Manufacturer
 	IDevID *x509.Certificate
 	MASA   *x509.Certificate // nil: system roots
+	// NameTemplates are the compiled LDevID name templates, DNS first.
+	NameTemplates []*enroll.NameTemplate
 }
 
-const manufacturerColumns = `id, name, idevid_anchor, coalesce(masa_url, ''), masa_anchor, serial_field, created_at`
+const manufacturerColumns = `id, name, idevid_anchor, coalesce(masa_url, ''), masa_anchor, serial_field,
+	coalesce(ldevid_dns_template, ''), coalesce(ldevid_uri_template, ''), created_at`
 
 func scanManufacturer(row pgx.Row) (Manufacturer, error) {
 	var m Manufacturer
-	err := row.Scan(&m.ID, &m.Name, &m.IDevIDAnchor, &m.MASAURL, &m.MASAAnchor, &m.SerialField, &m.CreatedAt)
+	err := row.Scan(&m.ID, &m.Name, &m.IDevIDAnchor, &m.MASAURL, &m.MASAAnchor, &m.SerialField,
+		&m.LDevIDDNSTemplate, &m.LDevIDURITemplate, &m.CreatedAt)
 	return m, err
+}
+
+// maxNameTemplate bounds a stored LDevID name template (the column checks
+// the same).
+const maxNameTemplate = 500
+
+// NameTemplates compiles m's LDevID name templates, DNS first. Each must
+// render a valid name of its kind that depends on the serial number
+// (enroll.ParseNameTemplate renders it with sample serials).
+func (m *Manufacturer) NameTemplates() ([]*enroll.NameTemplate, error) {
+	var out []*enroll.NameTemplate
+	for _, t := range []struct {
+		field, text string
+		kind        enroll.NameKind
+	}{{"ldevid_dns_template", m.LDevIDDNSTemplate, enroll.NameDNS}, {"ldevid_uri_template", m.LDevIDURITemplate, enroll.NameURI}} {
+		if t.text == "" {
+			continue
+		}
+		if len(t.text) > maxNameTemplate {
+			return nil, invalidf("%s is longer than %d characters", t.field, maxNameTemplate)
+		}
+		nt, err := enroll.ParseNameTemplate(t.kind, t.text)
+		if err != nil {
+			return nil, invalidf("%s: %v", t.field, err)
+		}
+		out = append(out, nt)
+	}
+	return out, nil
 }
 
 // validate checks m's fields and fills the default serial field.
@@ -76,7 +117,8 @@ func (m *Manufacturer) validate() error {
 	default:
 		return invalidf("serial_field must be serialNumber, hardwareModuleName or commonName")
 	}
-	return nil
+	_, err := m.NameTemplates()
+	return err
 }
 
 func nullIfEmpty(s string) *string {
@@ -96,9 +138,10 @@ func (s *Store) CreateManufacturer(ctx context.Context, m Manufacturer, actor st
 	err := s.inTx(ctx, "create manufacturer", func(tx pgx.Tx) error {
 		var err error
 		out, err = scanManufacturer(tx.QueryRow(ctx, `INSERT INTO manufacturers
-				(name, idevid_anchor, masa_url, masa_anchor, serial_field, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+manufacturerColumns,
-			m.Name, m.IDevIDAnchor, nullIfEmpty(m.MASAURL), m.MASAAnchor, m.SerialField, s.clock()))
+				(name, idevid_anchor, masa_url, masa_anchor, serial_field, ldevid_dns_template, ldevid_uri_template, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+manufacturerColumns,
+			m.Name, m.IDevIDAnchor, nullIfEmpty(m.MASAURL), m.MASAAnchor, m.SerialField,
+			nullIfEmpty(m.LDevIDDNSTemplate), nullIfEmpty(m.LDevIDURITemplate), s.clock()))
 		if pgCode(err) == codeUniqueViolation {
 			return conflictf("manufacturer %q already exists", m.Name)
 		}
@@ -114,8 +157,8 @@ func (s *Store) CreateManufacturer(ctx context.Context, m Manufacturer, actor st
 	return &out, nil
 }
 
-// UpdateManufacturer replaces the name, anchors, MASA URL and serial field
-// of manufacturer m.ID.
+// UpdateManufacturer replaces the name, anchors, MASA URL, serial field and
+// LDevID name templates of manufacturer m.ID.
 func (s *Store) UpdateManufacturer(ctx context.Context, m Manufacturer, actor string) (*Manufacturer, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
@@ -124,9 +167,10 @@ func (s *Store) UpdateManufacturer(ctx context.Context, m Manufacturer, actor st
 	err := s.inTx(ctx, "update manufacturer", func(tx pgx.Tx) error {
 		var err error
 		out, err = scanManufacturer(tx.QueryRow(ctx, `UPDATE manufacturers SET name = $2, idevid_anchor = $3,
-				masa_url = $4, masa_anchor = $5, serial_field = $6
+				masa_url = $4, masa_anchor = $5, serial_field = $6, ldevid_dns_template = $7, ldevid_uri_template = $8
 			WHERE id = $1 RETURNING `+manufacturerColumns,
-			m.ID, m.Name, m.IDevIDAnchor, nullIfEmpty(m.MASAURL), m.MASAAnchor, m.SerialField))
+			m.ID, m.Name, m.IDevIDAnchor, nullIfEmpty(m.MASAURL), m.MASAAnchor, m.SerialField,
+			nullIfEmpty(m.LDevIDDNSTemplate), nullIfEmpty(m.LDevIDURITemplate)))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return notFound("manufacturer", m.ID)
@@ -210,6 +254,9 @@ func (s *Store) Anchors(ctx context.Context) ([]Anchor, error) {
 			if a.MASA, err = x509.ParseCertificate(m.MASAAnchor); err != nil {
 				return nil, wrapf("anchors", err)
 			}
+		}
+		if a.NameTemplates, err = m.NameTemplates(); err != nil {
+			return nil, wrapf("anchors", err)
 		}
 		out = append(out, a)
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
@@ -104,5 +105,71 @@ func TestManufacturers(t *testing.T) {
 	evs, err := s.ListEvents(ctx, store.EventFilter{})
 	if err != nil || len(evs.Items) != 5 || evs.Items[0].Action != "manufacturer.delete" || evs.Items[0].Actor != "alice" {
 		t.Errorf("audit: %+v %v", evs.Items, err)
+	}
+}
+
+// TestManufacturerLDevIDTemplates: LDevID name templates (issue 11 item 2)
+// are checked before they are stored, on create and on update: they must
+// parse, render a valid name of their kind for a sample serial (no
+// wildcard, an absolute URI) and depend on the serial. A refused template
+// changes nothing.
+func TestManufacturerLDevIDTemplates(t *testing.T) {
+	s, pool, _ := newStore(t)
+	ctx := context.Background()
+	anchor := selfSigned(t, "Cobalt IDevID CA")
+	m, err := s.CreateManufacturer(ctx, store.Manufacturer{Name: "Cobalt", IDevIDAnchor: anchor,
+		LDevIDDNSTemplate: "{{.SerialNumber}}.devices.example.net", LDevIDURITemplate: "urn:dev:serial:{{.SerialNumber}}"}, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.LDevIDDNSTemplate != "{{.SerialNumber}}.devices.example.net" || m.LDevIDURITemplate != "urn:dev:serial:{{.SerialNumber}}" {
+		t.Errorf("created %+v", m)
+	}
+	for _, tc := range []struct{ name, dns, uri string }{
+		{"template syntax", "{{.SerialNumber", ""},
+		{"unknown field", "{{.Serial}}.example.net", ""},
+		{"wildcard", "*.{{.SerialNumber}}.example.net", ""},
+		{"constant DNS name", "registrar.example.net", ""},
+		{"relative URI", "", "devices/{{.SerialNumber}}"},
+		{"constant URI", "", "urn:dev:registrar"},
+		{"too long", strings.Repeat("a", 490) + ".{{.SerialNumber}}", ""},
+	} {
+		bad := store.Manufacturer{Name: "Bad " + tc.name, IDevIDAnchor: anchor, LDevIDDNSTemplate: tc.dns, LDevIDURITemplate: tc.uri}
+		if _, err := s.CreateManufacturer(ctx, bad, "alice"); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("create with %s: %v, want ErrInvalid", tc.name, err)
+		}
+		upd := *m
+		upd.LDevIDDNSTemplate, upd.LDevIDURITemplate = tc.dns, tc.uri
+		if _, err := s.UpdateManufacturer(ctx, upd, "alice"); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("update with %s: %v, want ErrInvalid", tc.name, err)
+		}
+	}
+	if n := count(t, pool, "manufacturers"); n != 1 {
+		t.Errorf("%d manufacturers after rejected creates", n)
+	}
+	var dns, uri *string
+	if err := pool.QueryRow(ctx, `SELECT ldevid_dns_template, ldevid_uri_template FROM manufacturers WHERE id = $1`, m.ID).Scan(&dns, &uri); err != nil {
+		t.Fatal(err)
+	}
+	if dns == nil || *dns != m.LDevIDDNSTemplate || uri == nil || *uri != m.LDevIDURITemplate {
+		t.Errorf("stored templates %v %v after rejected updates", dns, uri)
+	}
+
+	anchors, err := s.Anchors(ctx)
+	if err != nil || len(anchors) != 1 || len(anchors[0].NameTemplates) != 2 {
+		t.Fatalf("anchors %+v %v", anchors, err)
+	}
+	if got, err := anchors[0].NameTemplates[0].Render("SN7"); err != nil || got != "SN7.devices.example.net" {
+		t.Errorf("DNS template renders %q %v", got, err)
+	}
+
+	// Clearing the templates stores NULL.
+	upd := *m
+	upd.LDevIDDNSTemplate, upd.LDevIDURITemplate = "", ""
+	if u, err := s.UpdateManufacturer(ctx, upd, "alice"); err != nil || u.LDevIDDNSTemplate != "" || u.LDevIDURITemplate != "" {
+		t.Fatalf("clear: %+v %v", u, err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT ldevid_dns_template, ldevid_uri_template FROM manufacturers WHERE id = $1`, m.ID).Scan(&dns, &uri); err != nil || dns != nil || uri != nil {
+		t.Errorf("cleared templates stored as %v %v (%v)", dns, uri, err)
 	}
 }

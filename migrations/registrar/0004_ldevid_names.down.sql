@@ -1,0 +1,3 @@
+ALTER TABLE manufacturers
+    DROP COLUMN ldevid_uri_template,
+    DROP COLUMN ldevid_dns_template;
