@@ -32,7 +32,7 @@ type serveConfig struct {
 	databaseURL, stateDir, replicaID                        string
 	listenPublic, listenDirect, listenInternal, listenAdmin string
 	internalURL, atlsPath                                   string
-	maxHandshakes                                           int
+	maxHandshakes, maxHandshakesPerClient                   int
 	ratePerSecond                                           float64
 	rateBurst                                               int
 	trustedProxies                                          string
@@ -63,9 +63,10 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.StringVar(&c.listenAdmin, "listen-admin", "127.0.0.1:9090", "address of the admin listener (health, readiness, admin API)")
 	fs.StringVar(&c.atlsPath, "atls-path", atls.DefaultPath, "public path of the ATLS resource, when the load balancer adds a prefix")
 	fs.IntVar(&c.maxHandshakes, "max-handshakes", 1024, "ATLS sessions still in handshake this replica holds at once (503 beyond)")
-	fs.Float64Var(&c.ratePerSecond, "rate-limit", 0, "new ATLS sessions per second per client address; 0 disables")
-	fs.IntVar(&c.rateBurst, "rate-burst", 20, "burst of the per-client rate limit")
-	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed for rate limiting")
+	fs.IntVar(&c.maxHandshakesPerClient, "max-handshakes-per-client", atls.DefaultMaxHandshakesPerClient, "ATLS sessions still in handshake one client address holds at once (429 beyond); negative disables")
+	fs.Float64Var(&c.ratePerSecond, "rate-limit", atls.DefaultRateLimit.PerSecond, "new ATLS sessions per second per client address (429 beyond); negative disables")
+	fs.IntVar(&c.rateBurst, "rate-burst", atls.DefaultRateLimit.Burst, "burst of the per-client rate limit")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of the load balancers, whose X-Forwarded-For names the client (rate limits) and whose X-Forwarded-Proto marks the cookie Secure; never 0.0.0.0/0")
 	fs.StringVar(&c.caMode, "ca-mode", "embedded", "embedded (domain CA key from the state directory) or remote (step-ca in RA mode)")
 	fs.StringVar(&c.stepURL, "stepca-url", "", "remote step-ca URL (ca-mode remote)")
 	fs.StringVar(&c.stepFingerprint, "stepca-fingerprint", "", "SHA-256 fingerprint (hex) of the step-ca root (ca-mode remote)")
@@ -73,10 +74,10 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.StringVar(&c.stepPasswordFile, "stepca-password-file", "", "file holding the JWK provisioner's password (ca-mode remote)")
 	fs.DurationVar(&c.certValidity, "cert-validity", enroll.DefaultValidity, "validity of issued domain certificates")
 	fs.BoolVar(&c.channelBinding, "require-channel-binding", false, "require CSRs to carry the session's tls-exporter value as challengePassword (RFC 9266)")
-	fs.DurationVar(&c.approvalRetry, "approval-retry-after", 30*time.Second, "Retry-After sent to pledges held for approval")
+	fs.DurationVar(&c.approvalRetry, "approval-retry-after", registrar.DefaultApprovalRetryAfter, "Retry-After sent to pledges held for approval")
 	fs.StringVar(&c.approval, "approval", registrar.ApprovalAuto, "auto (every pledge of a trusted manufacturer), allow-list (listed pledges; others wait for an operator) or manual")
-	fs.DurationVar(&c.masaTimeout, "masa-timeout", 10*time.Second, "timeout of one voucher-request to a MASA")
-	fs.IntVar(&c.masaAttempts, "masa-attempts", 3, "attempts at reaching a MASA before the pledge is told to retry later")
+	fs.DurationVar(&c.masaTimeout, "masa-timeout", registrar.DefaultMASATimeout, "timeout of one voucher-request to a MASA")
+	fs.IntVar(&c.masaAttempts, "masa-attempts", registrar.DefaultMASAAttempts, "attempts at reaching a MASA before the pledge is told to retry later")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "PostgreSQL connections of this replica")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply the database schema at start-up")
@@ -134,19 +135,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	rg, err := registrar.New(registrar.Config{
-		ReplicaID:          c.replicaID,
-		SessionKey:         st.SessionKey,
-		ContextKey:         st.ContextKey,
-		TLSCertificate:     st.TLSCert,
-		Approval:           c.approval,
-		MASA:               registrar.MASAClient{Timeout: c.masaTimeout, Attempts: c.masaAttempts, Backoff: 500 * time.Millisecond},
-		ATLSPath:           c.atlsPath,
-		CSRPolicy:          enroll.CSRPolicy{RequireSerialNumber: true, RequireChannelBinding: c.channelBinding},
-		ApprovalRetryAfter: c.approvalRetry,
-		MaxHandshakes:      c.maxHandshakes,
-		RateLimit:          atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
-		TrustedProxies:     proxies,
-		Logger:             log,
+		ReplicaID:              c.replicaID,
+		SessionKey:             st.SessionKey,
+		ContextKey:             st.ContextKey,
+		TLSCertificate:         st.TLSCert,
+		Approval:               c.approval,
+		MASA:                   registrar.MASAClient{Timeout: c.masaTimeout, Attempts: c.masaAttempts},
+		ATLSPath:               c.atlsPath,
+		CSRPolicy:              enroll.CSRPolicy{RequireSerialNumber: true, RequireChannelBinding: c.channelBinding},
+		ApprovalRetryAfter:     c.approvalRetry,
+		MaxHandshakes:          c.maxHandshakes,
+		MaxHandshakesPerClient: c.maxHandshakesPerClient,
+		RateLimit:              atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
+		TrustedProxies:         proxies,
+		Logger:                 log,
 	}, pool, ca, st.ForwardClient())
 	if err != nil {
 		return err

@@ -66,3 +66,9 @@ func writeError(w http.ResponseWriter, err error) {
 	w.WriteHeader(status)
 	fmt.Fprintln(w, reason)
 }
+
+// StatusCode and RetryAfter let pkg/atls and pkg/enroll answer with the
+// registrar's status, reason and Retry-After.
+func (e *httpError) StatusCode() int              { return e.status }
+func (e *pendingError) StatusCode() int           { return e.status }
+func (e *pendingError) RetryAfter() time.Duration { return e.retryAfter }

@@ -56,13 +56,30 @@ type Config struct {
 	// ApprovalRetryAfter is the Retry-After of a pledge held for approval.
 	ApprovalRetryAfter time.Duration
 
-	MaxHandshakes  int
-	RateLimit      atls.RateLimit
-	TrustedProxies []netip.Prefix
+	// MaxHandshakes caps this replica's sessions in handshake, and
+	// MaxHandshakesPerClient those of one client address; RateLimit
+	// bounds new sessions per client address (zero values: pkg/atls's
+	// defaults). TrustedProxies are the load balancers whose
+	// X-Forwarded-For names the client.
+	MaxHandshakes          int
+	MaxHandshakesPerClient int
+	RateLimit              atls.RateLimit
+	TrustedProxies         []netip.Prefix
 
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// Production defaults. `registrar serve` offers them as its flag defaults
+// and New fills them into zero fields, so that every registrar, served,
+// in the sandbox or in the demo, runs with the same values.
+const (
+	DefaultApprovalRetryAfter = 30 * time.Second
+	DefaultMASARetryAfter     = 30 * time.Second
+	DefaultMASATimeout        = 10 * time.Second
+	DefaultMASAAttempts       = 3
+	DefaultMASABackoff        = 500 * time.Millisecond
+)
 
 // Registrar is one replica's service graph.
 type Registrar struct {
@@ -80,6 +97,8 @@ type Registrar struct {
 	masa       *MASAClient
 	anchors    *anchorCache
 	metrics    *metrics
+	ca         enroll.CA
+	domain     domainTrust
 }
 
 // New builds a replica on pool with the EST backend ca. Its ATLS server
@@ -96,11 +115,20 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		cfg.ATLSPath = atls.DefaultPath
 	}
 	if cfg.ApprovalRetryAfter == 0 {
-		cfg.ApprovalRetryAfter = 30 * time.Second
+		cfg.ApprovalRetryAfter = DefaultApprovalRetryAfter
 	}
 	cfg.CSRPolicy.RequireSerialNumber = true
 	if cfg.MASARetryAfter == 0 {
-		cfg.MASARetryAfter = 30 * time.Second
+		cfg.MASARetryAfter = DefaultMASARetryAfter
+	}
+	if cfg.MASA.Timeout == 0 {
+		cfg.MASA.Timeout = DefaultMASATimeout
+	}
+	if cfg.MASA.Attempts == 0 {
+		cfg.MASA.Attempts = DefaultMASAAttempts
+	}
+	if cfg.MASA.Backoff == 0 {
+		cfg.MASA.Backoff = DefaultMASABackoff
 	}
 	switch cfg.Approval {
 	case "":
@@ -129,6 +157,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		raSigner:   raSigner,
 		masa:       &MASAClient{ClientCert: cfg.MASA.ClientCert, Timeout: cfg.MASA.Timeout, Attempts: cfg.MASA.Attempts, Backoff: cfg.MASA.Backoff, clients: &clientCache{}},
 		anchors:    newAnchorCache(),
+		ca:         ca,
 	}
 	if rg.masa.ClientCert == nil {
 		rg.masa.ClientCert = &cfg.RACertificate
@@ -143,19 +172,21 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	}
 	rg.device = rg.deviceRoutes()
 	rg.atls, err = atls.NewServer(atls.ServerConfig{
-		TLS:            rg.deviceTLSConfig(),
-		Handler:        rg.device,
-		Contexts:       rg.contexts,
-		CIDs:           rg.contexts,
-		SessionKey:     cfg.SessionKey,
-		ReplicaID:      cfg.ReplicaID,
-		Forwarder:      &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: forwardClient, Resolve: rg.resolveReplica},
-		Path:           cfg.ATLSPath,
-		MaxHandshakes:  cfg.MaxHandshakes,
-		RateLimit:      cfg.RateLimit,
-		TrustedProxies: cfg.TrustedProxies,
-		Now:            cfg.Now,
-		Logger:         cfg.Logger,
+		TLS:                    rg.deviceTLSConfig(),
+		Handler:                rg.device,
+		Contexts:               rg.contexts,
+		CIDs:                   rg.contexts,
+		SessionKey:             cfg.SessionKey,
+		ReplicaID:              cfg.ReplicaID,
+		Forwarder:              &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: forwardClient, Resolve: rg.resolveReplica},
+		VerifyPeer:             rg.verifyPeer,
+		Path:                   cfg.ATLSPath,
+		MaxHandshakes:          cfg.MaxHandshakes,
+		MaxHandshakesPerClient: cfg.MaxHandshakesPerClient,
+		RateLimit:              cfg.RateLimit,
+		TrustedProxies:         cfg.TrustedProxies,
+		Now:                    cfg.Now,
+		Logger:                 cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

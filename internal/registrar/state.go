@@ -211,14 +211,42 @@ func readCert(path string) (*x509.Certificate, error) {
 }
 
 // InternalServerTLS is the TLS of a replica's internal listener: only
-// holders of a certificate of the domain CA (other replicas) get in.
+// replicas get in. A certificate of the domain CA is not enough, since the
+// same CA issues every enrolled pledge's LDevID; a replica certificate is
+// one of the domain CA that also carries id-kp-cmcRA and serverAuth, which
+// `registrar init` gives the registrar certificate and the CA's LDevID
+// policy never grants (see isReplicaCertificate).
 func (st *State) InternalServerTLS() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{st.TLSCert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    st.domainPool(),
-		MinVersion:   tls.VersionTLS13,
+		Certificates:     []tls.Certificate{st.TLSCert},
+		ClientAuth:       tls.RequireAndVerifyClientCert,
+		ClientCAs:        st.domainPool(),
+		MinVersion:       tls.VersionTLS13,
+		VerifyConnection: requireReplicaPeer,
 	}
+}
+
+// requireReplicaPeer refuses a TLS peer whose certificate is not a
+// replica's.
+func requireReplicaPeer(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 || !isReplicaCertificate(cs.PeerCertificates[0]) {
+		return errors.New("registrar: internal listener: the peer certificate is not a registrar replica's (id-kp-cmcRA and serverAuth required)")
+	}
+	return nil
+}
+
+// isReplicaCertificate reports whether c has the extended key usages of a
+// registrar certificate: id-kp-cmcRA (RFC 6402) and serverAuth. The domain
+// CA issues pledges clientAuth only.
+func isReplicaCertificate(c *x509.Certificate) bool {
+	ra, server := false, false
+	for _, o := range c.UnknownExtKeyUsage {
+		ra = ra || o.Equal(OIDCmcRA)
+	}
+	for _, u := range c.ExtKeyUsage {
+		server = server || u == x509.ExtKeyUsageServerAuth
+	}
+	return ra && server
 }
 
 // ForwardClient is the HTTP client that forwards ATLS flights to other
@@ -228,9 +256,10 @@ func (st *State) ForwardClient() *http.Client {
 	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 64,
 		TLSClientConfig: &tls.Config{
-			Certificates: []tls.Certificate{st.TLSCert},
-			RootCAs:      st.domainPool(),
-			MinVersion:   tls.VersionTLS13,
+			Certificates:     []tls.Certificate{st.TLSCert},
+			RootCAs:          st.domainPool(),
+			MinVersion:       tls.VersionTLS13,
+			VerifyConnection: requireReplicaPeer,
 		},
 	}}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,7 +19,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -76,6 +79,11 @@ func StartNginx(ctx context.Context, upstreams []*url.URL) (*Nginx, error) {
 	}
 	n.cmd = exec.CommandContext(ctx, bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	n.cmd.Stdout, n.cmd.Stderr = os.Stderr, os.Stderr
+	// nginx's workers are children of its master: run them in a process
+	// group of their own and signal the group, or a master killed alone
+	// (ctx cancelled, Stop timing out) leaves its workers listening.
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	n.cmd.Cancel = func() error { return syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL) }
 	if err := n.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("sandbox: starting nginx: %w", err)
@@ -116,18 +124,57 @@ func (n *Nginx) Client() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
 }
 
-// Stop ends nginx and removes its files.
+// Stop ends nginx, master and workers, and removes its files. It returns
+// once no process of nginx's group is left.
 func (n *Nginx) Stop() {
 	if n.cmd != nil && n.cmd.Process != nil {
-		n.cmd.Process.Signal(os.Interrupt)
+		pgid := n.cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM) // fast shutdown of the master and its workers
+		exited := false
 		select {
 		case <-n.done:
+			exited = true
 		case <-time.After(10 * time.Second):
-			n.cmd.Process.Kill()
-			<-n.done
 		}
+		// Whatever outlived the master (or a master that did not stop)
+		// goes now; the group is empty once Kill reports ESRCH.
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		for deadline := time.Now().Add(10 * time.Second); groupRunning(pgid) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // polling the kernel for exited processes
+		}
+		if !exited {
+			<-n.done // the master was SIGKILLed above
+		}
+		n.cmd = nil
 	}
 	os.RemoveAll(n.dir)
+}
+
+// groupRunning reports whether a process of group pgid still runs (a
+// zombie, waiting for a parent that may never reap it, does not count).
+func groupRunning(pgid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces.
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) >= 3 && fields[0] != "Z" && fields[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProcessGroup is the id of nginx's process group (master and workers),
+// 0 once stopped.
+func (n *Nginx) ProcessGroup() int {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
 }
 
 func nginxConfig(dir string, port int, upstreams []*url.URL) string {

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,6 +47,7 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/migrations"
+	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
@@ -58,7 +60,11 @@ type Options struct {
 	Replicas             int    // default 2
 	Domain               string // default example.net
 	Manufacturer         string // default "Example Manufacturer"
-	Logger               *slog.Logger
+	// RateLimit of new ATLS sessions per client address; the zero value
+	// is the production default. A load generator is one client address
+	// and sets its own.
+	RateLimit atls.RateLimit
+	Logger    *slog.Logger
 }
 
 // Deployment is a running sandbox.
@@ -85,11 +91,12 @@ type Deployment struct {
 	// StartStandalone, 0 otherwise.
 	DatabasePort int
 
-	dir      string
-	pool     *pgxpool.Pool
-	closers  []func()
-	approval string
-	kills    []func() // per replica: stop it abruptly
+	dir       string
+	pool      *pgxpool.Pool
+	closers   []func()
+	approval  string
+	rateLimit atls.RateLimit
+	kills     []func() // per replica: stop it abruptly
 }
 
 // Start builds and starts a deployment. Close stops it.
@@ -106,7 +113,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d = &Deployment{approval: o.Approval}
+	d = &Deployment{approval: o.Approval, rateLimit: o.RateLimit}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -217,7 +224,7 @@ func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 	d.closers = append(d.closers, d.MASAServer.Close)
 	d.MASA, err = masa.New(masa.Config{
 		Store:     mstore,
-		Signer:    &voucher.Signer{Cert: keys.SignerCert, Key: keys.SignerKey},
+		Signer:    &voucher.Signer{Cert: keys.SignerCert, Key: keys.SignerKey, ContentType: voucher.OIDAnimaJSONVoucher},
 		IDevIDCA:  keys.CACert,
 		IDevIDKey: keys.CAKey,
 		MASAURL:   d.MASAServer.URL,
@@ -280,13 +287,19 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	if err != nil {
 		return nil, err
 	}
+	// Only what this deployment decides is set here; every other field
+	// keeps the production default registrar.New gives it, as in
+	// `registrar serve`.
 	rg, err := registrar.New(registrar.Config{
 		ReplicaID:      id,
 		SessionKey:     d.State.SessionKey,
 		ContextKey:     d.State.ContextKey,
 		TLSCertificate: d.State.TLSCert,
 		Approval:       d.approval,
-		MASA:           registrar.MASAClient{Timeout: 10 * time.Second, Attempts: 2},
+		RateLimit:      d.rateLimit,
+		// The in-process load balancer connects from loopback and names
+		// the client in X-Forwarded-For, as nginx does in compose.
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Logger:         log,
 	}, d.pool, ca, d.State.ForwardClient())
 	if err != nil {
