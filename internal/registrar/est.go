@@ -22,6 +22,7 @@ import (
 func (rg *Registrar) newEST(ca enroll.CA) (*enroll.Server, error) {
 	return enroll.NewServer(&recordingCA{CA: ca, rg: rg},
 		enroll.WithPolicy(rg.enrollPolicy),
+		enroll.WithNamePolicy(rg.ldevidNames),
 		enroll.WithCSRPolicy(&rg.cfg.CSRPolicy),
 		enroll.WithLogger(rg.log),
 	)

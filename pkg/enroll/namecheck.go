@@ -181,7 +181,7 @@ func ekuName(oid asn1.ObjectIdentifier) string {
 // step-ca provisioner still copying the CSR's subject, say) is caught
 // here; its certificate is not delivered.
 func checkIssued(c *x509.Certificate, names *CertificateNames) error {
-	if err := names.matches(c); err != nil {
+	if err := names.Matches(c); err != nil {
 		return fmt.Errorf("enroll: CA issued names outside policy: %w", err)
 	}
 	if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || len(c.UnknownExtKeyUsage) != 0 {

@@ -163,12 +163,12 @@ func (n *CertificateNames) String() string {
 	return s
 }
 
-// matches reports how cert's names differ from n, or nil when they are
+// Matches reports how cert's names differ from n, or nil when they are
 // exactly n: the same subject attributes (RFC 5280 section 7.1 matching,
 // simplified to the string form, which includes attributes pkix.Name has
 // no field for, since CAs may re-encode strings) and the same set of each
 // SAN type.
-func (n *CertificateNames) matches(cert *x509.Certificate) error {
+func (n *CertificateNames) Matches(cert *x509.Certificate) error {
 	if got, want := cert.Subject.String(), n.Subject.String(); got != want {
 		return fmt.Errorf("subject %q, policy %q", got, want)
 	}

@@ -85,7 +85,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, op Operation) (*e
 		return nil, err
 	}
 	if op == OpSimpleReenroll {
-		if err := e.names.matches(e.renewing); err != nil {
+		if err := e.names.Matches(e.renewing); err != nil {
 			authz.SubjectChange = true
 			if !s.subjectChange {
 				return nil, newError(http.StatusForbidden, err, "re-enrollment must keep subject and subjectAltName: %v", err)
