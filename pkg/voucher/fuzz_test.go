@@ -2,8 +2,11 @@ package voucher
 
 import (
 	"bytes"
+	"encoding/asn1"
 	"errors"
 	"testing"
+
+	"github.com/landfall-io/landfall/pkg/voucher/vouchertest"
 )
 
 // Fuzz targets for every parser of untrusted bytes: both JSON documents and
@@ -76,6 +79,15 @@ func FuzzVerifyCMS(f *testing.F) {
 	}
 	f.Add(readFile(f, "rfc8366bis/voucher_00-D0-E5-F2-00-02.pkcs"))
 	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80, 0x30, 0x80, 0x02, 0x01, 0x01, 0x31, 0x80, 0, 0})
+	// The attacker's shape: one SignerInfo without signed attributes.
+	masa, masaKey := readCert(f, "rfc8995/masa.crt"), readECKey(f, "rfc8995/masa.key")
+	for _, ct := range []asn1.ObjectIdentifier{OIDAnimaJSONVoucher, OIDData} {
+		bare, err := vouchertest.SignWithoutSignedAttributes(readFile(f, "rfc8995/voucher_00-D0-E5-F2-00-02.json"), ct, masa, masaKey)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bare)
+	}
 	roots := poolOf(readCert(f, "rfc8995/vendor.crt"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, opts := range []VerifyOptions{{At: rfcTime}, {Roots: roots, At: rfcTime}} {
