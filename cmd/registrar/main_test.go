@@ -94,9 +94,16 @@ func TestServeRunsAReplica(t *testing.T) {
 		func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
-	// Prometheus metrics on the admin listener, including the handshakes
-	// just made.
-	if resp, err := http.Get("http://" + admin + "/metrics"); err != nil || resp.StatusCode != 200 {
+	// Prometheus metrics and session counts on the admin listener, behind
+	// an auditor's token (security review item 12).
+	for _, path := range []string{"/metrics", "/atls/stats"} {
+		if resp, err := http.Get("http://" + admin + path); err != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s without a token: %v %v", path, resp, err)
+		}
+	}
+	metricsReq, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/metrics", nil)
+	metricsReq.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.String()))
+	if resp, err := http.DefaultClient.Do(metricsReq); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("metrics: %v %v", resp, err)
 	} else {
 		body, _ := io.ReadAll(resp.Body)

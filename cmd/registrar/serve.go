@@ -219,17 +219,18 @@ func newCA(ctx context.Context, c *serveConfig, st *registrar.State) (enroll.CA,
 }
 
 // adminHandler serves the admin API with its health and readiness probes,
-// and the replica's session counts.
+// and, behind an auditor's token, the replica's metrics and session
+// counts.
 func adminHandler(rg *registrar.Registrar, log *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", admin.New(rg.Store(), admin.WithLogger(log)))
-	mux.Handle("GET /metrics", rg.MetricsHandler())
-	mux.HandleFunc("GET /atls/stats", func(w http.ResponseWriter, r *http.Request) {
+	stats := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := rg.ATLS().Stats()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"sessions\":%d,\"handshakes\":%d}\n", st.Sessions, st.Handshakes)
 	})
-	return mux
+	return admin.New(rg.Store(), admin.WithLogger(log), admin.WithMonitoring(map[string]http.Handler{
+		"/metrics":    rg.MetricsHandler(),
+		"/atls/stats": stats,
+	}))
 }
 
 // listener is one of the replica's HTTP listeners.

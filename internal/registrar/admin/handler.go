@@ -55,6 +55,7 @@ const (
 type options struct {
 	log                *slog.Logger
 	maxBody, maxImport int64
+	monitoring         map[string]http.Handler
 }
 
 // Option configures the handler.
@@ -62,6 +63,15 @@ type Option func(*options)
 
 // WithLogger logs failed requests (5xx at error level, others at info).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithMonitoring serves each handler at its path (GET), for example
+// "/metrics" and "/atls/stats", behind the same bearer tokens as the API:
+// an auditor's token or better. Metrics name replicas, sessions and
+// outcomes, a map for an attacker; Prometheus sends the token with
+// `authorization: {credentials: ...}` in its scrape configuration.
+func WithMonitoring(routes map[string]http.Handler) Option {
+	return func(o *options) { o.monitoring = routes }
+}
 
 // WithBodyLimits sets the largest request body of an allow-list import
 // and of every other request.
@@ -85,6 +95,9 @@ func New(s Store, opts ...Option) http.Handler {
 	r := chi.NewRouter()
 	r.Method(http.MethodGet, "/healthz", Healthz())
 	r.Method(http.MethodGet, "/readyz", Readyz(s, o.log))
+	for path, h := range o.monitoring {
+		r.With(a.authenticate, a.require(store.RoleAuditor)).Method(http.MethodGet, path, h)
+	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		// The role is checked before the body is capped, so that a token
