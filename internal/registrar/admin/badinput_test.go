@@ -79,6 +79,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"no anchor", call{method: "POST", path: "/api/v1/manufacturers", token: adm, contentType: "application/json", body: []byte(`{"name":"X"}`)}, 400, "idevid_anchor is required"},
 		{"http MASA", call{method: "POST", path: "/api/v1/manufacturers", token: adm, contentType: "application/json",
 			body: mustJSON(map[string]any{"name": "X", "idevid_anchor": anchor, "masa_url": "http://masa"})}, 400, "https"},
+		{"wildcard LDevID DNS template", call{method: "POST", path: "/api/v1/manufacturers", token: adm, contentType: "application/json",
+			body: mustJSON(map[string]any{"name": "X", "idevid_anchor": anchor, "ldevid_dns_template": "*.{{.SerialNumber}}.example.net"})}, 400, "wildcards are not allowed"},
+		{"constant LDevID DNS name", call{method: "POST", path: "/api/v1/manufacturers", token: adm, contentType: "application/json",
+			body: mustJSON(map[string]any{"name": "X", "idevid_anchor": anchor, "ldevid_dns_template": "registrar.example.net"})}, 400, "gives every device the same name"},
+		{"relative LDevID URI template", call{method: "PUT", path: fmt.Sprintf("/api/v1/manufacturers/%d", mid), token: adm, contentType: "application/json",
+			body: mustJSON(map[string]any{"name": "X", "idevid_anchor": anchor, "ldevid_uri_template": "dev/{{.SerialNumber}}"})}, 400, "not an absolute URI"},
 		{"unknown role", call{method: "POST", path: "/api/v1/tokens", token: adm, contentType: "application/json", body: []byte(`{"name":"x","role":"root"}`)}, 400, "role must be"},
 
 		// Bad path and query parameters.

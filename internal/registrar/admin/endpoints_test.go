@@ -43,10 +43,11 @@ func TestEndpoints(t *testing.T) {
 	e.expect(201, call{method: "POST", path: "/api/v1/manufacturers", token: adm, contentType: "application/json",
 		body: mustJSON(map[string]any{"name": "Acme", "idevid_anchor": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: acmeAnchor})),
 			"masa_url": "https://masa.acme.example", "masa_anchor": base64.StdEncoding.EncodeToString(selfSigned(t, "Acme MASA")),
-			"serial_field": "hardwareModuleName"})}, &acme)
+			"serial_field": "hardwareModuleName", "ldevid_uri_template": "urn:dev:serial:{{.SerialNumber}}"})}, &acme)
 	e.expect(201, call{method: "POST", path: "/api/v1/manufacturers", token: adm, contentType: "application/json",
 		body: mustJSON(map[string]any{"name": "Bolt", "idevid_anchor": base64.StdEncoding.EncodeToString(selfSigned(t, "Bolt CA"))})}, &bolt)
-	if acme.SerialField != "hardwareModuleName" || string(acme.IDevIDAnchor) != string(acmeAnchor) || bolt.SerialField != "serialNumber" {
+	if acme.SerialField != "hardwareModuleName" || string(acme.IDevIDAnchor) != string(acmeAnchor) || bolt.SerialField != "serialNumber" ||
+		acme.LDevIDURITemplate != "urn:dev:serial:{{.SerialNumber}}" || acme.LDevIDDNSTemplate != "" || bolt.LDevIDURITemplate != "" {
 		t.Errorf("created %+v %+v", acme, bolt)
 	}
 	var ms page[store.Manufacturer]
@@ -57,8 +58,9 @@ func TestEndpoints(t *testing.T) {
 	var got store.Manufacturer
 	e.expect(200, call{method: "GET", path: fmt.Sprintf("/api/v1/manufacturers/%d", acme.ID), token: aud}, &got)
 	e.expect(200, call{method: "PUT", path: fmt.Sprintf("/api/v1/manufacturers/%d", bolt.ID), token: adm, contentType: "application/json",
-		body: mustJSON(map[string]any{"name": "Bolt Inc", "idevid_anchor": base64.StdEncoding.EncodeToString(bolt.IDevIDAnchor)})}, &got)
-	if got.Name != "Bolt Inc" {
+		body: mustJSON(map[string]any{"name": "Bolt Inc", "idevid_anchor": base64.StdEncoding.EncodeToString(bolt.IDevIDAnchor),
+			"ldevid_dns_template": "{{.SerialNumber}}.devices.example.net"})}, &got)
+	if got.Name != "Bolt Inc" || got.LDevIDDNSTemplate != "{{.SerialNumber}}.devices.example.net" {
 		t.Errorf("updated: %+v", got)
 	}
 

@@ -18,6 +18,9 @@ type manufacturerRequest struct {
 	MASAURL      string `json:"masa_url"`
 	MASAAnchor   string `json:"masa_anchor"`
 	SerialField  string `json:"serial_field"`
+	// LDevID name templates (RFC 8995 5.9.2 names; the store checks them).
+	LDevIDDNSTemplate string `json:"ldevid_dns_template"`
+	LDevIDURITemplate string `json:"ldevid_uri_template"`
 }
 
 // certificateDER decodes a PEM CERTIFICATE block or base64 DER; the store
@@ -44,7 +47,8 @@ func (a *api) readManufacturer(r *http.Request) (store.Manufacturer, error) {
 	if err := decodeJSON(r, &req); err != nil {
 		return store.Manufacturer{}, err
 	}
-	m := store.Manufacturer{Name: req.Name, MASAURL: req.MASAURL, SerialField: req.SerialField}
+	m := store.Manufacturer{Name: req.Name, MASAURL: req.MASAURL, SerialField: req.SerialField,
+		LDevIDDNSTemplate: req.LDevIDDNSTemplate, LDevIDURITemplate: req.LDevIDURITemplate}
 	var err error
 	if m.IDevIDAnchor, err = certificateDER("idevid_anchor", req.IDevIDAnchor); err != nil {
 		return m, err
@@ -104,7 +108,7 @@ func (a *api) getManufacturer(w http.ResponseWriter, r *http.Request) {
 }
 
 // updateManufacturer: PUT /api/v1/manufacturers/{id} (admin) replaces
-// its name, anchors, MASA URL and serial field.
+// its name, anchors, MASA URL, serial field and LDevID name templates.
 func (a *api) updateManufacturer(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
