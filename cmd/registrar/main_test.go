@@ -119,6 +119,16 @@ func TestServeRunsAReplica(t *testing.T) {
 	if err := run(context.Background(), []string{"manufacturer", "add", "--name", "Acme", "--idevid-anchor", anchor}, &mfr, io.Discard, getenv); err != nil || !strings.Contains(mfr.String(), `"name": "Acme"`) {
 		t.Fatalf("manufacturer add: %v %s", err, mfr.String())
 	}
+	mfr.Reset()
+	if err := run(context.Background(), []string{"manufacturer", "add", "--name", "Bolt", "--idevid-anchor", anchor,
+		"--ldevid-uri-template", "urn:dev:serial:{{.SerialNumber}}"}, &mfr, io.Discard, getenv); err != nil ||
+		!strings.Contains(mfr.String(), `"ldevid_uri_template": "urn:dev:serial:{{.SerialNumber}}"`) {
+		t.Fatalf("manufacturer add with a URI template: %v %s", err, mfr.String())
+	}
+	if err := run(context.Background(), []string{"manufacturer", "add", "--name", "Wild", "--idevid-anchor", anchor,
+		"--ldevid-dns-template", "*.{{.SerialNumber}}.example.net"}, io.Discard, io.Discard, getenv); err == nil || !strings.Contains(err.Error(), "wildcards") {
+		t.Fatalf("manufacturer add with a wildcard template: %v", err)
+	}
 	if err := run(context.Background(), []string{"pledge", "approve", "42"}, io.Discard, io.Discard, getenv); err == nil || !strings.Contains(err.Error(), "42") {
 		t.Fatalf("approving an unknown pledge: %v", err)
 	}

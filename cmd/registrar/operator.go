@@ -32,6 +32,8 @@ func operatorCommand(ctx context.Context, noun string, args []string, stdout io.
 	anchor := fs.String("idevid-anchor", "", "manufacturer add: PEM file of the CA its IDevIDs chain to")
 	masaURL := fs.String("masa-url", "", "manufacturer add: MASA URL overriding the IDevIDs' MASA URL extension")
 	masaAnchor := fs.String("masa-anchor", "", "manufacturer add: PEM file of the only CA the MASA's TLS certificate may chain to")
+	dnsTemplate := fs.String("ldevid-dns-template", "", "manufacturer add: DNS name of its pledges' domain certificates, from the serial, e.g. {{.SerialNumber}}.devices.example.net (default: none)")
+	uriTemplate := fs.String("ldevid-uri-template", "", "manufacturer add: URI of its pledges' domain certificates, from the serial, e.g. urn:dev:serial:{{.SerialNumber}} (default: none)")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func operatorCommand(ctx context.Context, noun string, args []string, stdout io.
 		if *name == "" || *anchor == "" {
 			return errors.New("--name and --idevid-anchor are required")
 		}
-		m := store.Manufacturer{Name: *name, MASAURL: *masaURL}
+		m := store.Manufacturer{Name: *name, MASAURL: *masaURL, LDevIDDNSTemplate: *dnsTemplate, LDevIDURITemplate: *uriTemplate}
 		if m.IDevIDAnchor, err = readPEMCert(*anchor); err != nil {
 			return err
 		}
