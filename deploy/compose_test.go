@@ -28,6 +28,9 @@ type service struct {
 	Volumes     []string          `yaml:"volumes"`
 	Ports       []string          `yaml:"ports"`
 	Profiles    []string          `yaml:"profiles"`
+	Networks    map[string]struct {
+		IPv4Address string `yaml:"ipv4_address"`
+	} `yaml:"networks"`
 }
 
 // options lists the --flags and environment variables a subcommand's
@@ -94,7 +97,7 @@ func TestComposeMatchesTheBinaries(t *testing.T) {
 			if !flags[flag] {
 				t.Errorf("%s: %s %s has no option --%s", name, s.Command[0], s.Command[1], flag)
 			}
-			if strings.HasPrefix(flag, "listen") && i+3 < len(s.Command) {
+			if strings.Contains(flag, "listen") && i+3 < len(s.Command) {
 				publicPorts[name+" "+strings.TrimPrefix(s.Command[i+3], ":")] = true
 			}
 		}
@@ -120,8 +123,44 @@ func TestComposeMatchesTheBinaries(t *testing.T) {
 			t.Errorf("nginx balances to %s:%s, where no service listens", m[1], m[2])
 		}
 	}
+	checkExposure(t, c)
 	a, b := c.Services["registrar-a"], c.Services["registrar-b"]
 	if !slices.Contains(a.Command, "registrar-a") || !slices.Contains(b.Command, "registrar-b") {
 		t.Error("the replicas need distinct --replica-id values")
+	}
+}
+
+// checkExposure holds the deployment to the security review (items 5 and
+// 12): no host port published twice, admin listeners published on the
+// host's loopback only, the registrars trusting exactly the load
+// balancer's address as proxy, and a rate limit set.
+func checkExposure(t *testing.T, c compose) {
+	hostPorts := map[string]string{}
+	for name, s := range c.Services {
+		for _, p := range s.Ports {
+			parts := strings.Split(p, ":")
+			host := parts[len(parts)-2]
+			if prev, dup := hostPorts[host]; dup {
+				t.Errorf("host port %s published by %s and %s", host, prev, name)
+			}
+			hostPorts[host] = name
+			container := parts[len(parts)-1]
+			if (container == "9090" || container == "9443") && (len(parts) != 3 || parts[0] != "127.0.0.1") {
+				t.Errorf("%s publishes its admin listener %q beyond the host's loopback", name, p)
+			}
+		}
+	}
+	lb := c.Services["lb"].Networks["default"].IPv4Address
+	if lb == "" {
+		t.Fatal("the load balancer has no fixed address for the registrars to trust")
+	}
+	for _, name := range []string{"registrar-a", "registrar-b"} {
+		env := c.Services[name].Environment
+		if got := env["LANDFALL_REGISTRAR_TRUSTED_PROXIES"]; got != lb+"/32" {
+			t.Errorf("%s trusts proxies %q, want exactly the load balancer %s/32", name, got, lb)
+		}
+		if env["LANDFALL_REGISTRAR_RATE_LIMIT"] == "" {
+			t.Errorf("%s sets no rate limit", name)
+		}
 	}
 }
