@@ -1,6 +1,372 @@
 package sandbox_test
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
 
-// PLACEHOLDER: replaced by the group's rows before this change lands.
-func testSecurityEnrollment(t *testing.T) { t.Skip("rows not written yet") }
+	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/pkg/voucher"
+)
+
+// testSecurityEnrollment: a domain certificate only for a pledge this
+// registrar obtained a voucher for (item 1), identified by its whole chain
+// (item 6) and one source of its serial number (item 7).
+func testSecurityEnrollment(t *testing.T) {
+	ctx := context.Background()
+	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+
+	// Lying about the voucher: the pledge reports status true for a
+	// voucher it never got, then asks for a certificate.
+	for _, tc := range []struct {
+		name, serial  string
+		sell          func(t *testing.T, serial string)
+		voucherStatus int // of requestvoucher
+	}{
+		{"1/unsold-device-status-true", "LIE-UNSOLD", func(*testing.T, string) {}, http.StatusAccepted},
+		{"1/device-sold-to-another-domain-status-true", "LIE-ELSEWHERE", func(t *testing.T, serial string) { sellElsewhere(t, d, serial) }, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			serial := tc.serial
+			idevid, err := d.NewDevice(ctx, serial, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.sell(t, serial)
+			p := newDirectPledge(t, d, idevid, serial)
+			if status, reason := p.requestVoucher(); status != tc.voucherStatus {
+				t.Fatalf("requestvoucher: %d %s, want %d", status, reason, tc.voucherStatus)
+			}
+			if status, _ := p.report("voucher_status", true); status != http.StatusOK {
+				t.Fatalf("voucher_status: %d", status)
+			}
+			status, reason := p.enroll()
+			wantRefusal(t, status, reason, http.StatusForbidden, "no voucher was obtained for this pledge")
+			wantPledge(t, d, serial, store.StateVoucherRequested, 0)
+		})
+	}
+
+	t.Run("1/enroll-without-any-voucher-request", func(t *testing.T) {
+		idevid, err := d.NewDevice(ctx, "LIE-NOREQUEST", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newDirectPledge(t, d, idevid, "LIE-NOREQUEST")
+		if status, _ := p.report("voucher_status", true); status != http.StatusNotFound {
+			t.Fatalf("voucher_status of an unknown pledge: %d", status)
+		}
+		status, reason := p.enroll()
+		wantRefusal(t, status, reason, http.StatusForbidden, "unknown pledge")
+		var n int
+		d.Pool().QueryRow(ctx, `SELECT count(*) FROM pledges WHERE serial = 'LIE-NOREQUEST'`).Scan(&n)
+		if n != 0 {
+			t.Fatalf("%d pledge rows for a pledge that never asked for a voucher", n)
+		}
+	})
+
+	t.Run("1/voucher-issued-but-never-accepted", func(t *testing.T) {
+		idevid, err := d.NewDevice(ctx, "LIE-UNACCEPTED", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newDirectPledge(t, d, idevid, "LIE-UNACCEPTED")
+		if status, reason := p.requestVoucher(); status != http.StatusOK {
+			t.Fatalf("requestvoucher: %d %s", status, reason)
+		}
+		// An enrollment status is no voucher acceptance either.
+		if status, _ := p.report("enrollstatus", true); status != http.StatusOK {
+			t.Fatalf("enrollstatus: %d", status)
+		}
+		status, reason := p.enroll()
+		wantRefusal(t, status, reason, http.StatusForbidden, "must report that it accepted its voucher")
+		wantPledge(t, d, "LIE-UNACCEPTED", store.StateVoucherIssued, 0)
+		// The same pledge, once it has accepted, enrolls: the gate is the
+		// recorded voucher and the report together.
+		if status, _ := p.report("voucher_status", true); status != http.StatusOK {
+			t.Fatalf("voucher_status: %d", status)
+		}
+		if status, reason := p.enroll(); status != http.StatusOK {
+			t.Fatalf("enroll after accepting: %d %s", status, reason)
+		}
+		wantPledge(t, d, "LIE-UNACCEPTED", store.StateEnrolled, 1)
+	})
+
+	t.Run("1/voucher-then-resold-elsewhere", func(t *testing.T) {
+		// A voucher obtained once does not outlive a later refusal: the
+		// device was sold on, its new MASA answer refuses this domain.
+		idevid, err := d.NewDevice(ctx, "LIE-RESOLD", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newDirectPledge(t, d, idevid, "LIE-RESOLD")
+		if status, reason := p.requestVoucher(); status != http.StatusOK {
+			t.Fatalf("requestvoucher: %d %s", status, reason)
+		}
+		sellElsewhere(t, d, "LIE-RESOLD")
+		if status, _ := p.requestVoucher(); status != http.StatusNotFound {
+			t.Fatalf("requestvoucher after the resale: %d", status)
+		}
+		p.report("voucher_status", true)
+		status, reason := p.enroll()
+		wantRefusal(t, status, reason, http.StatusForbidden, "no voucher was obtained for this pledge")
+		wantPledge(t, d, "LIE-RESOLD", store.StateVoucherRequested, 0)
+	})
+
+	t.Run("6/sub-ca-idevid-onboards-and-is-recorded", func(t *testing.T) {
+		idevid := subCADevice(t, d, "SUBCA-0001")
+		cfg := d.PledgeConfig(pledge.ModeATLSOSCORE, idevid)
+		res, err := pledge.Onboard(ctx, cfg)
+		if err != nil {
+			t.Fatalf("a pledge whose IDevID comes from a manufacturer sub-CA: %v", err)
+		}
+		wantPledge(t, d, "SUBCA-0001", store.StateEnrolled, 1)
+		var der []byte
+		d.Pool().QueryRow(ctx, `SELECT c.der FROM certificates c JOIN pledges p ON p.id = c.pledge_id WHERE p.serial = 'SUBCA-0001'`).Scan(&der)
+		if !bytes.Equal(der, res.Certificate.Raw) {
+			t.Fatal("the certificate the pledge received is not the one recorded")
+		}
+	})
+
+	t.Run("7/commonName-serial-field", func(t *testing.T) {
+		// A manufacturer whose serial numbers live in commonName: the
+		// registrar tracks, checks and certifies that one serial.
+		m, err := d.Store.GetManufacturer(ctx, d.ManufacturerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SerialField = store.SerialFieldCommonName
+		if _, err := d.Store.UpdateManufacturer(ctx, *m, "test"); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			m.SerialField = store.SerialFieldSerialNumber
+			d.Store.UpdateManufacturer(ctx, *m, "test")
+		}()
+		idevid, err := d.NewDevice(ctx, "CN-0007", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := pledge.Onboard(ctx, d.PledgeConfig(pledge.ModeDirect, idevid))
+		if err != nil {
+			t.Fatalf("onboarding with serial_field commonName: %v", err)
+		}
+		if got := res.Certificate.Subject.SerialNumber; got != "CN-0007" {
+			t.Fatalf("LDevID names serial %q", got)
+		}
+		wantPledge(t, d, "CN-0007", store.StateEnrolled, 1)
+	})
+}
+
+// directPledge speaks RFC 8995 to a replica's direct mutual-TLS listener
+// one request at a time, as a pledge that lies about its state would.
+type directPledge struct {
+	t      *testing.T
+	hc     *http.Client
+	base   string
+	idevid tls.Certificate
+	serial string
+	key    *ecdsa.PrivateKey
+}
+
+func newDirectPledge(t *testing.T, d *sandbox.Deployment, idevid tls.Certificate, serial string) *directPledge {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RFC 8995 5.1: the pledge accepts the registrar provisionally.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &directPledge{t: t, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: d.Direct[0].URL, idevid: idevid, serial: serial, key: key}
+}
+
+func (p *directPledge) post(path, contentType string, body []byte) (*http.Response, string) {
+	p.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		p.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, strings.TrimSpace(string(b))
+}
+
+// requestVoucher sends a pledge voucher-request (RFC 8995 5.2) pinning the
+// registrar certificate of the connection.
+func (p *directPledge) requestVoucher() (int, string) {
+	p.t.Helper()
+	resp, err := p.hc.Get(p.base + "/.well-known/est/cacerts") // to learn the registrar's certificate
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	registrarCert := resp.TLS.PeerCertificates[0]
+	nonce, err := voucher.NewNonce()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	vr, err := voucher.NewPledgeRequest(voucher.PledgeRequestParams{SerialNumber: p.serial, Nonce: nonce, RegistrarCert: registrarCert, CreatedOn: time.Now()})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var chain []*x509.Certificate
+	for _, der := range p.idevid.Certificate[1:] {
+		c, _ := x509.ParseCertificate(der)
+		chain = append(chain, c)
+	}
+	signer := &voucher.Signer{Cert: p.idevid.Leaf, Key: p.idevid.PrivateKey.(*ecdsa.PrivateKey), Chain: chain}
+	body, err := signer.SignVoucherRequest(vr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp, reason := p.post("/.well-known/brski/requestvoucher", pledge.MediaVoucherCMS, body)
+	return resp.StatusCode, reason
+}
+
+// report posts voucher_status or enrollstatus telemetry (5.7, 5.9.4).
+func (p *directPledge) report(endpoint string, status bool) (int, string) {
+	p.t.Helper()
+	resp, reason := p.post("/.well-known/brski/"+endpoint, "application/json", fmt.Appendf(nil, `{"version":1,"status":%t}`, status))
+	return resp.StatusCode, reason
+}
+
+// enroll is simpleenroll (RFC 7030 4.2.1) with a clean CSR for the
+// pledge's serial number.
+func (p *directPledge) enroll() (int, string) {
+	p.t.Helper()
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: p.serial, CommonName: p.serial}}, p.key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp, reason := p.post("/.well-known/est/simpleenroll", "application/pkcs10", []byte(base64.StdEncoding.EncodeToString(csr)))
+	return resp.StatusCode, reason
+}
+
+func wantRefusal(t *testing.T, status int, reason string, wantStatus int, wantReason string) {
+	t.Helper()
+	if status != wantStatus || !strings.Contains(reason, wantReason) {
+		t.Fatalf("got %d %.200q, want %d with %q", status, reason, wantStatus, wantReason)
+	}
+}
+
+// wantPledge checks the registrar's record of serial: its state and how
+// many certificates were issued to it.
+func wantPledge(t *testing.T, d *sandbox.Deployment, serial string, state store.State, certs int) {
+	t.Helper()
+	var got store.State
+	var n int
+	err := d.Pool().QueryRow(context.Background(), `SELECT p.state, (SELECT count(*) FROM certificates c WHERE c.pledge_id = p.id)
+		FROM pledges p WHERE p.serial = $1`, serial).Scan(&got, &n)
+	if err != nil {
+		t.Fatalf("pledge %s: %v", serial, err)
+	}
+	if got != state || n != certs {
+		t.Fatalf("pledge %s: state %s with %d certificates, want %s with %d", serial, got, n, state, certs)
+	}
+}
+
+// sellElsewhere assigns serial at the MASA to a domain that is not the
+// registrar's.
+func sellElsewhere(t *testing.T, d *sandbox.Deployment, serial string) {
+	t.Helper()
+	ctx := context.Background()
+	ca, _ := selfSignedCA(t, "other.example Root CA")
+	name := "other-" + strings.ToLower(serial)
+	owner, err := d.MASA.CreateOwner(ctx, name, ca.Raw, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MASA.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{serial}}, owner.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// subCADevice is a device whose IDevID a sub-CA of the manufacturer's
+// IDevID CA issued: the pledge presents the sub-CA with it. The MASA knows
+// the device by its serial number (imported) and it is sold to the
+// registrar's domain.
+func subCADevice(t *testing.T, d *sandbox.Deployment, serial string) tls.Certificate {
+	t.Helper()
+	ctx := context.Background()
+	subKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	subTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: "Example Manufacturer Line 7 CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	subDER, err := x509.CreateCertificate(rand.Reader, subTmpl, d.MASAKeys.CACert, subKey.Public(), d.MASAKeys.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := x509.ParseCertificate(subDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := voucher.MASAURLExtension(d.MASAServer.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano() + 1), Subject: pkix.Name{SerialNumber: serial, CommonName: serial},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtraExtensions: []pkix.Extension{ext},
+	}, sub, key.Public(), subKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	if _, err := d.MASA.ImportDevices(ctx, "json", fmt.Appendf(nil, `{"version":1,"devices":[{"serial-number":%q}]}`, serial), "factory"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MASA.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{serial}}, d.OwnerID, "sales"); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{leafDER, subDER}, PrivateKey: key, Leaf: leaf}
+}
+
+func selfSignedCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c, key
+}
