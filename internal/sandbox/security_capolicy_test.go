@@ -80,7 +80,9 @@ func testSecurityCAPolicy(t *testing.T) {
 		{"2/san-wildcard", sn, func(t *testing.T) []pkix.Extension { return san(t, ctxTag(2, []byte("*.example.net"))) }, "subjectAltName DNS:*.example.net"},
 		{"2/san-ip", sn, func(t *testing.T) []pkix.Extension { return san(t, ctxTag(7, net.IPv4(127, 0, 0, 1).To4())) }, "subjectAltName IP:127.0.0.1"},
 		{"2/san-email", sn, func(t *testing.T) []pkix.Extension { return san(t, ctxTag(1, []byte("admin@example.net"))) }, "subjectAltName email:admin@example.net"},
-		{"2/san-uri", sn, func(t *testing.T) []pkix.Extension { return san(t, ctxTag(6, []byte("https://registrar.example.net/"))) }, "subjectAltName URI:https://registrar.example.net/"},
+		{"2/san-uri", sn, func(t *testing.T) []pkix.Extension {
+			return san(t, ctxTag(6, []byte("https://registrar.example.net/")))
+		}, "subjectAltName URI:https://registrar.example.net/"},
 		{"2/eku-serverauth", sn, func(t *testing.T) []pkix.Extension {
 			return eku(t, asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 1})
 		}, "extended key usage serverAuth"},
