@@ -20,7 +20,6 @@ import (
 
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/registrar"
-	"github.com/landfall-io/landfall/internal/registrar/admin"
 	"github.com/landfall-io/landfall/internal/replica"
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/atls"
@@ -158,7 +157,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	servers := []*listener{
 		{name: "public", addr: c.listenPublic, handler: rg.PublicHandler()},
 		{name: "internal", addr: c.listenInternal, handler: rg.InternalHandler(), tls: st.InternalServerTLS()},
-		{name: "admin", addr: c.listenAdmin, handler: adminHandler(rg, log)},
+		{name: "admin", addr: c.listenAdmin, handler: rg.AdminHandler()},
 	}
 	if c.listenDirect != "" {
 		servers = append(servers, &listener{name: "direct", addr: c.listenDirect, handler: rg.DeviceHandler(), tls: rg.DirectTLSConfig()})
@@ -216,21 +215,6 @@ func newCA(ctx context.Context, c *serveConfig, st *registrar.State) (enroll.CA,
 		})
 	}
 	return nil, fmt.Errorf("--ca-mode must be embedded or remote, not %q", c.caMode)
-}
-
-// adminHandler serves the admin API with its health and readiness probes,
-// and, behind an auditor's token, the replica's metrics and session
-// counts.
-func adminHandler(rg *registrar.Registrar, log *slog.Logger) http.Handler {
-	stats := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := rg.ATLS().Stats()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, "{\"sessions\":%d,\"handshakes\":%d}\n", st.Sessions, st.Handshakes)
-	})
-	return admin.New(rg.Store(), admin.WithLogger(log), admin.WithMonitoring(map[string]http.Handler{
-		"/metrics":    rg.MetricsHandler(),
-		"/atls/stats": stats,
-	}))
 }
 
 // listener is one of the replica's HTTP listeners.

@@ -82,6 +82,7 @@ type Deployment struct {
 	ManufacturerID           int64
 	Replicas                 []*registrar.Registrar
 	Direct                   []*httptest.Server // each replica's direct mutual-TLS listener
+	Admin                    []*httptest.Server // each replica's admin listener (plain HTTP here)
 	LB                       *httptest.Server   // the load balancer, https
 	LBRequests               atomic.Int64
 	// Publics are the replicas' plain-HTTP ATLS listeners, for a load
@@ -320,17 +321,18 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	direct := httptest.NewUnstartedServer(rg.DeviceHandler())
 	direct.TLS = rg.DirectTLSConfig()
 	direct.StartTLS()
+	adm := httptest.NewServer(rg.AdminHandler())
 	var once sync.Once
 	kill := func() {
 		once.Do(func() {
-			for _, s := range []*httptest.Server{pub, direct, internal} {
+			for _, s := range []*httptest.Server{pub, direct, internal, adm} {
 				s.CloseClientConnections()
 				s.Listener.Close()
 			}
 			cancel()
 			<-done
 			rg.Close()
-			for _, s := range []*httptest.Server{pub, direct, internal} {
+			for _, s := range []*httptest.Server{pub, direct, internal, adm} {
 				s.Close()
 			}
 		})
@@ -339,6 +341,7 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	d.closers = append(d.closers, kill)
 	d.Replicas = append(d.Replicas, rg)
 	d.Direct = append(d.Direct, direct)
+	d.Admin = append(d.Admin, adm)
 	return url.Parse(pub.URL)
 }
 
