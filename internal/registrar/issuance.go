@@ -32,7 +32,7 @@ func (c *recordingCA) Enroll(ctx context.Context, req *enroll.EnrollRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := c.issuedFor(ctx, en.record.ID, req.CSR); err != nil || prior != nil {
+	if prior, err := c.issuedFor(ctx, en.record.ID, req); err != nil || prior != nil {
 		return prior, err
 	}
 	issued, err := c.CA.Enroll(ctx, req)
@@ -99,9 +99,10 @@ func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Oper
 }
 
 // issuedFor returns the certificate this registrar already issued to the
-// pledge for the CSR's public key, still valid for an hour, with its
-// chain, or nil.
-func (c *recordingCA) issuedFor(ctx context.Context, pledgeID int64, csr *x509.CertificateRequest) (*enroll.Issued, error) {
+// pledge for the CSR's public key, still valid for an hour and naming what
+// the name policy gives the pledge today, with its chain, or nil.
+func (c *recordingCA) issuedFor(ctx context.Context, pledgeID int64, req *enroll.EnrollRequest) (*enroll.Issued, error) {
+	csr := req.CSR
 	certs, err := c.rg.store.ListCertificates(ctx, pledgeID)
 	if err != nil {
 		return nil, estError(unavailable(err))
@@ -115,6 +116,9 @@ func (c *recordingCA) issuedFor(ctx context.Context, pledgeID int64, csr *x509.C
 		prior, err := x509.ParseCertificate(certs[i].DER)
 		if err != nil || string(prior.RawSubjectPublicKeyInfo) != string(want) || now.After(prior.NotAfter.Add(-time.Hour)) {
 			continue
+		}
+		if req.Names == nil || req.Names.Matches(prior) != nil {
+			continue // issued under another name policy: issue afresh
 		}
 		chain, err := c.CA.CACerts(ctx)
 		if err != nil {

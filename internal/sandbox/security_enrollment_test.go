@@ -148,34 +148,81 @@ func testSecurityEnrollment(t *testing.T) {
 		}
 	})
 
-	t.Run("7/commonName-serial-field", func(t *testing.T) {
-		// A manufacturer whose serial numbers live in commonName: the
-		// registrar tracks, checks and certifies that one serial.
-		m, err := d.Store.GetManufacturer(ctx, d.ManufacturerID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SerialField = store.SerialFieldCommonName
-		if _, err := d.Store.UpdateManufacturer(ctx, *m, "test"); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			m.SerialField = store.SerialFieldSerialNumber
-			d.Store.UpdateManufacturer(ctx, *m, "test")
-		}()
-		idevid, err := d.NewDevice(ctx, "CN-0007", true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := pledge.Onboard(ctx, d.PledgeConfig(pledge.ModeDirect, idevid))
-		if err != nil {
-			t.Fatalf("onboarding with serial_field commonName: %v", err)
-		}
-		if got := res.Certificate.Subject.SerialNumber; got != "CN-0007" {
-			t.Fatalf("LDevID names serial %q", got)
-		}
-		wantPledge(t, d, "CN-0007", store.StateEnrolled, 1)
-	})
+	t.Run("7/commonName-serial-field", func(t *testing.T) { commonNameSerials(t) })
+}
+
+// commonNameSerials: a manufacturer whose serial numbers live in
+// commonName. The registrar tracks, checks and certifies the one serial
+// that field holds, at every step (item 7). It runs on a deployment of its
+// own, whose manufacturer says commonName from the start.
+func commonNameSerials(t *testing.T) {
+	ctx := context.Background()
+	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	m, err := d.Store.GetManufacturer(ctx, d.ManufacturerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SerialField = store.SerialFieldCommonName
+	if _, err := d.Store.UpdateManufacturer(ctx, *m, "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	// An IDevID whose only serial is its commonName. Landfall's MASA
+	// cannot vouch for it (it reads serialNumber), so its answer is
+	// recorded as the exchange a commonName-reading MASA would have
+	// completed; the EST path under test is the registrar's.
+	leaf, key := cnOnlyIDevID(t, d, "CNONLY-0007")
+	p := newDirectPledge(t, d, tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}, "CNONLY-0007")
+	p.requestVoucher()
+	if _, err := d.Pool().Exec(ctx, `UPDATE voucher_exchanges SET outcome = 'issued'
+		WHERE pledge_id = (SELECT id FROM pledges WHERE serial = 'CNONLY-0007')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool().Exec(ctx, `UPDATE pledges SET state = 'voucher-issued' WHERE serial = 'CNONLY-0007'`); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := p.report("voucher_status", true); status != http.StatusOK {
+		t.Fatalf("voucher_status: %d", status)
+	}
+	status, reason := p.enroll()
+	if status != http.StatusOK {
+		t.Fatalf("simpleenroll of a commonName-serial pledge: %d %.200q", status, reason)
+	}
+	wantPledge(t, d, "CNONLY-0007", store.StateEnrolled, 1)
+	var subject string
+	d.Pool().QueryRow(ctx, `SELECT c.subject FROM certificates c JOIN pledges p ON p.id = c.pledge_id WHERE p.serial = 'CNONLY-0007'`).Scan(&subject)
+	if !strings.Contains(subject, "SERIALNUMBER=CNONLY-0007") {
+		t.Fatalf("LDevID subject %q does not carry the tracked serial", subject)
+	}
+}
+
+// cnOnlyIDevID is an IDevID of the sandbox manufacturer with its serial in
+// commonName alone.
+func cnOnlyIDevID(t *testing.T, d *sandbox.Deployment, serial string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := voucher.MASAURLExtension(d.MASAServer.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: serial},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtraExtensions: []pkix.Extension{ext},
+	}, d.MASAKeys.CACert, key.Public(), d.MASAKeys.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return leaf, key
 }
 
 // directPledge speaks RFC 8995 to a replica's direct mutual-TLS listener
