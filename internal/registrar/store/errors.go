@@ -1,15 +1,11 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/puddle/v2"
+	"github.com/landfall-io/landfall/internal/pgerr"
 )
 
 // Sentinel errors the store's callers branch on with errors.Is.
@@ -123,35 +119,14 @@ func classify(op string, err error) error {
 	return wrapf(op, err)
 }
 
-func isUnreachable(err error) bool {
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	var pe *pgconn.PgError
-	switch {
-	case errors.As(err, &ce), errors.As(err, &ne):
-		return true
-	case errors.Is(err, puddle.ErrClosedPool), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return true
-	case errors.Is(err, context.DeadlineExceeded):
-		return true
-	case errors.As(err, &pe):
-		// Class 08: connection exception; 57P01-03: the server is shutting
-		// down or cannot accept connections.
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
-	}
-	return pgconn.SafeToRetry(err)
-}
+// isUnreachable and pgCode are the classification every Landfall store
+// shares (internal/pgerr).
+func isUnreachable(err error) bool { return pgerr.Unreachable(err) }
 
-func pgCode(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
-}
+func pgCode(err error) string { return pgerr.Code(err) }
 
 const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
-	codeCheckViolation      = "23514"
+	codeUniqueViolation     = pgerr.UniqueViolation
+	codeForeignKeyViolation = pgerr.ForeignKeyViolation
+	codeCheckViolation      = pgerr.CheckViolation
 )
