@@ -1,65 +1,61 @@
 package admin
 
 import (
+	"io"
 	"net/http"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
 // importAllowlist: POST /api/v1/allowlist (operator), a CSV (text/csv) or
 // JSON (application/json) document in format version 1; all or nothing,
 // 422 with every rejected row.
-func (a *api) importAllowlist(w http.ResponseWriter, r *http.Request) {
-	var parse func(r *http.Request) ([]store.ImportRow, error)
-	switch mediaType(r) {
-	case mediaCSV:
-		parse = func(r *http.Request) ([]store.ImportRow, error) { return store.ParseAllowlistCSV(r.Body) }
-	case mediaJSON:
-		parse = func(r *http.Request) ([]store.ImportRow, error) { return store.ParseAllowlistJSON(r.Body) }
+func (a *api) importAllowlist(w http.ResponseWriter, r *http.Request) error {
+	var parse func(io.Reader) ([]store.ImportRow, error)
+	switch adminapi.MediaType(r) {
+	case adminapi.MediaCSV:
+		parse = store.ParseAllowlistCSV
+	case adminapi.MediaJSON:
+		parse = store.ParseAllowlistJSON
 	default:
-		a.fail(w, r, errorf(http.StatusUnsupportedMediaType, "Content-Type must be text/csv or application/json"))
-		return
+		return adminapi.Errorf(http.StatusUnsupportedMediaType, "Content-Type must be text/csv or application/json")
 	}
-	rows, err := parse(r)
+	rows, err := parse(r.Body)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.store.ImportAllowlist(r.Context(), rows, actor(r))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	return adminapi.WriteJSON(w, http.StatusOK, res)
 }
 
 // listAllowlist: GET /api/v1/allowlist?manufacturer_id=&limit=&cursor=
-func (a *api) listAllowlist(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "manufacturer_id", "limit", "cursor")
-	f := store.AllowFilter{ManufacturerID: q.int("manufacturer_id"), Limit: q.limit(), Cursor: q.str("cursor")}
-	if q.err != nil {
-		a.fail(w, r, q.err)
-		return
+func (a *api) listAllowlist(w http.ResponseWriter, r *http.Request) error {
+	q := adminapi.ReadQuery(r, "manufacturer_id", "limit", "cursor")
+	f := store.AllowFilter{ManufacturerID: q.Int("manufacturer_id"), Limit: q.Limit(store.MaxLimit), Cursor: q.Cursor()}
+	if err := q.Err(); err != nil {
+		return err
 	}
 	page, err := a.store.ListAllowlist(r.Context(), f)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	return adminapi.WriteJSON(w, http.StatusOK, page)
 }
 
 // deleteAllowlistEntry: DELETE /api/v1/allowlist/{manufacturer}/{serial}
 // (operator); the serial is path-escaped.
-func (a *api) deleteAllowlistEntry(w http.ResponseWriter, r *http.Request) {
-	mid, err := pathID(r, "manufacturer")
+func (a *api) deleteAllowlistEntry(w http.ResponseWriter, r *http.Request) error {
+	mid, err := adminapi.PathID(r, "manufacturer")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	if err := a.store.DeleteAllowlistEntry(r.Context(), mid, pathParam(r, "serial"), actor(r)); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := a.store.DeleteAllowlistEntry(r.Context(), mid, adminapi.PathParam(r, "serial"), actor(r)); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

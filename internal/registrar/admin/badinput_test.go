@@ -145,7 +145,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			var p admin.Problem
+			var p problem
 			if err := json.Unmarshal(b, &p); err != nil || p.Status != tc.status || !strings.Contains(p.Detail, tc.detail) {
 				t.Errorf("problem %+v (%v), want detail containing %q", p, err, tc.detail)
 			}

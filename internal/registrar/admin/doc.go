@@ -10,9 +10,14 @@
 // and edits the allow-list, admin also manages manufacturers and tokens).
 // Every change is written together with an audit event naming the token.
 //
-// Errors are application/problem+json (RFC 9457), mapped from the store's
-// errors and this package's own in one place (problem.go); a database
-// that cannot be reached is 503. Every request body is capped.
+// What both admin APIs share (bearer authentication, strict JSON and query
+// decoding, body limits, paging, probes, problem+json rendering) is
+// internal/adminapi; this package adds the registrar's role rule
+// (auth.go), the mapping of the store's errors (problem.go) and one file
+// per resource: pledges.go, manufacturers.go, allowlist.go, tokens.go and
+// views.go (certificates, sessions, replicas, audit events). A database
+// that cannot be reached is 503 with Retry-After. Every request body is
+// capped.
 //
 // It is not the device-facing BRSKI API (RFC 8995 /.well-known/brski),
 // and it does not own state: it reads and writes through the Store

@@ -12,13 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/landfall-io/landfall/internal/registrar/admin"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
 type page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next"`
+}
+
+// problem is an RFC 9457 problem document as the registrar sends it.
+type problem struct {
+	Type   string           `json:"type"`
+	Title  string           `json:"title"`
+	Status int              `json:"status"`
+	Detail string           `json:"detail"`
+	Rows   []store.RowError `json:"rows"`
 }
 
 // TestEndpoints drives every endpoint of the admin API with real requests
@@ -73,7 +81,7 @@ func TestEndpoints(t *testing.T) {
 	if res != (store.ImportResult{Added: 1, Updated: 1}) {
 		t.Errorf("JSON import: %+v", res)
 	}
-	var bad admin.Problem
+	var bad problem
 	e.expect(422, call{method: "POST", path: "/api/v1/allowlist", token: op, contentType: "text/csv",
 		body: []byte("manufacturer,serial,note\nAcme,A-3,\nNobody,N-1,\nAcme,,\n")}, &bad)
 	if len(bad.Rows) != 2 || bad.Rows[0].Line != 3 || bad.Rows[1].Line != 4 {

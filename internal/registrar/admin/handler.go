@@ -2,19 +2,20 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/requestid"
 )
 
 // Store is the registrar state the admin API reads and changes.
 // *store.Store implements it.
 type Store interface {
-	Pinger
+	adminapi.Pinger
 	Authenticate(ctx context.Context, token string) (store.Principal, error)
 
 	ListPledges(ctx context.Context, f store.PledgeFilter) (store.Page[store.Pledge], error)
@@ -82,68 +83,66 @@ func WithBodyLimits(maxImport, maxBody int64) Option {
 type api struct {
 	store Store
 	opt   options
+	rd    *adminapi.Renderer
 }
 
 // New returns the admin API: /api/v1/... (bearer token required) and the
-// unauthenticated probes /healthz and /readyz.
+// unauthenticated probes /healthz and /readyz. Every answer carries an
+// X-Request-Id, which the log line of a failure names.
 func New(s Store, opts ...Option) http.Handler {
 	o := options{log: slog.New(slog.DiscardHandler), maxBody: DefaultMaxBody, maxImport: DefaultMaxImport}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	a := &api{store: s, opt: o}
+	rd := &adminapi.Renderer{Realm: "landfall-registrar", Log: o.log, Classify: classify}
+	a := &api{store: s, opt: o, rd: rd}
+	auth := adminapi.NewAuth(rd, func(ctx context.Context, token string) (store.Principal, error) {
+		return a.store.Authenticate(ctx, token)
+	})
+	h := rd.Handle
 	r := chi.NewRouter()
-	r.Method(http.MethodGet, "/healthz", Healthz())
-	r.Method(http.MethodGet, "/readyz", Readyz(s, o.log))
-	for path, h := range o.monitoring {
-		r.With(a.authenticate, a.require(store.RoleAuditor)).Method(http.MethodGet, path, h)
+	r.Use(requestid.Middleware)
+	r.Method(http.MethodGet, "/healthz", adminapi.Healthz())
+	r.Method(http.MethodGet, "/readyz", rd.Readyz(s))
+	for path, mh := range o.monitoring {
+		r.With(auth.Authenticate, auth.Require(needs(store.RoleAuditor))).Method(http.MethodGet, path, mh)
 	}
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(a.authenticate)
+		r.Use(auth.Authenticate)
 		// The role is checked before the body is capped, so that a token
 		// that may not call a route learns that first.
-		auditor := chi.Chain(a.require(store.RoleAuditor), a.limitBody(o.maxBody))
-		operator := chi.Chain(a.require(store.RoleOperator), a.limitBody(o.maxBody))
-		admin := chi.Chain(a.require(store.RoleAdmin), a.limitBody(o.maxBody))
-		importer := chi.Chain(a.require(store.RoleOperator), a.limitBody(o.maxImport))
+		auditor := chi.Chain(auth.Require(needs(store.RoleAuditor)), rd.LimitBody(o.maxBody))
+		operator := chi.Chain(auth.Require(needs(store.RoleOperator)), rd.LimitBody(o.maxBody))
+		admin := chi.Chain(auth.Require(needs(store.RoleAdmin)), rd.LimitBody(o.maxBody))
+		importer := chi.Chain(auth.Require(needs(store.RoleOperator)), rd.LimitBody(o.maxImport))
 
-		r.With(auditor...).Get("/pledges", a.listPledges)
-		r.With(operator...).Post("/pledges/decisions", a.decideMany)
-		r.With(auditor...).Get("/pledges/{id}", a.getPledge)
-		r.With(operator...).Post("/pledges/{id}/approve", a.decideOne(store.DecisionApproved))
-		r.With(operator...).Post("/pledges/{id}/deny", a.decideOne(store.DecisionDenied))
-		r.With(auditor...).Get("/pledges/{id}/certificates", a.pledgeCertificates)
+		r.With(auditor...).Get("/pledges", h(a.listPledges))
+		r.With(operator...).Post("/pledges/decisions", h(a.decideMany))
+		r.With(auditor...).Get("/pledges/{id}", h(a.getPledge))
+		r.With(operator...).Post("/pledges/{id}/approve", h(a.decideOne(store.DecisionApproved)))
+		r.With(operator...).Post("/pledges/{id}/deny", h(a.decideOne(store.DecisionDenied)))
+		r.With(auditor...).Get("/pledges/{id}/certificates", h(a.pledgeCertificates))
 
-		r.With(auditor...).Get("/manufacturers", a.listManufacturers)
-		r.With(admin...).Post("/manufacturers", a.createManufacturer)
-		r.With(auditor...).Get("/manufacturers/{id}", a.getManufacturer)
-		r.With(admin...).Put("/manufacturers/{id}", a.updateManufacturer)
-		r.With(admin...).Delete("/manufacturers/{id}", a.deleteManufacturer)
+		r.With(auditor...).Get("/manufacturers", h(a.listManufacturers))
+		r.With(admin...).Post("/manufacturers", h(a.createManufacturer))
+		r.With(auditor...).Get("/manufacturers/{id}", h(a.getManufacturer))
+		r.With(admin...).Put("/manufacturers/{id}", h(a.updateManufacturer))
+		r.With(admin...).Delete("/manufacturers/{id}", h(a.deleteManufacturer))
 
-		r.With(importer...).Post("/allowlist", a.importAllowlist)
-		r.With(auditor...).Get("/allowlist", a.listAllowlist)
-		r.With(operator...).Delete("/allowlist/{manufacturer}/{serial}", a.deleteAllowlistEntry)
+		r.With(importer...).Post("/allowlist", h(a.importAllowlist))
+		r.With(auditor...).Get("/allowlist", h(a.listAllowlist))
+		r.With(operator...).Delete("/allowlist/{manufacturer}/{serial}", h(a.deleteAllowlistEntry))
 
-		r.With(auditor...).Get("/certificates", a.listCertificates)
-		r.With(auditor...).Get("/sessions", a.listSessions)
-		r.With(auditor...).Get("/replicas", a.listReplicas)
-		r.With(auditor...).Get("/audit-events", a.listEvents)
+		r.With(auditor...).Get("/certificates", h(a.listCertificates))
+		r.With(auditor...).Get("/sessions", h(a.listSessions))
+		r.With(auditor...).Get("/replicas", h(a.listReplicas))
+		r.With(auditor...).Get("/audit-events", h(a.listEvents))
 
-		r.With(admin...).Get("/tokens", a.listTokens)
-		r.With(admin...).Post("/tokens", a.createToken)
-		r.With(admin...).Delete("/tokens/{id}", a.revokeToken)
+		r.With(admin...).Get("/tokens", h(a.listTokens))
+		r.With(admin...).Post("/tokens", h(a.createToken))
+		r.With(admin...).Delete("/tokens/{id}", h(a.revokeToken))
 	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, r, errorf(http.StatusNotFound, "no such endpoint"))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, r, errorf(http.StatusMethodNotAllowed, "method %s not allowed here", r.Method))
-	})
+	r.NotFound(rd.NotFound)
+	r.MethodNotAllowed(rd.MethodNotAllowed)
 	return r
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

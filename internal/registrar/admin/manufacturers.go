@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
@@ -31,20 +32,20 @@ func certificateDER(field, s string) ([]byte, error) {
 	}
 	if blk, _ := pem.Decode([]byte(s)); blk != nil {
 		if blk.Type != "CERTIFICATE" {
-			return nil, errorf(http.StatusBadRequest, "%s: PEM block is %s, want CERTIFICATE", field, blk.Type)
+			return nil, adminapi.Errorf(http.StatusBadRequest, "%s: PEM block is %s, want CERTIFICATE", field, blk.Type)
 		}
 		return blk.Bytes, nil
 	}
 	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "%s must be a PEM certificate or base64 DER", field)
+		return nil, adminapi.Errorf(http.StatusBadRequest, "%s must be a PEM certificate or base64 DER", field)
 	}
 	return der, nil
 }
 
 func (a *api) readManufacturer(r *http.Request) (store.Manufacturer, error) {
 	var req manufacturerRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return store.Manufacturer{}, err
 	}
 	m := store.Manufacturer{Name: req.Name, MASAURL: req.MASAURL, SerialField: req.SerialField,
@@ -54,7 +55,7 @@ func (a *api) readManufacturer(r *http.Request) (store.Manufacturer, error) {
 		return m, err
 	}
 	if len(m.IDevIDAnchor) == 0 {
-		return m, errorf(http.StatusBadRequest, "idevid_anchor is required")
+		return m, adminapi.Errorf(http.StatusBadRequest, "idevid_anchor is required")
 	}
 	if m.MASAAnchor, err = certificateDER("masa_anchor", req.MASAAnchor); err != nil {
 		return m, err
@@ -63,83 +64,73 @@ func (a *api) readManufacturer(r *http.Request) (store.Manufacturer, error) {
 }
 
 // listManufacturers: GET /api/v1/manufacturers.
-func (a *api) listManufacturers(w http.ResponseWriter, r *http.Request) {
-	if q := readQuery(r); q.err != nil {
-		a.fail(w, r, q.err)
-		return
+func (a *api) listManufacturers(w http.ResponseWriter, r *http.Request) error {
+	if err := adminapi.ReadQuery(r).Err(); err != nil {
+		return err
 	}
 	ms, err := a.store.ListManufacturers(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": ms})
+	return adminapi.WriteJSON(w, http.StatusOK, adminapi.ItemsOf(ms))
 }
 
 // createManufacturer: POST /api/v1/manufacturers (admin).
-func (a *api) createManufacturer(w http.ResponseWriter, r *http.Request) {
+func (a *api) createManufacturer(w http.ResponseWriter, r *http.Request) error {
 	m, err := a.readManufacturer(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out, err := a.store.CreateManufacturer(r.Context(), m, actor(r))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/manufacturers/"+strconv.FormatInt(out.ID, 10))
-	writeJSON(w, http.StatusCreated, out)
+	return adminapi.WriteJSON(w, http.StatusCreated, out)
 }
 
 // getManufacturer: GET /api/v1/manufacturers/{id}.
-func (a *api) getManufacturer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (a *api) getManufacturer(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminapi.PathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	m, err := a.store.GetManufacturer(r.Context(), id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	return adminapi.WriteJSON(w, http.StatusOK, m)
 }
 
 // updateManufacturer: PUT /api/v1/manufacturers/{id} (admin) replaces
 // its name, anchors, MASA URL, serial field and LDevID name templates.
-func (a *api) updateManufacturer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (a *api) updateManufacturer(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminapi.PathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	m, err := a.readManufacturer(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	m.ID = id
 	out, err := a.store.UpdateManufacturer(r.Context(), m, actor(r))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	return adminapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // deleteManufacturer: DELETE /api/v1/manufacturers/{id} (admin); 409
 // while pledges reference it.
-func (a *api) deleteManufacturer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (a *api) deleteManufacturer(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminapi.PathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if err := a.store.DeleteManufacturer(r.Context(), id, actor(r)); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

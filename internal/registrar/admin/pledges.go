@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
@@ -15,35 +16,31 @@ type pledgeDetail struct {
 }
 
 // listPledges: GET /api/v1/pledges?decision=&state=&manufacturer_id=&serial_prefix=&limit=&cursor=
-func (a *api) listPledges(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "decision", "state", "manufacturer_id", "serial_prefix", "limit", "cursor")
-	f := store.PledgeFilter{Decision: store.Decision(q.str("decision")), State: store.State(q.str("state")),
-		ManufacturerID: q.int("manufacturer_id"), SerialPrefix: q.str("serial_prefix"), Limit: q.limit(), Cursor: q.str("cursor")}
-	if q.err != nil {
-		a.fail(w, r, q.err)
-		return
+func (a *api) listPledges(w http.ResponseWriter, r *http.Request) error {
+	q := adminapi.ReadQuery(r, "decision", "state", "manufacturer_id", "serial_prefix", "limit", "cursor")
+	f := store.PledgeFilter{Decision: store.Decision(q.Str("decision")), State: store.State(q.Str("state")),
+		ManufacturerID: q.Int("manufacturer_id"), SerialPrefix: q.Str("serial_prefix"), Limit: q.Limit(store.MaxLimit), Cursor: q.Cursor()}
+	if err := q.Err(); err != nil {
+		return err
 	}
 	page, err := a.store.ListPledges(r.Context(), f)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	return adminapi.WriteJSON(w, http.StatusOK, page)
 }
 
 // getPledge: GET /api/v1/pledges/{id}, with its voucher exchanges,
 // telemetry and certificates.
-func (a *api) getPledge(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (a *api) getPledge(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminapi.PathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	p, err := a.store.GetPledge(ctx, id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	d := pledgeDetail{Pledge: *p}
 	if d.Exchanges, err = a.store.ListExchanges(ctx, id); err == nil {
@@ -52,26 +49,23 @@ func (a *api) getPledge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	return adminapi.WriteJSON(w, http.StatusOK, d)
 }
 
 // decideOne: POST /api/v1/pledges/{id}/approve and .../deny.
-func (a *api) decideOne(d store.Decision) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
+func (a *api) decideOne(d store.Decision) adminapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := adminapi.PathID(r, "id")
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		ps, err := a.store.Decide(r.Context(), []int64{id}, d, actor(r))
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, ps[0])
+		return adminapi.WriteJSON(w, http.StatusOK, ps[0])
 	}
 }
 
@@ -82,51 +76,44 @@ type decisionRequest struct {
 
 // decideMany: POST /api/v1/pledges/decisions {"ids": [...], "decision":
 // "approved"|"denied"}: all or nothing.
-func (a *api) decideMany(w http.ResponseWriter, r *http.Request) {
+func (a *api) decideMany(w http.ResponseWriter, r *http.Request) error {
 	var req decisionRequest
-	if err := decodeJSON(r, &req); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := adminapi.DecodeJSON(r, &req); err != nil {
+		return err
 	}
 	ps, err := a.store.Decide(r.Context(), req.IDs, req.Decision, actor(r))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": ps})
+	return adminapi.WriteJSON(w, http.StatusOK, adminapi.ItemsOf(ps))
 }
 
 // pledgeCertificates: GET /api/v1/pledges/{id}/certificates.
-func (a *api) pledgeCertificates(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (a *api) pledgeCertificates(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminapi.PathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := a.store.GetPledge(r.Context(), id); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	cs, err := a.store.ListCertificates(r.Context(), id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": cs})
+	return adminapi.WriteJSON(w, http.StatusOK, adminapi.ItemsOf(cs))
 }
 
 // listCertificates: GET /api/v1/certificates?limit=&cursor=
-func (a *api) listCertificates(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "limit", "cursor")
-	f := store.CertificateFilter{Limit: q.limit(), Cursor: q.str("cursor")}
-	if q.err != nil {
-		a.fail(w, r, q.err)
-		return
+func (a *api) listCertificates(w http.ResponseWriter, r *http.Request) error {
+	q := adminapi.ReadQuery(r, "limit", "cursor")
+	f := store.CertificateFilter{Limit: q.Limit(store.MaxLimit), Cursor: q.Cursor()}
+	if err := q.Err(); err != nil {
+		return err
 	}
 	page, err := a.store.AllCertificates(r.Context(), f)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	return adminapi.WriteJSON(w, http.StatusOK, page)
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
@@ -20,49 +21,43 @@ type createdToken struct {
 }
 
 // createToken: POST /api/v1/tokens (admin).
-func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
+func (a *api) createToken(w http.ResponseWriter, r *http.Request) error {
 	var req tokenRequest
-	if err := decodeJSON(r, &req); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := adminapi.DecodeJSON(r, &req); err != nil {
+		return err
 	}
 	secret, err := a.store.CreateToken(r.Context(), req.Name, req.Role, actor(r))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := a.store.Authenticate(r.Context(), secret)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, createdToken{ID: p.TokenID, Name: p.Name, Role: p.Role, Token: secret})
+	return adminapi.WriteJSON(w, http.StatusCreated, createdToken{ID: p.TokenID, Name: p.Name, Role: p.Role, Token: secret})
 }
 
 // listTokens: GET /api/v1/tokens (admin), never their secrets.
-func (a *api) listTokens(w http.ResponseWriter, r *http.Request) {
-	if q := readQuery(r); q.err != nil {
-		a.fail(w, r, q.err)
-		return
+func (a *api) listTokens(w http.ResponseWriter, r *http.Request) error {
+	if err := adminapi.ReadQuery(r).Err(); err != nil {
+		return err
 	}
 	ts, err := a.store.ListTokens(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": ts})
+	return adminapi.WriteJSON(w, http.StatusOK, adminapi.ItemsOf(ts))
 }
 
 // revokeToken: DELETE /api/v1/tokens/{id} (admin).
-func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminapi.PathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if err := a.store.RevokeToken(r.Context(), id, actor(r)); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
