@@ -22,6 +22,9 @@ type Schema struct {
 // RegistrarSchema is the registrar's schema.
 var RegistrarSchema = Schema{FS: Registrar, Dir: "registrar", Table: "registrar_schema_migrations"}
 
+// MASASchema is the MASA's schema.
+var MASASchema = Schema{FS: MASA, Dir: "masa", Table: "masa_schema_migrations"}
+
 // Up brings the database at dsn (a postgres:// URL) to the newest version
 // of s and returns that version.
 func Up(dsn string, s Schema) (uint, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -59,7 +60,7 @@ func openService(ctx context.Context, c *config, migrate bool, log *slog.Logger)
 		return nil, nil, nil, errors.New("--database-url (LANDFALL_MASA_DATABASE_URL) is required")
 	}
 	if migrate {
-		v, err := pgstore.Migrate(c.DatabaseURL)
+		v, err := migrations.Up(c.DatabaseURL, migrations.MASASchema)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -205,13 +206,13 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return errors.New("--database-url (LANDFALL_MASA_DATABASE_URL) is required")
 	}
 	if c.Down {
-		if err := pgstore.MigrateDown(c.DatabaseURL); err != nil {
+		if err := migrations.Down(c.DatabaseURL, migrations.MASASchema); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "schema removed")
 		return nil
 	}
-	v, err := pgstore.Migrate(c.DatabaseURL)
+	v, err := migrations.Up(c.DatabaseURL, migrations.MASASchema)
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,19 @@ func Pending(retry time.Duration, format string, args ...any) *Error {
 	return e
 }
 
+// Unavailable is a 503 with Retry-After: the MASA's database cannot be
+// reached (RFC 9110 section 15.6.4). A registrar passes the delay on to
+// its pledge, as it does for a 202 (RFC 8995 5.6). The error matches
+// ErrUnavailable and keeps cause for the log.
+func Unavailable(retry time.Duration, cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Reason: "MASA database unavailable; retry later",
+		RetryAfter: retry, Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
+}
+
+// ErrUnavailable matches the errors of a Store that cannot reach its
+// database; the same request may succeed later.
+var ErrUnavailable = errors.New("database unavailable")
+
 // ErrNotFound is returned by Store lookups that find nothing.
 var ErrNotFound = errors.New("not found")
 

@@ -8,8 +8,10 @@ import (
 // Store is the state the MASA needs. The MASA owns this interface so that a
 // second implementation (an embedded single-node store) can sit beside
 // pgstore. Lookups that find nothing return ErrNotFound; inserts that
-// collide return ErrDuplicate. Methods that change several rows do so
-// atomically: all or nothing.
+// collide return ErrDuplicate; a database that cannot be reached gives an
+// Unavailable error (503 with Retry-After, matching ErrUnavailable) on
+// every method. Methods that change several rows do so atomically: all or
+// nothing.
 type Store interface {
 	// DeviceRecord returns the device with its owner and effective policy.
 	DeviceRecord(ctx context.Context, serial string) (DeviceRecord, error)

@@ -211,7 +211,7 @@ func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 		return err
 	}
 	d.MASAKeys = keys
-	if _, err := pgstore.Migrate(o.MASADatabaseURL); err != nil {
+	if _, err := migrations.Up(o.MASADatabaseURL, migrations.MASASchema); err != nil {
 		return err
 	}
 	mstore, err := pgstore.Open(ctx, o.MASADatabaseURL, 20)

@@ -25,6 +25,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
 	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -114,7 +115,7 @@ func appendixCConfig(t testing.TB) envConfig {
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	dsn := testpg.Database(t)
-	if _, err := pgstore.Migrate(dsn); err != nil {
+	if _, err := migrations.Up(dsn, migrations.MASASchema); err != nil {
 		t.Fatal(err)
 	}
 	store, err := pgstore.Open(context.Background(), dsn, cfg.maxConns)

@@ -12,6 +12,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
 	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/migrations"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
@@ -21,7 +22,7 @@ var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func open(t *testing.T) *pgstore.Store {
 	t.Helper()
 	dsn := testpg.Database(t)
-	if _, err := pgstore.Migrate(dsn); err != nil {
+	if _, err := migrations.Up(dsn, migrations.MASASchema); err != nil {
 		t.Fatal(err)
 	}
 	s, err := pgstore.Open(context.Background(), dsn, 8)
@@ -33,20 +34,21 @@ func open(t *testing.T) *pgstore.Store {
 }
 
 // TestMigrateUpDownUp: the schema applies, reverts completely, reapplies,
-// and a second Up is a no-op.
+// and a second Up is a no-op, in the table masa_schema_migrations that
+// deployments made before migrations.MASASchema already have.
 func TestMigrateUpDownUp(t *testing.T) {
 	dsn := testpg.Database(t)
 	for i, step := range []func() error{
-		func() error { v, err := pgstore.Migrate(dsn); return wantVersion(v, err) },
-		func() error { v, err := pgstore.Migrate(dsn); return wantVersion(v, err) },
-		func() error { return pgstore.MigrateDown(dsn) },
-		func() error { v, err := pgstore.Migrate(dsn); return wantVersion(v, err) },
+		func() error { v, err := migrations.Up(dsn, migrations.MASASchema); return wantVersion(v, err) },
+		func() error { v, err := migrations.Up(dsn, migrations.MASASchema); return wantVersion(v, err) },
+		func() error { return migrations.Down(dsn, migrations.MASASchema) },
+		func() error { v, err := migrations.Up(dsn, migrations.MASASchema); return wantVersion(v, err) },
 	} {
 		if err := step(); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	if _, err := pgstore.Migrate("mysql://x"); err == nil {
+	if _, err := migrations.Up("mysql://x", migrations.MASASchema); err == nil {
 		t.Error("non-postgres URL accepted")
 	}
 }
