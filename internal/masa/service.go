@@ -1,39 +1,11 @@
 package masa
 
 import (
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"log/slog"
 	"time"
-
-	"github.com/landfall-io/landfall/pkg/voucher"
 )
-
-// Config is everything a Service needs; New fills in defaults.
-type Config struct {
-	Store Store
-	// Signer signs vouchers (RFC 8366 section 5.4).
-	Signer *voucher.Signer
-	// IDevIDCA is the manufacturer's IDevID CA: pledge voucher-requests must
-	// be signed by a certificate it issued, and IssueIDevID signs with it.
-	IDevIDCA *x509.Certificate
-	// IDevIDKey signs IDevIDs; nil disables IssueIDevID.
-	IDevIDKey crypto.Signer
-	// MASAURL goes into every issued IDevID (RFC 8995 section 2.3.2).
-	MASAURL string
-	// Clock is the time source; time.Now by default.
-	Clock func() time.Time
-	// RetryAfter is the delay sent with a 202 (RFC 8995 5.6); 60 s by default.
-	RetryAfter time.Duration
-	// RequireRegistrarTLS demands of every voucher-request a TLS client
-	// certificate chaining to the owner's domain CA, not only of nonceless
-	// ones (RFC 8995 5.5.6 leaves this to the MASA).
-	RequireRegistrarTLS bool
-	// AuditLogLimit caps the events of one audit log (RFC 8995 5.8.1); 1024.
-	AuditLogLimit int
-	Logger        *slog.Logger
-}
 
 // Service is the MASA. Its methods are safe for concurrent use.
 type Service struct {
@@ -44,27 +16,25 @@ type Service struct {
 	caPool *x509.CertPool
 }
 
-// New builds a Service from cfg.
+// New assembles the MASA from cfg, every unset option at its production
+// default. It is the one constructor `masa serve`, its one-shot commands
+// and the sandbox call.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Signer == nil || cfg.IDevIDCA == nil {
 		return nil, errors.New("masa: Config needs Store, Signer and IDevIDCA")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
-	if cfg.RetryAfter <= 0 {
-		cfg.RetryAfter = 60 * time.Second
-	}
-	if cfg.AuditLogLimit <= 0 {
-		cfg.AuditLogLimit = 1024
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg = cfg.withDefaults()
+	if s := cfg.Signer.Cert; s != nil && !s.Equal(cfg.IDevIDCA) && s.CheckSignatureFrom(cfg.IDevIDCA) != nil {
+		cfg.Logger.Warn("the voucher-signing certificate is not issued by the IDevID CA; pledges must be given its issuer")
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cfg.IDevIDCA)
 	return &Service{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, caPool: pool}, nil
 }
+
+// Config returns the configuration the service runs with, defaults
+// applied.
+func (s *Service) Config() Config { return s.cfg }
 
 // Store returns the service's store (for the admin API's plain queries).
 func (s *Service) Store() Store { return s.store }
