@@ -45,6 +45,9 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Rows   any    `json:"rows,omitempty"`
+	// RetryAfter, when positive, is sent as Retry-After; a 503 without
+	// one suggests the error's RetryAfter() or DefaultRetryAfter.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // NewProblem is a problem of type about:blank (RFC 9457 4.2.1), titled
@@ -105,11 +108,14 @@ func (rd *Renderer) Fail(w http.ResponseWriter, r *http.Request, err error) {
 		rd.Log.Log(r.Context(), level, "admin request failed", "request_id", requestid.From(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "status", p.Status, "cause", err)
 	}
-	switch p.Status {
-	case http.StatusUnauthorized:
+	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+rd.Realm+`"`)
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", RetryAfter(retryOf(err)))
+	}
+	if p.RetryAfter <= 0 && p.Status == http.StatusServiceUnavailable {
+		p.RetryAfter = retryOf(err)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", RetryAfter(p.RetryAfter))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)

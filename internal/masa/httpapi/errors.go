@@ -49,36 +49,6 @@ func writeText(w http.ResponseWriter, r *http.Request, log *slog.Logger, err err
 	_, _ = w.Write([]byte(reason + "\n"))
 }
 
-// Problem is an RFC 9457 problem document, with the rejected rows of an
-// import.
-type Problem struct {
-	Type   string          `json:"type"`
-	Title  string          `json:"title"`
-	Status int             `json:"status"`
-	Detail string          `json:"detail"`
-	Rows   []masa.RowError `json:"rows,omitempty"`
-}
-
-// writeProblem answers an admin request with application/problem+json.
-func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	status, reason, retry := statusAndReason(err)
-	logError(log, r, status, err)
-	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: reason}
-	var ie *masa.ImportError
-	if errors.As(err, &ie) {
-		p.Rows = ie.Rows
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="masa-admin"`)
-	}
-	if retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -137,6 +137,18 @@ func TestOpenAPIRoutesInSpec(t *testing.T) {
 
 func masaOperations(doc *openapi3.T) []string { return api.Operations(doc, "masa") }
 
+// problem is an RFC 9457 problem document as the MASA sends it.
+type problem struct {
+	Type, Title string
+	Status      int
+	Detail      string
+	Rows        []struct {
+		Line         int    `json:"line"`
+		SerialNumber string `json:"serial_number"`
+		Reason       string `json:"reason"`
+	} `json:"rows"`
+}
+
 // TestOpenAPIConformance drives every MASA endpoint with real requests
 // through both listeners and validates each request and response against
 // api/openapi.yaml with kin-openapi. It also walks the happy paths:
@@ -186,36 +198,36 @@ func TestOpenAPIConformance(t *testing.T) {
 		[]byte(`{"version": 1, "devices": [{"serial-number": "OB-0001", "product": "gadget"}, {"serial-number": "OB-0002"}]}`), 200)
 	do("POST", "/admin/v1/devices/import", factory, "text/csv", []byte("serial-number,product,idevid\nOC-0001,gadget,\n"), 200)
 	bad := do("POST", "/admin/v1/devices/import", factory, "text/csv", []byte("serial-number,product,idevid\nOC-0002,gadget,\n,gadget,\nOC-0001,gadget,\n"), 422)
-	var prob httpapi.Problem
+	var prob problem
 	json.Unmarshal(bad, &prob)
 	if len(prob.Rows) != 2 || prob.Rows[0].Line != 3 || prob.Rows[1].Line != 4 {
 		t.Errorf("import problem rows = %+v", prob.Rows)
 	}
 
 	// Sales: owners, ownership by list and by range.
-	var ownerA, ownerB masa.Owner
+	var ownerA, ownerB httpapi.Owner
 	json.Unmarshal(do("POST", "/admin/v1/owners", sales, "application/json",
-		mustJSON(map[string]any{"name": "a", "ca-cert": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.a.ca.cert.Raw}))}), 201), &ownerA)
+		mustJSON(map[string]any{"name": "a", "ca_cert": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.a.ca.cert.Raw}))}), 201), &ownerA)
 	json.Unmarshal(do("POST", "/admin/v1/owners", sales, "application/json",
-		mustJSON(map[string]any{"name": "b", "ca-cert": base64.StdEncoding.EncodeToString(p.b.ca.cert.Raw)}), 201), &ownerB)
+		mustJSON(map[string]any{"name": "b", "ca_cert": base64.StdEncoding.EncodeToString(p.b.ca.cert.Raw)}), 201), &ownerB)
 	do("GET", "/admin/v1/owners", auditor, "", nil, 200)
 	var changed struct{ Changed []string }
 	json.Unmarshal(do("POST", "/admin/v1/ownership/assign", sales, "application/json",
-		mustJSON(map[string]any{"owner-id": ownerA.ID, "from": "OA-0001", "to": "OA-0002"}), 200), &changed)
+		mustJSON(map[string]any{"owner_id": ownerA.ID, "from": "OA-0001", "to": "OA-0002"}), 200), &changed)
 	if strings.Join(changed.Changed, ",") != "OA-0001,OA-0002" {
 		t.Errorf("range assign changed %v", changed.Changed)
 	}
 	do("POST", "/admin/v1/ownership/assign", sales, "application/json",
-		mustJSON(map[string]any{"ca-cert": base64.StdEncoding.EncodeToString(p.b.ca.cert.Raw), "serial-numbers": []string{"OB-0001"}}), 200)
+		mustJSON(map[string]any{"ca_cert": base64.StdEncoding.EncodeToString(p.b.ca.cert.Raw), "serial_numbers": []string{"OB-0001"}}), 200)
 	do("POST", "/admin/v1/ownership/assign", sales, "application/json",
-		mustJSON(map[string]any{"owner-id": ownerB.ID, "ca-cert": "x", "serial-numbers": []string{"OB-0001"}}), 422)
+		mustJSON(map[string]any{"owner_id": ownerB.ID, "ca_cert": "x", "serial_numbers": []string{"OB-0001"}}), 422)
 
 	// Policy: nonceless for OA-0002, trust on first use for product widget.
 	do("PUT", "/admin/v1/policies/device/OA-0002", sales, "application/json",
-		[]byte(`{"nonceless-allowed": true, "max-lifetime-seconds": 86400, "trust-on-first-use": false}`), 200)
-	do("PUT", "/admin/v1/policies/product/gadget", sales, "application/json", []byte(`{"trust-on-first-use": true}`), 200)
+		[]byte(`{"nonceless_allowed": true, "max_lifetime_seconds": 86400, "trust_on_first_use": false}`), 200)
+	do("PUT", "/admin/v1/policies/product/gadget", sales, "application/json", []byte(`{"trust_on_first_use": true}`), 200)
 	do("DELETE", "/admin/v1/policies/product/gadget", sales, "", nil, 204)
-	do("PUT", "/admin/v1/policies/product/widget", sales, "application/json", []byte(`{"trust-on-first-use": true}`), 200)
+	do("PUT", "/admin/v1/policies/product/widget", sales, "application/json", []byte(`{"trust_on_first_use": true}`), 200)
 	var detail httpapi.DeviceDetail
 	json.Unmarshal(do("GET", "/admin/v1/devices/OA-0002", auditor, "", nil, 200), &detail)
 	if !detail.Policy.NoncelessAllowed || detail.Policy.MaxLifetimeSeconds != 86400 || detail.OwnerID != ownerA.ID {
@@ -279,14 +291,14 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 
 	// Operators: status, revoke, queries and exports.
-	do("POST", "/admin/v1/devices/status", sales, "application/json", []byte(`{"serial-numbers": ["OB-0002"], "status": "disabled"}`), 200)
-	do("POST", "/admin/v1/ownership/revoke", sales, "application/json", []byte(`{"serial-numbers": ["OB-0001"]}`), 200)
-	var vp httpapi.Page[masa.VoucherRecord]
+	do("POST", "/admin/v1/devices/status", sales, "application/json", []byte(`{"serial_numbers": ["OB-0002"], "status": "disabled"}`), 200)
+	do("POST", "/admin/v1/ownership/revoke", sales, "application/json", []byte(`{"serial_numbers": ["OB-0001"]}`), 200)
+	var vp httpapi.Page[httpapi.VoucherRecord]
 	json.Unmarshal(do("GET", "/admin/v1/vouchers?limit=2", auditor, "", nil, 200), &vp)
 	if len(vp.Items) != 2 || vp.Next == "" || vp.Items[1].ExpiresOn == nil || vp.Items[1].Nonce != nil {
 		t.Errorf("vouchers page = %+v", vp)
 	}
-	json.Unmarshal(do("GET", "/admin/v1/vouchers?after="+vp.Next, auditor, "", nil, 200), &vp)
+	json.Unmarshal(do("GET", "/admin/v1/vouchers?cursor="+vp.Next, auditor, "", nil, 200), &vp)
 	if len(vp.Items) != 1 || vp.Items[0].Assertion != "proximity" || vp.Items[0].SerialNumber != "OA-0003" {
 		t.Errorf("second vouchers page = %+v", vp)
 	}
@@ -294,15 +306,29 @@ func TestOpenAPIConformance(t *testing.T) {
 	if lines := strings.Count(string(csvOut), "\n"); lines != 4 {
 		t.Errorf("voucher CSV has %d lines:\n%s", lines, csvOut)
 	}
-	var dp httpapi.Page[masa.Device]
+	var dp httpapi.Page[httpapi.Device]
 	json.Unmarshal(do("GET", "/admin/v1/devices?status=owned", auditor, "", nil, 200), &dp)
 	if len(dp.Items) != 3 { // OA-0001, OA-0002, OA-0003 (claimed)
 		t.Errorf("owned devices = %+v", dp.Items)
 	}
-	json.Unmarshal(do(fmt.Sprint("GET"), fmt.Sprintf("/admin/v1/devices?owner-id=%d&limit=1", ownerA.ID), auditor, "", nil, 200), &dp)
-	if len(dp.Items) != 1 || dp.Next != "OA-0001" {
-		t.Errorf("paged devices = %+v", dp)
+	// Domain a owns OA-0001 and OA-0002: two pages of one, the last
+	// without a cursor.
+	var serials []string
+	for path := fmt.Sprintf("/admin/v1/devices?owner_id=%d&limit=1", ownerA.ID); ; {
+		dp = httpapi.Page[httpapi.Device]{}
+		json.Unmarshal(do("GET", path, auditor, "", nil, 200), &dp)
+		for _, d := range dp.Items {
+			serials = append(serials, d.SerialNumber)
+		}
+		if dp.Next == "" || len(serials) > 3 {
+			break
+		}
+		path = fmt.Sprintf("/admin/v1/devices?owner_id=%d&limit=1&cursor=%s", ownerA.ID, dp.Next)
 	}
+	if strings.Join(serials, ",") != "OA-0001,OA-0002" {
+		t.Errorf("paged devices = %v", serials)
+	}
+	do("GET", "/admin/v1/devices?owner-id=1", auditor, "", nil, 400) // the old spelling names an unknown parameter
 	do("GET", "/admin/v1/devices?format=csv&product=gadget", factory, "", nil, 200)
 	req, _ := http.NewRequest("GET", e.admin.URL+"/admin/v1/events", nil)
 	req.Header.Set("Authorization", "Bearer "+auditor)
@@ -312,8 +338,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Fatalf("events CSV: %v %v", err, r2)
 	}
 	r2.Body.Close()
-	var ep httpapi.Page[masa.AuditEvent]
-	json.Unmarshal(do("GET", "/admin/v1/events?serial-number=OA-0003", auditor, "", nil, 200), &ep)
+	var ep httpapi.Page[httpapi.AuditEvent]
+	json.Unmarshal(do("GET", "/admin/v1/events?serial_number=OA-0003", auditor, "", nil, 200), &ep)
 	if len(ep.Items) != 2 || ep.Items[1].Action != "ownership.claim" {
 		t.Errorf("OA-0003 events = %+v", ep.Items)
 	}
