@@ -57,7 +57,7 @@ func (f *factory) mint(ctx context.Context, serial string) (tls.Certificate, err
 
 // sell assigns serials to the owner whose domain CA is ownerCA (PEM).
 func (f *factory) sell(ctx context.Context, serials []string, ownerCA []byte) error {
-	body := map[string]any{"serial-numbers": serials, "ca-cert": string(ownerCA)}
+	body := map[string]any{"serial_numbers": serials, "ca_cert": string(ownerCA)}
 	return f.call(ctx, "/admin/v1/ownership/assign", f.saleTok, body, nil)
 }
 
