@@ -10,7 +10,9 @@
 //	masa idevid issue   sign a device CSR into an IDevID and register the device
 //	masa device import  bulk-import devices from JSON or CSV
 //
-// Every subcommand takes --help.
+// Every subcommand takes --help. Options come from flags, the environment
+// and a YAML file, through internal/cli as for every Landfall binary; the
+// service itself is assembled by masa.New.
 package main
 
 import (
@@ -20,7 +22,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/landfall-io/landfall/internal/cli"
 )
+
+// envPrefix starts every option's environment variable: LANDFALL_MASA_KEY_DIR.
+const envPrefix = "LANDFALL_MASA"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -28,7 +35,8 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-// run dispatches a subcommand and returns the exit status.
+// run dispatches a subcommand and returns the exit status. getenv is the
+// only way the binary reads its environment.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -40,17 +48,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var err error
 	switch cmd {
 	case "serve":
-		err = cmdServe(ctx, args, stdout, stderr, getenv)
+		err = serve(ctx, args, stdout, stderr, getenv)
 	case "init":
-		err = cmdInit(ctx, args, stdout, stderr, getenv)
+		err = initKeys(args, stdout, getenv)
 	case "migrate":
-		err = cmdMigrate(ctx, args, stdout, stderr, getenv)
+		err = migrate(args, stdout, getenv)
 	case "token create", "token list", "token revoke":
-		err = cmdToken(ctx, cmd, args, stdout, stderr, getenv)
+		err = token(ctx, cmd, args, stdout, stderr, getenv)
 	case "idevid issue":
-		err = cmdIDevID(ctx, args, stdout, stderr, getenv)
+		err = issueIDevID(ctx, args, stdout, stderr, getenv)
 	case "device import":
-		err = cmdImport(ctx, args, stdout, stderr, getenv)
+		err = importDevices(ctx, args, stdout, stderr, getenv)
 	case "help":
 		fmt.Fprint(stdout, topUsage)
 		return 0
@@ -58,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "masa: unknown command %q\n\n%s", cmd, topUsage)
 		return 2
 	}
-	if err == errHelp {
+	if cli.IsHelp(err) {
 		return 0
 	}
 	if err != nil {

@@ -11,12 +11,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"flag"
-	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,26 +174,22 @@ func waitFor(t *testing.T, url string) {
 	t.Fatalf("%s never answered", url)
 }
 
-// TestConfigPrecedence: flag over environment over YAML file over default.
+// TestConfigPrecedence: flag over environment over YAML file over default,
+// through internal/cli as for the registrar.
 func TestConfigPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "masa.yaml")
 	os.WriteFile(file, []byte("listen: \":1111\"\nadmin-listen: \":2222\"\nretry-after: 5s\naudit-log-limit: 7\n"), 0o600)
-	var c config
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	commonFlags(fs, &c)
-	serveFlags(fs, &c)
+	fs, o := serveFlags(io.Discard)
 	env := map[string]string{"LANDFALL_MASA_ADMIN_LISTEN": ":3333", "LANDFALL_MASA_AUDIT_LOG_LIMIT": "9", "LANDFALL_MASA_CONFIG": file}
-	if err := parseFlags(fs, &c, []string{"--audit-log-limit", "11"}, func(k string) string { return env[k] }); err != nil {
+	if err := parse(fs, []string{"--audit-log-limit", "11"}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":1111" || c.AdminListen != ":3333" || c.RetryAfter != 5*time.Second || c.AuditLogLimit != 11 || c.MaxBody != 64<<10 {
-		t.Errorf("config = %+v", c)
+	if o.listen != ":1111" || o.adminListen != ":3333" || o.retryAfter != 5*time.Second || o.auditLogLimit != 11 || o.maxBody != 64<<10 {
+		t.Errorf("options = %+v", o)
 	}
 	os.WriteFile(file, []byte("no-such-option: 1\n"), 0o600)
-	var c2 config
-	fs2 := flag.NewFlagSet("t", flag.ContinueOnError)
-	commonFlags(fs2, &c2)
-	if err := parseFlags(fs2, &c2, nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "unknown option") {
+	fs2, _ := newFlagSet("t", "", io.Discard)
+	if err := parse(fs2, nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "unknown option") {
 		t.Errorf("unknown YAML option: %v", err)
 	}
 }
@@ -206,16 +202,25 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%v --help exited %d", cmd, code)
 		}
-		for _, want := range []string{"--database-url, LANDFALL_MASA_DATABASE_URL", "--key-dir", "--config"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("%v --help lacks %q", cmd, want)
+		for _, f := range []string{"database-url", "key-dir", "config"} {
+			if !documents(out, f) {
+				t.Errorf("%v --help lacks --%s with its environment variable", cmd, f)
 			}
 		}
 	}
 	out, _, _ := runCmd(t, nil, "serve", "--help")
-	for _, f := range []string{"listen", "admin-listen", "client-auth", "max-body", "max-import", "retry-after", "migrate", "shutdown-timeout", "voucher-content-type"} {
-		if !strings.Contains(out, fmt.Sprintf("--%s, LANDFALL_MASA_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))) {
-			t.Errorf("serve --help lacks %s", f)
+	for _, f := range []string{"listen", "admin-listen", "admin-tls", "client-auth", "max-body", "max-inflight", "max-import",
+		"retry-after", "audit-log-limit", "migrate", "shutdown-timeout", "voucher-content-type", "db-max-conns", "masa-url", "log-level"} {
+		if !documents(out, f) {
+			t.Errorf("serve --help lacks --%s with its environment variable", f)
 		}
 	}
+}
+
+// documents reports whether help lists --flag followed by its variable
+// LANDFALL_MASA_FLAG (internal/cli's layout: flag line, usage, env line).
+func documents(help, flag string) bool {
+	re := regexp.MustCompile(`(?m)^  --` + regexp.QuoteMeta(flag) + `( \S+)?\n.*\n\s+env LANDFALL_MASA_` +
+		strings.ToUpper(strings.ReplaceAll(flag, "-", "_")) + `\n`)
+	return re.MatchString(help)
 }

@@ -26,7 +26,7 @@ func operatorCommand(ctx context.Context, noun string, args []string, stdout io.
 	verb, args := args[0], args[1:]
 	fs := newFlagSet(noun+" "+verb, "usage: registrar "+noun+" "+verb+" [options] [ids...]", stdout)
 	dsn := fs.String("database-url", "", "PostgreSQL URL, postgres://... (required)")
-	actor := fs.String("actor", "cli:"+os.Getenv("USER"), "who is acting, for the audit trail")
+	actor := fs.String("actor", "cli:"+getenv("USER"), "who is acting, for the audit trail")
 	decision := fs.String("decision", "", "pledge list: only pledges with this decision (pending, approved, denied)")
 	name := fs.String("name", "", "manufacturer add: its name")
 	anchor := fs.String("idevid-anchor", "", "manufacturer add: PEM file of the CA its IDevIDs chain to")
