@@ -1,19 +1,13 @@
 package httpapi_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -40,73 +34,6 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 
 func init() {
 	openapi3filter.RegisterBodyDecoder(httpapi.MediaVoucherCMS, openapi3filter.FileBodyDecoder)
-}
-
-// specChecker validates every request and response that passes through
-// it against the spec: an unknown route or undocumented status fails the
-// test, responses must match their schema, and requests the server
-// accepted (2xx) must match theirs.
-type specChecker struct {
-	t      *testing.T
-	router routers.Router
-	mu     sync.Mutex
-	seen   map[string]bool
-	errs   []string
-}
-
-func (sc *specChecker) fail(format string, args ...any) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	sc.errs = append(sc.errs, fmt.Sprintf(format, args...))
-}
-
-func (sc *specChecker) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-
-		// Validate a copy of the request as the client sent it.
-		vr := r.Clone(context.Background())
-		vr.Body = io.NopCloser(bytes.NewReader(body))
-		route, params, err := sc.router.FindRoute(vr)
-		if err != nil {
-			sc.fail("%s %s: route missing from api/openapi.yaml: %v", r.Method, r.URL.Path, err)
-			return
-		}
-		sc.mu.Lock()
-		sc.seen[r.Method+" "+route.Path] = true
-		sc.mu.Unlock()
-		opts := &openapi3filter.Options{
-			IncludeResponseStatus: true,
-			MultiError:            true,
-			AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-				if !strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
-					return errors.New("no bearer token")
-				}
-				return nil
-			},
-		}
-		in := &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route, Options: opts}
-		if rec.Code < 300 {
-			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-				sc.fail("%s %s: request accepted by the server but invalid per spec: %v", r.Method, r.URL.String(), err)
-			}
-		}
-		err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
-			Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Options: opts,
-		})
-		if err != nil {
-			sc.fail("%s %s -> %d: response invalid per spec: %v\n%s", r.Method, r.URL.String(), rec.Code, err, rec.Body.Bytes())
-		}
-	})
 }
 
 // TestOpenAPIRoutesInSpec fails when a route the handlers serve is missing
@@ -156,10 +83,10 @@ type problem struct {
 // nonceless and trust-on-first-use vouchers, the audit log, exports.
 func TestOpenAPIConformance(t *testing.T) {
 	doc, router := loadSpec(t)
-	sc := &specChecker{t: t, router: router, seen: map[string]bool{}}
+	sc := api.NewChecker(router)
 	p := newTestPKI(t)
 	cfg := p.config()
-	cfg.wrap = sc.wrap
+	cfg.wrap = sc.Wrap
 	e := newEnv(t, cfg)
 	admin := e.token(masa.RoleAdmin)
 	factory := e.token(masa.RoleFactory)
@@ -351,11 +278,11 @@ func TestOpenAPIConformance(t *testing.T) {
 	do("GET", "/admin/v1/events", factory, "", nil, 403)
 	do("GET", "/admin/v1/devices/NOPE", auditor, "", nil, 404)
 
-	for _, msg := range sc.errs {
+	for _, msg := range sc.Errors() {
 		t.Error(msg)
 	}
 	for _, op := range masaOperations(doc) {
-		if !sc.seen[op] {
+		if !sc.Seen(op) {
 			t.Errorf("%s was never exercised", op)
 		}
 	}

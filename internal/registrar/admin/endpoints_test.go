@@ -261,7 +261,7 @@ func TestEndpoints(t *testing.T) {
 	}
 
 	for _, op := range specOperations(doc) {
-		if !sc.seen[op] {
+		if !sc.Seen(op) {
 			t.Errorf("%s was never exercised", op)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/landfall-io/landfall/api"
 	"github.com/landfall-io/landfall/internal/registrar/admin"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/testpg"
@@ -42,7 +43,7 @@ type env struct {
 	revoked string
 }
 
-func newEnv(t *testing.T, sc *specChecker, opts ...admin.Option) *env {
+func newEnv(t *testing.T, sc *api.Checker, opts ...admin.Option) *env {
 	t.Helper()
 	dsn := testpg.Database(t)
 	if _, err := migrations.Up(dsn, migrations.RegistrarSchema); err != nil {
@@ -56,7 +57,7 @@ func newEnv(t *testing.T, sc *specChecker, opts ...admin.Option) *env {
 	e := &env{t: t, pool: pool, store: store.New(pool, store.WithClock(func() time.Time { return testNow })), tokens: map[store.Role]string{}}
 	var h http.Handler = admin.New(e.store, opts...)
 	if sc != nil {
-		h = sc.wrap(h)
+		h = sc.Wrap(h)
 	}
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)

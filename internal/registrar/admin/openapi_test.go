@@ -1,19 +1,11 @@
 package admin_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
 
@@ -35,82 +27,17 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 // specOperations lists "METHOD /path" of every operation in the spec.
 func specOperations(doc *openapi3.T) []string { return api.Operations(doc, "registrar-admin") }
 
-// specChecker validates every request and response passing through it
-// against the spec with kin-openapi: a route missing from the spec, an
-// undocumented status or a response off its schema fails the test, and
-// so does a request the server accepted (2xx) that the spec forbids.
-type specChecker struct {
-	router routers.Router
-	mu     sync.Mutex
-	seen   map[string]bool
-	errs   []string
-}
-
-func newSpecChecker(t *testing.T) (*specChecker, *openapi3.T) {
+// newSpecChecker returns the shared contract checker (api.Checker), whose
+// violations fail t when it ends.
+func newSpecChecker(t *testing.T) (*api.Checker, *openapi3.T) {
 	doc, router := loadSpec(t)
-	sc := &specChecker{router: router, seen: map[string]bool{}}
+	sc := api.NewChecker(router)
 	t.Cleanup(func() {
-		for _, msg := range sc.errs {
+		for _, msg := range sc.Errors() {
 			t.Error(msg)
 		}
 	})
 	return sc, doc
-}
-
-func (sc *specChecker) fail(format string, args ...any) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	sc.errs = append(sc.errs, fmt.Sprintf(format, args...))
-}
-
-func (sc *specChecker) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-
-		vr := r.Clone(context.Background())
-		vr.Body = io.NopCloser(bytes.NewReader(body))
-		route, params, err := sc.router.FindRoute(vr)
-		if err != nil {
-			if rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed {
-				sc.fail("%s %s: route missing from the spec: %v", r.Method, r.URL.Path, err)
-			}
-			return
-		}
-		sc.mu.Lock()
-		sc.seen[r.Method+" "+route.Path] = true
-		sc.mu.Unlock()
-		opts := &openapi3filter.Options{
-			IncludeResponseStatus: true,
-			MultiError:            true,
-			AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-				if !strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
-					return errors.New("no bearer token")
-				}
-				return nil
-			},
-		}
-		in := &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route, Options: opts}
-		if rec.Code < 300 {
-			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-				sc.fail("%s %s: accepted by the server but invalid per spec: %v", r.Method, r.URL, err)
-			}
-		}
-		err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
-			Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Options: opts,
-		})
-		if err != nil {
-			sc.fail("%s %s -> %d: response invalid per spec: %v\n%s", r.Method, r.URL, rec.Code, err, rec.Body.Bytes())
-		}
-	})
 }
 
 // TestSpecCoversRoutes walks the chi routes and fails on any route that

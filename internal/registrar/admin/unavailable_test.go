@@ -40,7 +40,7 @@ func TestDatabaseDown(t *testing.T) {
 
 	for name, s := range map[string]admin.Store{"unreachable": down, "unreachable after authentication": authOnly{Store: down, live: e.store}} {
 		t.Run(name, func(t *testing.T) {
-			e.srv = httptest.NewServer(sc.wrap(admin.New(s)))
+			e.srv = httptest.NewServer(sc.Wrap(admin.New(s)))
 			defer e.srv.Close()
 			for _, c := range []call{
 				{method: "GET", path: "/api/v1/pledges", token: op},
