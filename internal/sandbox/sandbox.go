@@ -49,7 +49,6 @@ import (
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
-	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Options configures a deployment.
@@ -223,15 +222,11 @@ func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 	d.MASAServer.TLS = &tls.Config{Certificates: []tls.Certificate{keys.TLS}, ClientAuth: tls.RequestClientCert}
 	d.MASAServer.StartTLS()
 	d.closers = append(d.closers, d.MASAServer.Close)
-	d.MASA, err = masa.New(masa.Config{
-		Store:     mstore,
-		Signer:    &voucher.Signer{Cert: keys.SignerCert, Key: keys.SignerKey, ContentType: voucher.OIDAnimaJSONVoucher},
-		IDevIDCA:  keys.CACert,
-		IDevIDKey: keys.CAKey,
-		MASAURL:   d.MASAServer.URL,
-		Logger:    o.Logger,
-	})
-	if err != nil {
+	// The production configuration, as `masa serve` builds it with its
+	// default options; only the URL and the log are this deployment's.
+	cfg := masa.ConfigFromKeys(mstore, keys, d.MASAServer.URL)
+	cfg.Logger = o.Logger
+	if d.MASA, err = masa.New(cfg); err != nil {
 		return err
 	}
 	d.MASAServer.Config.Handler = httpapi.DeviceHandler(d.MASA, httpapi.DeviceOptions{Logger: o.Logger})
