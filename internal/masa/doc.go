@@ -3,15 +3,31 @@
 // owns it, and it answers registrar voucher-requests with signed RFC 8366
 // vouchers.
 //
-// The Service holds the protocol logic: the MASA checks of RFC 8995
-// section 5.5, the voucher response of section 5.6, the audit log of
-// section 5.8, and the factory and sales operations around them (IDevID
-// issuance, bulk device import, ownership, voucher policy, tokens). State
-// lives behind the Store interface, which this package owns; pgstore
-// implements it on PostgreSQL. HTTP lives in httpapi; cmd/masa wires them.
+// The Service holds the protocol logic; by file:
+//
+//   - config.go, service.go: the one assembly. New builds the MASA from a
+//     Config whose unset options take production defaults;
+//     ConfigFromKeys is the production Config of a key directory. `masa
+//     serve`, its one-shot commands and the sandbox all call New.
+//   - registrarauth.go: the MASA checks of RFC 8995 section 5.5 that need
+//     no device (5.5.1-5.5.3, through pkg/voucher), and who speaks for an
+//     owner (5.5.4).
+//   - requestvoucher.go: ownership (5.5.4), proximity (5.5.5), nonces
+//     (5.5.6) and the voucher response (5.6), recorded for the audit log.
+//   - auditlog.go: the audit log response (5.8.1); domainid.go: the
+//     domain-ID (5.8.2).
+//   - idevid.go: IDevID issuance (2.3.1, 2.3.2); importdevices.go: bulk
+//     device import; ownership.go: owners, ownership, device status and
+//     voucher policy; tokens.go: admin API tokens; keys.go: the key
+//     directory `masa init` writes.
+//   - store.go: the Store interface this package owns; pgstore implements
+//     it on PostgreSQL. errors.go: Error, which carries the HTTP status.
+//
+// HTTP lives in httpapi; cmd/masa parses configuration and runs.
 //
 // Every failure a caller can cause is an *Error carrying its HTTP status
-// and a plain reason; bad input never changes state.
+// and a plain reason; bad input never changes state. A database that
+// cannot be reached is Unavailable: 503 with Retry-After.
 //
 // Vouchers, voucher-requests and their CMS come from pkg/voucher: this
 // package adds what only a MASA knows (which devices exist, who owns them,
