@@ -9,10 +9,11 @@
 //     Config whose unset options take production defaults;
 //     ConfigFromKeys is the production Config of a key directory. `masa
 //     serve`, its one-shot commands and the sandbox all call New.
-//   - registrarauth.go: the MASA checks of RFC 8995 section 5.5 that need
-//     no device (5.5.1-5.5.3, through pkg/voucher), and who speaks for an
-//     owner (5.5.4).
-//   - requestvoucher.go: ownership (5.5.4), proximity (5.5.5), nonces
+//   - registrarauth.go: the checks of RFC 8995 section 5.5 that need no
+//     device (the voucher-request signature, 5.5.3, through pkg/voucher)
+//     and the verification of the domain registrar (5.5.4).
+//   - requestvoucher.go: ownership and the pinned domain CA (5.5.2,
+//     5.5.4), the pledge's prior-signed-voucher-request (5.5.5), nonces
 //     (5.5.6) and the voucher response (5.6), recorded for the audit log.
 //   - auditlog.go: the audit log response (5.8.1); domainid.go: the
 //     domain-ID (5.8.2).
