@@ -39,6 +39,8 @@ func newFlagSet(name, synopsis string, stdout io.Writer) (*flag.FlagSet, *common
 	return fs, c
 }
 
+// parse fills fs from args, then the environment through getenv, then the
+// --config YAML file (internal/cli, as for the registrar).
 func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	return cli.Parse(fs, args, envPrefix, getenv)
 }
