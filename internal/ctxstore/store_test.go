@@ -139,3 +139,45 @@ func TestPutExtendsReservation(t *testing.T) {
 		t.Fatalf("reservation expires %v, context %v", exp, c.ExpiresAt)
 	}
 }
+
+// TestSweepKeepsLiveContexts: a context lives its own lifetime (profile
+// 1.9): Sweep long after the handshake's CID reservation would have lapsed
+// leaves it, and removes it (row and CID) once it expired.
+func TestSweepKeepsLiveContexts(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	base := time.Now()
+	s.Now = func() time.Time { return base }
+	cid, err := s.AllocateCID(ctx, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := oscoretest.Sample(cid, base)
+	c.ExpiresAt = base.Add(time.Hour)
+	if err := s.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() (contexts, cids int) {
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM atls_contexts), (SELECT count(*) FROM atls_cids)`).Scan(&contexts, &cids); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	s.Now = func() time.Time { return base.Add(cidReservation + 10*time.Minute) }
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep %d %v", n, err)
+	}
+	if got, err := s.Get(ctx, cid); err != nil || !bytes.Equal(got.Params.MasterSecret, c.Params.MasterSecret) || !got.ExpiresAt.Equal(c.ExpiresAt.Truncate(time.Microsecond)) {
+		t.Fatalf("live context after a sweep: %v", err)
+	}
+	if ctxs, cids := rows(); ctxs != 1 || cids != 1 {
+		t.Fatalf("%d contexts, %d CIDs", ctxs, cids)
+	}
+	s.Now = func() time.Time { return base.Add(time.Hour + time.Second) }
+	if n, err := s.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep after expiry %d %v", n, err)
+	}
+	if ctxs, cids := rows(); ctxs != 0 || cids != 0 {
+		t.Fatalf("after expiry: %d contexts, %d CIDs", ctxs, cids)
+	}
+}
