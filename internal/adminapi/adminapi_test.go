@@ -292,3 +292,19 @@ func TestProbes(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteExport(t *testing.T) {
+	page := Page[int]{Items: []int{1, 22}, Next: "c"}
+	row := func(n int) []string { return []string{fmt.Sprint(n), "a,b"} }
+	rec := httptest.NewRecorder()
+	_ = WriteExport(rec, FormatCSV, page, []string{"n", "s"}, row)
+	if got := rec.Body.String(); got != "n,s\n1,\"a,b\"\n22,\"a,b\"\n" || rec.Header().Get(NextCursorHeader) != "c" ||
+		rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" {
+		t.Errorf("CSV %q, headers %v", got, rec.Header())
+	}
+	rec = httptest.NewRecorder()
+	_ = WriteExport(rec, FormatJSON, page, nil, row)
+	if got := strings.TrimSpace(rec.Body.String()); got != `{"items":[1,22],"next":"c"}` {
+		t.Errorf("JSON %s", got)
+	}
+}

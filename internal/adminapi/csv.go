@@ -48,3 +48,16 @@ func WriteCSV(w http.ResponseWriter, next string, header []string, rows [][]stri
 	_ = cw.WriteAll(rows)
 	return nil
 }
+
+// WriteExport answers with page in format: JSON, or CSV with the header
+// and one row per item.
+func WriteExport[T any](w http.ResponseWriter, format string, page Page[T], header []string, row func(T) []string) error {
+	if format != FormatCSV {
+		return WriteJSON(w, http.StatusOK, page)
+	}
+	rows := make([][]string, len(page.Items))
+	for i, it := range page.Items {
+		rows[i] = row(it)
+	}
+	return WriteCSV(w, page.Next, header, rows)
+}

@@ -101,15 +101,11 @@ func (a *adminAPI) listDevices(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := adminapi.PageOf(mapSlice(ds, deviceOf), limit, func(d Device) []any { return []any{d.SerialNumber} })
-	if format == adminapi.FormatCSV {
-		rows := make([][]string, len(page.Items))
-		for i, d := range page.Items {
-			rows[i] = []string{d.SerialNumber, d.Product, base64.StdEncoding.EncodeToString(d.IDevID), idOrEmpty(d.OwnerID), d.Status,
+	return adminapi.WriteExport(w, format, page, []string{"serial_number", "product", "idevid", "owner_id", "status", "created_at", "updated_at"},
+		func(d Device) []string {
+			return []string{d.SerialNumber, d.Product, base64.StdEncoding.EncodeToString(d.IDevID), idOrEmpty(d.OwnerID), d.Status,
 				d.CreatedAt.UTC().Format(time.RFC3339Nano), d.UpdatedAt.UTC().Format(time.RFC3339Nano)}
-		}
-		return adminapi.WriteCSV(w, page.Next, []string{"serial_number", "product", "idevid", "owner_id", "status", "created_at", "updated_at"}, rows)
-	}
-	return adminapi.WriteJSON(w, http.StatusOK, page)
+		})
 }
 
 // getDevice: GET /admin/v1/devices/{serial}, with its effective policy.

@@ -42,13 +42,9 @@ func (a *adminAPI) listEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := adminapi.PageOf(mapSlice(es, auditEventOf), limit, func(e AuditEvent) []any { return []any{e.ID} })
-	if format == adminapi.FormatCSV {
-		rows := make([][]string, len(page.Items))
-		for i, e := range page.Items {
+	return adminapi.WriteExport(w, format, page, []string{"id", "at", "actor", "action", "serial_number", "detail"},
+		func(e AuditEvent) []string {
 			d, _ := json.Marshal(e.Detail)
-			rows[i] = []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.SerialNumber, string(d)}
-		}
-		return adminapi.WriteCSV(w, page.Next, []string{"id", "at", "actor", "action", "serial_number", "detail"}, rows)
-	}
-	return adminapi.WriteJSON(w, http.StatusOK, page)
+			return []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.SerialNumber, string(d)}
+		})
 }

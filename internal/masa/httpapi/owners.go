@@ -36,15 +36,21 @@ func (a *adminAPI) createOwner(w http.ResponseWriter, r *http.Request) error {
 	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	raw, err := decodeCert(req.CACert)
-	if err != nil {
-		return err
-	}
-	o, err := a.svc.CreateOwner(r.Context(), req.Name, raw, actor(r))
+	o, err := a.ownerByCert(r, req.Name, req.CACert)
 	if err != nil {
 		return err
 	}
 	return adminapi.WriteJSON(w, http.StatusCreated, ownerOf(o))
+}
+
+// ownerByCert registers the owner whose domain CA certificate caCert is,
+// or finds it if it is registered already.
+func (a *adminAPI) ownerByCert(r *http.Request, name, caCert string) (masa.Owner, error) {
+	raw, err := decodeCert(caCert)
+	if err != nil {
+		return masa.Owner{}, err
+	}
+	return a.svc.CreateOwner(r.Context(), name, raw, actor(r))
 }
 
 // decodeCert accepts a certificate as PEM or base64 DER.

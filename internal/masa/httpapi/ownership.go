@@ -40,11 +40,7 @@ func (a *adminAPI) assign(w http.ResponseWriter, r *http.Request) error {
 	case (req.OwnerID == 0) == (req.CACert == ""):
 		return masa.Unprocessable("name the owner by owner_id or by ca_cert")
 	case req.CACert != "":
-		raw, err := decodeCert(req.CACert)
-		if err != nil {
-			return err
-		}
-		o, err := a.svc.CreateOwner(r.Context(), req.Name, raw, actor(r))
+		o, err := a.ownerByCert(r, req.Name, req.CACert)
 		if err != nil {
 			return err
 		}

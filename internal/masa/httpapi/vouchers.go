@@ -47,21 +47,18 @@ func (a *adminAPI) listVouchers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := adminapi.PageOf(mapSlice(vs, voucherRecordOf), limit, func(v VoucherRecord) []any { return []any{v.ID} })
-	if format == adminapi.FormatCSV {
-		rows := make([][]string, len(page.Items))
-		for i, v := range page.Items {
-			nonce, exp := "", ""
-			if v.Nonce != nil {
-				nonce = *v.Nonce
-			}
-			if v.ExpiresOn != nil {
-				exp = v.ExpiresOn.UTC().Format(time.RFC3339Nano)
-			}
-			rows[i] = []string{strconv.FormatInt(v.ID, 10), v.SerialNumber, strconv.FormatInt(v.OwnerID, 10), v.DomainID, nonce,
-				v.Assertion, exp, v.RegistrarSubject, v.IssuedAt.UTC().Format(time.RFC3339Nano)}
-		}
-		return adminapi.WriteCSV(w, page.Next, []string{"id", "serial_number", "owner_id", "domain_id", "nonce", "assertion", "expires_on",
-			"registrar_subject", "issued_at"}, rows)
+	return adminapi.WriteExport(w, format, page, []string{"id", "serial_number", "owner_id", "domain_id", "nonce", "assertion", "expires_on",
+		"registrar_subject", "issued_at"}, voucherCSVRow)
+}
+
+func voucherCSVRow(v VoucherRecord) []string {
+	nonce, exp := "", ""
+	if v.Nonce != nil {
+		nonce = *v.Nonce
 	}
-	return adminapi.WriteJSON(w, http.StatusOK, page)
+	if v.ExpiresOn != nil {
+		exp = v.ExpiresOn.UTC().Format(time.RFC3339Nano)
+	}
+	return []string{strconv.FormatInt(v.ID, 10), v.SerialNumber, strconv.FormatInt(v.OwnerID, 10), v.DomainID, nonce,
+		v.Assertion, exp, v.RegistrarSubject, v.IssuedAt.UTC().Format(time.RFC3339Nano)}
 }
