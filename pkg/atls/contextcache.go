@@ -88,10 +88,11 @@ func (c *contextCache) drop(kid []byte) {
 // from the handshake that stored its context, which happened before the
 // client's first request with it. A kid remembered as missing can name a
 // context created later only if someone asked for it before its handshake
-// finished, that is guessed it; the context of the replica that stored it
-// is forgotten at once (forget), and on other replicas the entry expires
-// within the TTL, the worst case being one 401 on which the client runs a
-// new handshake (profile 1.9).
+// finished (guessed it), or a released CID was allocated again within the
+// TTL; the replica that stored the context forgets the miss at once
+// (forget), and on other replicas the entry expires within the TTL, the
+// worst case being one 401 on which the client runs a new handshake
+// (profile 1.9).
 type missCache struct {
 	ttl time.Duration
 	max int

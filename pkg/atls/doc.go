@@ -30,7 +30,18 @@
 //     64 KiB), 400 (framing, no ClientHello, carrier errors), 404, 429 and
 //     503 with Retry-After. Framing, rate limit and capacity are checked
 //     before any cryptography.
-//   - Handshake failures (1.6) are TLS alerts in a 200; the session ends.
+//   - Limits before crypto, per client address (the direct peer, or behind
+//     TrustedProxies the rightmost X-Forwarded-For hop that is not one):
+//     new sessions at DefaultRateLimit (100/s, burst 200; PerSecond < 0
+//     disables), and at most MaxHandshakesPerClient (64) sessions in
+//     handshake at once, both 429 with Retry-After for that client only;
+//     then MaxHandshakes (1024) for the replica, 503.
+//   - Handshake failures (1.6) are TLS alerts in a 200; the session ends,
+//     and any flight on it but the retry of the alerted one gets 404.
+//   - VerifyPeer, when set, judges the client certificate once the
+//     handshake is complete and before a context is stored or a records
+//     session established; a refusal is an HTTP error (403 by default, the
+//     error's StatusCode() otherwise) with its reason, and the session ends.
 //   - Retransmission (1.7): a POST byte-identical to the previous flight of
 //     its session gets the previous answer again without touching TLS, even
 //     after the key export or a fatal alert, checked before any state check.
@@ -38,7 +49,12 @@
 //   - Lifetimes (1.9) run on the configured clock: 30 s idle and 60 s total
 //     in handshake, 5 min idle for records mode; finished sessions are kept
 //     30 s for retries. Expired sessions are swept lazily and when the
-//     table is full.
+//     table is full. An exported context does not die with its session: it
+//     lives Lifetimes.Context (24 h) in the store.
+//   - Cookie (1.2): Secure with SecureCookie, when this server terminated
+//     TLS, or when a trusted proxy sends X-Forwarded-Proto: https.
+//   - Shutdown: Drain refuses new sessions; WaitHandshakes waits only for
+//     handshakes still progressing (a flight within HandshakeStall, 5 s).
 //   - TLS (2): TLS 1.3 only, no session tickets, ALPN in the server's order
 //     (atls-oscore, atls-cose, http/1.1 by default); a client without ALPN
 //     gets records mode.
@@ -61,8 +77,13 @@
 // HTTPForwarder sends it to the owner's internal listener. Key-export
 // contexts need no forwarding: they live in the shared context store, and
 // any replica serves a protected request. A replica caches a context's
-// derived keys and parsed peer for five seconds; replays and deletions are
-// still decided by the store's atomic MarkSeen after decryption.
+// derived keys, parsed peer and replay window for five seconds; replays and
+// deletions are still decided by the store's atomic MarkSeen after
+// decryption, and a request that fails to decrypt under a cached context
+// is checked against the store's window, so that a replayed Partial IV is
+// 401 everywhere (5.7). A kid the store does not know is remembered for
+// two seconds (at most 4096 kids), so that a flood of one unknown kid costs
+// one lookup per replica and interval.
 //
 // # Client
 //
