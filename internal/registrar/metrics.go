@@ -1,8 +1,6 @@
 package registrar
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/landfall-io/landfall/internal/requestid"
 )
 
 // metrics are the replica's Prometheus metrics, served on the admin
@@ -59,17 +59,13 @@ func (rg *Registrar) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(rg.metrics.reg, promhttp.HandlerOpts{})
 }
 
-// observe is the device routes' middleware: a request id (taken from
-// X-Request-Id or made), a structured log line per request, and metrics.
+// observe is the device routes' middleware: a request id (internal/
+// requestid: X-Request-Id, or made; in the request's context), a
+// structured log line per request, and metrics.
 func (rg *Registrar) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set("X-Request-Id", id)
+		r = requestid.Assign(w, r)
+		id := requestid.From(r.Context())
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)

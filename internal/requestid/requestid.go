@@ -24,13 +24,19 @@ type key struct{}
 // in the answer's Header and puts it in the request's context.
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(Header)
-		if !sane(id) {
-			id = New()
-		}
-		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), id)))
+		next.ServeHTTP(w, Assign(w, r))
 	})
+}
+
+// Assign does what Middleware does for one request: it returns r with its
+// id in the context, and sets the id in w's Header.
+func Assign(w http.ResponseWriter, r *http.Request) *http.Request {
+	id := r.Header.Get(Header)
+	if !sane(id) {
+		id = New()
+	}
+	w.Header().Set(Header, id)
+	return r.WithContext(With(r.Context(), id))
 }
 
 // New returns a fresh random id: 16 hex digits.
