@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/landfall-io/landfall/api"
@@ -15,35 +14,19 @@ import (
 
 const specPath = "api/openapi.yaml"
 
-func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
-	t.Helper()
-	doc, router, err := api.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc, router
-}
-
 // specOperations lists "METHOD /path" of every operation in the spec.
 func specOperations(doc *openapi3.T) []string { return api.Operations(doc, "registrar-admin") }
 
-// newSpecChecker returns the shared contract checker (api.Checker), whose
-// violations fail t when it ends.
+// newSpecChecker returns the contract and its checker (api.Contract).
 func newSpecChecker(t *testing.T) (*api.Checker, *openapi3.T) {
-	doc, router := loadSpec(t)
-	sc := api.NewChecker(router)
-	t.Cleanup(func() {
-		for _, msg := range sc.Errors() {
-			t.Error(msg)
-		}
-	})
+	doc, sc := api.Contract(t)
 	return sc, doc
 }
 
 // TestSpecCoversRoutes walks the chi routes and fails on any route that
 // api/openapi.yaml (tag registrar-admin) lacks, and on any operation no route serves.
 func TestSpecCoversRoutes(t *testing.T) {
-	doc, _ := loadSpec(t)
+	doc, _ := api.Contract(t)
 	served := map[string]bool{}
 	err := chi.Walk(admin.New(nil).(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		route = strings.TrimSuffix(route, "/")
