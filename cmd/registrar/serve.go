@@ -173,10 +173,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	go func() {
 		<-ctx.Done()
 		rg.ATLS().Drain()
-		deadline := time.Now().Add(c.shutdownGrace)
-		for rg.ATLS().Stats().Handshakes > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond) // polling a count, not synchronising
-		}
+		// Only handshakes still progressing hold the shutdown; abandoned
+		// half-open sessions do not.
+		graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
+		rg.ATLS().WaitHandshakes(graceCtx)
+		cancel()
 		stopServing()
 	}()
 	g, gctx := errgroup.WithContext(serveCtx)

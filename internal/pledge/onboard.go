@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
@@ -72,8 +73,15 @@ func (r *run) step(name string, f func() (string, error)) error {
 	}
 	if err != nil {
 		var pe *Error
+		var se *atls.StatusError
 		if !errors.As(err, &pe) {
-			err = &Error{Step: name, Err: err}
+			// An ATLS-layer answer (a refused handshake, a rate limit)
+			// keeps its status, so that callers see 403 or 429 as such.
+			status := 0
+			if errors.As(err, &se) {
+				status = se.StatusCode
+			}
+			err = &Error{Step: name, Status: status, Retryable: retryable(err), Err: err}
 		} else if pe.Step == "" {
 			pe.Step = name
 		}

@@ -52,7 +52,7 @@ func retryable(err error) bool {
 	var ne net.Error
 	switch {
 	case errors.As(err, &se):
-		return se.StatusCode == http.StatusNotFound || se.StatusCode >= 500
+		return se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusTooManyRequests || se.StatusCode >= 500
 	case errors.As(err, &pe) && pe.Retryable:
 		return true
 	case errors.As(err, &pe) && (pe.Status == http.StatusBadGateway || pe.Status == http.StatusServiceUnavailable || pe.Status == http.StatusGatewayTimeout):
