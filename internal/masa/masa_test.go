@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const appendixC = "testdata/rfc8995-appendix-c" // a copy of the shared RFC 8995 Appendix C set
+const appendixC = "../../pkg/voucher/testdata/rfc8995-appendix-c" // the repository's one copy of RFC 8995 Appendix C
 
 func readAppendixCert(t testing.TB, name string) *x509.Certificate {
 	t.Helper()

@@ -26,14 +26,14 @@ func mustCert(name string) *x509.Certificate {
 // A pledge accepts the RFC 8995 Appendix C voucher and learns the domain
 // certificate to trust.
 func ExampleCheckVoucher() {
-	b64, _ := os.ReadFile("testdata/rfc8995/voucher_00-D0-E5-F2-00-02.b64")
+	b64, _ := os.ReadFile("testdata/rfc8995-appendix-c/voucher_00-D0-E5-F2-00-02.b64")
 	cms, _ := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b64)), ""))
 
 	anchors := x509.NewCertPool()
-	anchors.AddCert(mustCert("testdata/rfc8995/vendor.crt"))
+	anchors.AddCert(mustCert("testdata/rfc8995-appendix-c/vendor.crt"))
 	check := voucher.VoucherCheck{
 		ManufacturerRoots: anchors,
-		MASACerts:         []*x509.Certificate{mustCert("testdata/rfc8995/masa.crt")},
+		MASACerts:         []*x509.Certificate{mustCert("testdata/rfc8995-appendix-c/masa.crt")},
 		SerialNumber:      "00-D0-E5-F2-00-02",
 		Nonce:             "-_XE9zK9q8Ll1qylMtLKeg",
 		At:                time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC),

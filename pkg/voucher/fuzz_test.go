@@ -15,7 +15,7 @@ import (
 
 func jsonSeeds(f *testing.F) {
 	for _, name := range []string{"vr", "parboiled_vr", "voucher"} {
-		f.Add(readFile(f, "rfc8995/"+name+"_00-D0-E5-F2-00-02.json"))
+		f.Add(readFile(f, "rfc8995-appendix-c/"+name+"_00-D0-E5-F2-00-02.json"))
 	}
 	f.Add([]byte(`{"ietf-voucher:voucher":{"assertion":"logged","created-on":"2021-01-01T00:00:00Z","serial-number":"a","pinned-domain-pubk-sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","domain-cert-revocation-checks":false}}`))
 	f.Add([]byte(`{"ietf-voucher-request:voucher":{"nonce":"a","nonce":"b"}}`))
@@ -75,20 +75,20 @@ func FuzzParseVoucherRequestJSON(f *testing.F) {
 //	go test -run '^$' -fuzz '^FuzzVerifyCMS$' -fuzztime 60s -fuzzminimizetime 2s ./pkg/voucher
 func FuzzVerifyCMS(f *testing.F) {
 	for _, name := range []string{"vr", "parboiled_vr", "voucher"} {
-		f.Add(readB64(f, "rfc8995/"+name+"_00-D0-E5-F2-00-02.b64"))
+		f.Add(readB64(f, "rfc8995-appendix-c/"+name+"_00-D0-E5-F2-00-02.b64"))
 	}
 	f.Add(readFile(f, "rfc8366bis/voucher_00-D0-E5-F2-00-02.pkcs"))
 	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80, 0x30, 0x80, 0x02, 0x01, 0x01, 0x31, 0x80, 0, 0})
 	// The attacker's shape: one SignerInfo without signed attributes.
-	masa, masaKey := readCert(f, "rfc8995/masa.crt"), readECKey(f, "rfc8995/masa.key")
+	masa, masaKey := readCert(f, "rfc8995-appendix-c/masa.crt"), readECKey(f, "rfc8995-appendix-c/masa.key")
 	for _, ct := range []asn1.ObjectIdentifier{OIDAnimaJSONVoucher, OIDData} {
-		bare, err := vouchertest.SignWithoutSignedAttributes(readFile(f, "rfc8995/voucher_00-D0-E5-F2-00-02.json"), ct, masa, masaKey)
+		bare, err := vouchertest.SignWithoutSignedAttributes(readFile(f, "rfc8995-appendix-c/voucher_00-D0-E5-F2-00-02.json"), ct, masa, masaKey)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(bare)
 	}
-	roots := poolOf(readCert(f, "rfc8995/vendor.crt"))
+	roots := poolOf(readCert(f, "rfc8995-appendix-c/vendor.crt"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, opts := range []VerifyOptions{{At: rfcTime}, {Roots: roots, At: rfcTime}} {
 			sc, err := Verify(data, opts)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestAppendixCIDevID(t *testing.T) {
-	idevid := readCert(t, "rfc8995/idevid_00-D0-E5-F2-00-02.crt")
+	idevid := readCert(t, "rfc8995-appendix-c/idevid_00-D0-E5-F2-00-02.crt")
 	tests := []struct {
 		name string
 		got  func() (string, error)

@@ -10,8 +10,8 @@ import (
 // The RFC 8995 Appendix C artifacts verify at 2021-05-01 in every role, and
 // their JSON re-encodes byte for byte.
 func TestAppendixCPledgeRequest(t *testing.T) {
-	der := readB64(t, "rfc8995/vr_00-D0-E5-F2-00-02.b64")
-	sc, err := Verify(der, VerifyOptions{Roots: poolOf(readCert(t, "rfc8995/vendor.crt")), At: rfcTime})
+	der := readB64(t, "rfc8995-appendix-c/vr_00-D0-E5-F2-00-02.b64")
+	sc, err := Verify(der, VerifyOptions{Roots: poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt")), At: rfcTime})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,8 +20,8 @@ func TestAppendixCPledgeRequest(t *testing.T) {
 	}
 	pr, err := CheckPledgeRequest(der, PledgeRequestCheck{
 		PeerCert:          sc.Signer, // the IDevID the session authenticated
-		RegistrarCert:     readCert(t, "rfc8995/jrc_prime256v1.crt"),
-		ManufacturerRoots: poolOf(readCert(t, "rfc8995/vendor.crt")),
+		RegistrarCert:     readCert(t, "rfc8995-appendix-c/jrc_prime256v1.crt"),
+		ManufacturerRoots: poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt")),
 		At:                rfcTime,
 	})
 	if err != nil {
@@ -38,25 +38,25 @@ func TestAppendixCPledgeRequest(t *testing.T) {
 }
 
 func TestAppendixCRegistrarRequest(t *testing.T) {
-	der := readB64(t, "rfc8995/parboiled_vr_00-D0-E5-F2-00-02.b64")
+	der := readB64(t, "rfc8995-appendix-c/parboiled_vr_00-D0-E5-F2-00-02.b64")
 	rr, err := CheckRegistrarRequest(der, RegistrarRequestCheck{
-		DomainRoots:       poolOf(readCert(t, "rfc8995/ownerca_secp384r1.crt")),
-		ManufacturerRoots: poolOf(readCert(t, "rfc8995/vendor.crt")),
+		DomainRoots:       poolOf(readCert(t, "rfc8995-appendix-c/ownerca_secp384r1.crt")),
+		ManufacturerRoots: poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt")),
 		At:                rfcTime,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(rr.Registrar.Raw, readCert(t, "rfc8995/jrc_prime256v1.crt").Raw) {
+	if !bytes.Equal(rr.Registrar.Raw, readCert(t, "rfc8995-appendix-c/jrc_prime256v1.crt").Raw) {
 		t.Error("registrar is not the JRC")
 	}
-	if !bytes.Equal(rr.DomainCert.Raw, readCert(t, "rfc8995/ownerca_secp384r1.crt").Raw) {
+	if !bytes.Equal(rr.DomainCert.Raw, readCert(t, "rfc8995-appendix-c/ownerca_secp384r1.crt").Raw) {
 		t.Errorf("pinned %q, want the owner CA", rr.DomainCert.Subject)
 	}
 	if rr.Prior == nil || rr.Prior.Nonce != appendixNonce || rr.Request.Nonce != appendixNonce {
 		t.Error("prior request or nonce missing")
 	}
-	if !bytes.Equal(rr.Request.PriorSignedVoucherRequest, readB64(t, "rfc8995/vr_00-D0-E5-F2-00-02.b64")) {
+	if !bytes.Equal(rr.Request.PriorSignedVoucherRequest, readB64(t, "rfc8995-appendix-c/vr_00-D0-E5-F2-00-02.b64")) {
 		t.Error("prior-signed-voucher-request is not the pledge's CMS")
 	}
 	sc, err := ParseSigned(der)
@@ -66,7 +66,7 @@ func TestAppendixCRegistrarRequest(t *testing.T) {
 	assertRoundTrip(t, sc.Content, rr.Request)
 
 	// Without the owner CA, the MASA pins the top of the carried chain.
-	rr2, err := CheckRegistrarRequest(der, RegistrarRequestCheck{ManufacturerRoots: poolOf(readCert(t, "rfc8995/vendor.crt")), At: rfcTime})
+	rr2, err := CheckRegistrarRequest(der, RegistrarRequestCheck{ManufacturerRoots: poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt")), At: rfcTime})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +77,10 @@ func TestAppendixCRegistrarRequest(t *testing.T) {
 }
 
 func TestAppendixCVoucher(t *testing.T) {
-	der := readB64(t, "rfc8995/voucher_00-D0-E5-F2-00-02.b64")
-	masa := readCert(t, "rfc8995/masa.crt")
+	der := readB64(t, "rfc8995-appendix-c/voucher_00-D0-E5-F2-00-02.b64")
+	masa := readCert(t, "rfc8995-appendix-c/masa.crt")
 	av, err := CheckVoucher(der, VoucherCheck{
-		ManufacturerRoots: poolOf(readCert(t, "rfc8995/vendor.crt")),
+		ManufacturerRoots: poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt")),
 		MASACerts:         []*x509.Certificate{masa},
 		SerialNumber:      appendixSerial,
 		Nonce:             appendixNonce,
@@ -92,7 +92,7 @@ func TestAppendixCVoucher(t *testing.T) {
 	if av.Voucher.Assertion != AssertionLogged {
 		t.Errorf("assertion %q", av.Voucher.Assertion)
 	}
-	if !bytes.Equal(av.PinnedDomainCert.Raw, readCert(t, "rfc8995/jrc_prime256v1.crt").Raw) {
+	if !bytes.Equal(av.PinnedDomainCert.Raw, readCert(t, "rfc8995-appendix-c/jrc_prime256v1.crt").Raw) {
 		t.Errorf("pinned %q, want the JRC", av.PinnedDomainCert.Subject)
 	}
 	if !bytes.Equal(av.Signer.Raw, masa.Raw) {
@@ -105,7 +105,7 @@ func TestAppendixCVoucher(t *testing.T) {
 	// certificate; supplying it again out of band is harmless, and the
 	// voucher verifies without it too.
 	if _, err := CheckVoucher(der, VoucherCheck{
-		ManufacturerRoots: poolOf(readCert(t, "rfc8995/vendor.crt")),
+		ManufacturerRoots: poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt")),
 		SerialNumber:      appendixSerial, Nonce: appendixNonce, At: rfcTime,
 	}); err != nil {
 		t.Fatal(err)
@@ -116,11 +116,11 @@ func TestAppendixCVoucher(t *testing.T) {
 func TestAppendixCJSONFiles(t *testing.T) {
 	for _, name := range []string{"vr", "parboiled_vr", "voucher"} {
 		t.Run(name, func(t *testing.T) {
-			sc, err := ParseSigned(readB64(t, "rfc8995/"+name+"_00-D0-E5-F2-00-02.b64"))
+			sc, err := ParseSigned(readB64(t, "rfc8995-appendix-c/"+name+"_00-D0-E5-F2-00-02.b64"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			js := strings.Join(strings.Fields(string(readFile(t, "rfc8995/"+name+"_00-D0-E5-F2-00-02.json"))), "")
+			js := strings.Join(strings.Fields(string(readFile(t, "rfc8995-appendix-c/"+name+"_00-D0-E5-F2-00-02.json"))), "")
 			if js != string(sc.Content) {
 				t.Errorf("JSON file differs from CMS content")
 			}
@@ -132,16 +132,16 @@ func TestAppendixCJSONFiles(t *testing.T) {
 // pledge request carries the same leaves as the RFC's, byte for byte once
 // created-on is the RFC's.
 func TestRegistrarRequestLikeAppendixC(t *testing.T) {
-	vr := readB64(t, "rfc8995/vr_00-D0-E5-F2-00-02.b64")
+	vr := readB64(t, "rfc8995-appendix-c/vr_00-D0-E5-F2-00-02.b64")
 	sc, err := Verify(vr, VerifyOptions{At: rfcTime})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, err := CheckPledgeRequest(vr, PledgeRequestCheck{PeerCert: sc.Signer, RegistrarCert: readCert(t, "rfc8995/jrc_prime256v1.crt"), At: rfcTime})
+	pr, err := CheckPledgeRequest(vr, PledgeRequestCheck{PeerCert: sc.Signer, RegistrarCert: readCert(t, "rfc8995-appendix-c/jrc_prime256v1.crt"), At: rfcTime})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rfcSigned, _ := ParseSigned(readB64(t, "rfc8995/parboiled_vr_00-D0-E5-F2-00-02.b64"))
+	rfcSigned, _ := ParseSigned(readB64(t, "rfc8995-appendix-c/parboiled_vr_00-D0-E5-F2-00-02.b64"))
 	rfcReq, err := ParseVoucherRequestJSON(rfcSigned.Content)
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +156,9 @@ func TestRegistrarRequestLikeAppendixC(t *testing.T) {
 	}
 	// Signed with the JRC key and the owner CA, it passes as the RFC's does.
 	signer := &Signer{
-		Cert:        readCert(t, "rfc8995/jrc_prime256v1.crt"),
-		Key:         readECKey(t, "rfc8995/jrc_prime256v1.key"),
-		Chain:       []*x509.Certificate{readCert(t, "rfc8995/ownerca_secp384r1.crt")},
+		Cert:        readCert(t, "rfc8995-appendix-c/jrc_prime256v1.crt"),
+		Key:         readECKey(t, "rfc8995-appendix-c/jrc_prime256v1.key"),
+		Chain:       []*x509.Certificate{readCert(t, "rfc8995-appendix-c/ownerca_secp384r1.crt")},
 		ContentType: OIDData,
 	}
 	der, err := signer.SignVoucherRequest(ours)
@@ -176,7 +176,7 @@ func TestRegistrarRequestLikeAppendixC(t *testing.T) {
 func TestRFC8366bisExamples(t *testing.T) {
 	// The rfc8366bis set's vendor-*.crt is an RSA CA of the same name that
 	// signed none of these; the ECDSA highway CA of Appendix C did.
-	vendor := poolOf(readCert(t, "rfc8995/vendor.crt"))
+	vendor := poolOf(readCert(t, "rfc8995-appendix-c/vendor.crt"))
 	_, err := Verify(readFile(t, "rfc8366bis/vr_00-D0-E5-F2-00-02.pkcs"), VerifyOptions{Roots: poolOf(readCert(t, "rfc8366bis/vendor-00-D0-E5-F2-00-02.crt")), At: rfcTime})
 	wantCode(t, err, ErrUntrusted)
 

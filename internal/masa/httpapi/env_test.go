@@ -32,7 +32,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 
 // appendixC is the directory of the RFC 8995 Appendix C artifacts.
-const appendixC = "../testdata/rfc8995-appendix-c" // a copy of the shared RFC 8995 Appendix C set
+const appendixC = "../../../pkg/voucher/testdata/rfc8995-appendix-c" // the repository's one copy of RFC 8995 Appendix C
 
 // appendixCTime is when the Appendix C certificates are all valid.
 var appendixCTime = time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
