@@ -1,10 +1,12 @@
 // Command pledge is Landfall's reference device: it onboards one device
-// through the whole RFC 8995 pledge flow (`pledge onboard`) or many
-// virtual devices at once as a load generator (`pledge load`).
+// through the whole RFC 8995 pledge flow (`pledge onboard`). It is a device
+// and nothing else: it links no MASA, registrar or sandbox code. The load
+// generator that onboards many virtual devices is cmd/loadgen.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +40,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	case "onboard":
 		return onboard(ctx, args, stdout, getenv)
 	case "load":
-		return load(ctx, args, stdout, getenv)
+		return errors.New("pledge load is now its own command: loadgen (same options)")
 	}
-	return fmt.Errorf("unknown subcommand %q (onboard or load)", cmd)
+	return fmt.Errorf("unknown subcommand %q (onboard)", cmd)
 }

@@ -18,22 +18,31 @@ import (
 
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/internal/pledge/pledgecli"
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/pkg/atls"
 )
+
+// loadRateLimit switches the sandbox's limit of new ATLS sessions per
+// client address (atls.DefaultRateLimit, 100/s with a burst of 200) off:
+// every virtual device of one load generator comes from the same client
+// address, so the default limit would measure the limiter, not the
+// registrar. A real deployment keeps its operator's limit.
+var loadRateLimit = atls.RateLimit{PerSecond: -1}
 
 // load runs N virtual devices against a deployment with concurrency C and
 // reports successes, failures by reason, the onboarding rate and the
 // latency percentiles of every step.
 func load(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	fs.Usage = cli.Usage(stdout, fs, envPrefix, "usage: pledge load [options]\n\nOnboards N virtual devices, C at a time, and prints a table of the results.\nWith --sandbox it first starts its own deployment on this machine (PostgreSQL,\nMASA, two registrar replicas, a TLS-terminating load balancer) and mints the\ndevices' IDevIDs through its MASA.")
+	fs.Usage = cli.Usage(stdout, fs, envPrefix, "usage: loadgen [options]\n\nOnboards N virtual devices, C at a time, and prints a table of the results.\nWith --sandbox it first starts its own deployment on this machine (PostgreSQL,\nMASA, two registrar replicas, a TLS-terminating load balancer) and mints the\ndevices' IDevIDs through its MASA. Against a real deployment the operator's\nlimits apply, among them the registrar's rate of new ATLS sessions per client\naddress: one load generator is one client address.")
 	n := fs.Int("devices", 100, "number of virtual devices")
 	c := fs.Int("concurrency", 16, "devices onboarding at once")
 	sb := fs.Bool("sandbox", false, "start a whole deployment here (PostgreSQL, MASA, two replicas, a load balancer) and load it")
-	var target onboardFlags
-	target.register(fs, false)
-	mode := &target.mode
+	var target pledgecli.Flags
+	target.Register(fs, false)
+	mode := &target.Mode
 	masaAdmin := fs.String("masa-admin-url", "", "MASA factory and sales API base URL, to mint IDevIDs (without --sandbox)")
 	factoryTok := fs.String("factory-token", "", "MASA token of role factory (without --sandbox)")
 	salesTok := fs.String("sales-token", "", "MASA token of role sales, to sell the devices to --owner-ca (without --sandbox)")
@@ -54,7 +63,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	var directConfig func(idevid tls.Certificate) pledge.Config
 	if *sb {
 		fmt.Fprintln(stdout, "starting the sandbox deployment...")
-		d, err := sandbox.StartStandalone(ctx, sandbox.Options{})
+		d, err := sandbox.StartStandalone(ctx, sandbox.Options{RateLimit: loadRateLimit})
 		if err != nil {
 			return err
 		}
@@ -82,7 +91,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 			}
 		}
 	} else {
-		if *masaAdmin == "" || *factoryTok == "" || *salesTok == "" || *ownerCA == "" || target.registrarURL == "" || target.anchor == "" {
+		if *masaAdmin == "" || *factoryTok == "" || *salesTok == "" || *ownerCA == "" || target.RegistrarURL == "" || target.Anchor == "" {
 			return errors.New("without --sandbox: --registrar-url, --manufacturer-anchor, --masa-admin-url, --factory-token, --sales-token and --owner-ca are required")
 		}
 		ownerPEM, err := os.ReadFile(*ownerCA)
@@ -92,7 +101,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		f := &factory{adminURL: *masaAdmin, factoryTok: *factoryTok, saleTok: *salesTok, client: http.DefaultClient}
 		mint = f.mint
 		sell = func(ctx context.Context, serials []string) error { return f.sell(ctx, serials, ownerPEM) }
-		base, err := target.baseConfig()
+		base, err := target.BaseConfig()
 		if err != nil {
 			return err
 		}

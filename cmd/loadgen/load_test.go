@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testpg"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
+
+func writePEM(t *testing.T, path, typ string, ders ...[]byte) {
+	var b []byte
+	for _, d := range ders {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: d})...)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoadCommand runs a --sandbox load, then a --handshake-only one.
+func TestLoadCommand(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--sandbox", "--devices", "12", "--concurrency", "4", "--mode", "atls-records", "--progress=false"}, &out, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var hs bytes.Buffer
+	if err := run(context.Background(), []string{"--sandbox", "--handshake-only", "--devices", "10", "--concurrency", "4", "--progress=false"}, &hs, func(string) string { return "" }); err != nil || !strings.Contains(hs.String(), "direct TLS (baseline); ratio") {
+		t.Fatalf("handshake-only: %v\n%s", err, hs.String())
+	}
+	for _, want := range []string{"12 succeeded, 0 failed", "onboardings/s", "simpleenroll", "total"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestLoadAgainstADeployment mints devices through a MASA's factory API,
+// sells them to the owner through its sales API, and onboards them at a
+// deployment the command did not start.
+func TestLoadAgainstADeployment(t *testing.T) {
+	ctx := context.Background()
+	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dir := t.TempDir()
+	writePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
+	writePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
+	writePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
+	writePEM(t, filepath.Join(dir, "owner.crt"), "CERTIFICATE", d.State.DomainRoot.Raw)
+	var out bytes.Buffer
+	err = run(ctx, []string{"--devices", "8", "--concurrency", "4", "--mode", "atls-oscore", "--progress=false",
+		"--registrar-url", d.LB.URL, "--outer-ca", filepath.Join(dir, "lb.crt"),
+		"--manufacturer-anchor", filepath.Join(dir, "anchor.crt"), "--masa-cert", filepath.Join(dir, "masa.crt"),
+		"--masa-admin-url", d.MASAAdmin.URL, "--factory-token", d.FactoryToken, "--sales-token", d.SalesToken,
+		"--owner-ca", filepath.Join(dir, "owner.crt"), "--serial-prefix", "REMOTE"}, &out, func(string) string { return "" })
+	if err != nil || !strings.Contains(out.String(), "8 succeeded, 0 failed") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if _, err := d.Store.FindPledge(ctx, d.ManufacturerID, "REMOTE-000007"); err != nil {
+		t.Fatalf("the registrar does not know the last device: %v", err)
+	}
+}

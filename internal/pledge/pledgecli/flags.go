@@ -1,0 +1,84 @@
+// Package pledgecli holds the command-line options of one device, shared by
+// the reference device (cmd/pledge) and the load generator (cmd/loadgen):
+// where the registrar is, how to reach it, what the device trusts. It is not
+// the onboarding flow itself (internal/pledge) and starts no server.
+package pledgecli
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/landfall-io/landfall/internal/pledge"
+)
+
+// Flags are the options of one device.
+type Flags struct {
+	RegistrarURL, Mode, ATLSPath            string
+	IDevIDCert, IDevIDKey, Anchor, MASACert string
+	OuterCA                                 string
+	MaxWait                                 time.Duration
+}
+
+// Register defines the flags on fs; withIDevID adds the IDevID files (a
+// load generator mints its devices instead).
+func (f *Flags) Register(fs *flag.FlagSet, withIDevID bool) {
+	fs.StringVar(&f.RegistrarURL, "registrar-url", "", "registrar base URL: the load balancer (ATLS modes) or the direct listener, e.g. https://registrar.example.net:8443 (required)")
+	fs.StringVar(&f.Mode, "mode", pledge.ModeATLSOSCORE, "how to reach the registrar: "+strings.Join(pledge.Modes, ", "))
+	fs.StringVar(&f.ATLSPath, "atls-path", "/.well-known/atls", "path of the ATLS resource behind the load balancer")
+	if withIDevID {
+		fs.StringVar(&f.IDevIDCert, "idevid-cert", "", "PEM file: the IDevID certificate, then any intermediates (required)")
+		fs.StringVar(&f.IDevIDKey, "idevid-key", "", "PEM file: the IDevID private key (required)")
+	}
+	fs.StringVar(&f.Anchor, "manufacturer-anchor", "", "PEM file: the manufacturer's trust anchor the voucher's signer chains to (required)")
+	fs.StringVar(&f.MASACert, "masa-cert", "", "PEM file: the MASA's voucher-signing certificate, when vouchers do not carry it")
+	fs.StringVar(&f.OuterCA, "outer-ca", "", "PEM file: CA of the load balancer's TLS certificate (default: system roots)")
+	fs.DurationVar(&f.MaxWait, "max-wait", 5*time.Minute, "longest total time spent honouring Retry-After")
+}
+
+// Config turns the flags into a pledge configuration with the IDevID read
+// from its files (RFC 8995 section 2.2: the IDevID is what the device is).
+func (f *Flags) Config() (*pledge.Config, error) {
+	if f.IDevIDCert == "" || f.IDevIDKey == "" {
+		return nil, errors.New("--idevid-cert and --idevid-key are required")
+	}
+	cfg, err := f.BaseConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.IDevID, err = tls.LoadX509KeyPair(f.IDevIDCert, f.IDevIDKey); err != nil {
+		return nil, fmt.Errorf("IDevID: %w", err)
+	}
+	return cfg, nil
+}
+
+// BaseConfig is everything but the IDevID: where the registrar is and what
+// the device trusts (its manufacturer anchor, RFC 8995 section 5.6.1).
+func (f *Flags) BaseConfig() (*pledge.Config, error) {
+	if f.RegistrarURL == "" || f.Anchor == "" {
+		return nil, errors.New("--registrar-url and --manufacturer-anchor are required")
+	}
+	anchors, err := ReadPool(f.Anchor)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &pledge.Config{RegistrarURL: f.RegistrarURL, ATLSPath: f.ATLSPath, Mode: f.Mode,
+		ManufacturerAnchors: anchors, MaxWait: f.MaxWait}
+	if f.MASACert != "" {
+		if cfg.MASACerts, err = ReadCerts(f.MASACert); err != nil {
+			return nil, err
+		}
+	}
+	if f.OuterCA != "" {
+		pool, err := ReadPool(f.OuterCA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	return cfg, nil
+}
