@@ -20,7 +20,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/registrar"
-	"github.com/landfall-io/landfall/internal/replica"
+	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"

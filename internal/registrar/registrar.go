@@ -16,9 +16,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/landfall-io/landfall/internal/ctxstore"
+	"github.com/landfall-io/landfall/internal/registrar/ctxstore"
 	"github.com/landfall-io/landfall/internal/registrar/store"
-	"github.com/landfall-io/landfall/internal/replica"
+	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"

@@ -14,7 +14,7 @@ import (
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/store"
-	"github.com/landfall-io/landfall/internal/replica"
+	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/atls"
