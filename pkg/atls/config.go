@@ -13,6 +13,10 @@ import (
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
+// This file holds the server configuration: lifetimes (profile 1.9), rate
+// limits and size caps (1.5), the TLS profile (2) and the key-export sinks
+// (4).
+
 // DefaultPath is the well-known ATLS resource (draft section 8).
 const DefaultPath = "/.well-known/atls"
 

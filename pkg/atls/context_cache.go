@@ -7,6 +7,9 @@ import (
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
+// This file implements the per-replica cache of exported contexts (profile
+// 4.6, 5.7) and of kids the store does not know.
+
 // contextCache keeps, per kid, what a protected request needs from its
 // stored context: the derived keys, the peer's parsed identity and the
 // replay window as this replica last knew it. A hit saves a database read,

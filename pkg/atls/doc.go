@@ -1,6 +1,6 @@
 // Package atls implements Application-Layer TLS (draft-friel-tls-atls-04)
 // over HTTP as Landfall's wire profile fixes it (ATLS-PROFILE.md, sections
-// 1-4; docs/atls-profile.md says the same in the project's words).
+// 1-6; docs/atls-profile.md says the same in the project's words).
 //
 // A pledge behind TLS-terminating middleboxes cannot run TLS to the
 // registrar directly, so it runs TLS 1.3 inside ordinary HTTP requests: each
@@ -8,6 +8,31 @@
 // server's next flight is the body of the 200 answer. The package knows
 // nothing of BRSKI; the registrar mounts Server and gives it an inner
 // handler.
+//
+// # Files
+//
+// Each file implements one part of the profile (ATLS-PROFILE.md):
+//
+//	framing.go           1.1, 1.5   record framing of a flight, before any crypto
+//	flight.go            1.1        flight transport: crypto/tls over flightConn
+//	http_server.go       1.1-1.8    HTTP binding, server: POST, cookie, DELETE, retries
+//	http_client.go       1.1-1.8, 3 HTTP binding, client; the records-mode RoundTripper
+//	session_table.go     1.2, 1.9   session table: states, lifetimes, capacity (1.5)
+//	session_id.go        1.4        session ids: owner, random bytes, MAC
+//	errors.go            1.5        HTTP-level errors and Retry-After
+//	rate_limit.go        1.5        per-client rate limit, client address behind proxies
+//	config.go            1.5, 1.9, 2 ServerConfig and its defaults
+//	handshake_server.go  2, 4.2     the server's TLS engine per session, ALPN dispatch
+//	records_mode.go      3          inner HTTP/1.1 requests in records (also used by 6)
+//	carrier.go           4.1        connection-ID carrier
+//	key_export.go        4.3-4.6    suites, TLS-Exporter, ExportedContext, CIDs
+//	protected_server.go  4.6, 5, 6  OSCORE and COSE requests, server side
+//	protected_client.go  5, 6       OSCORE and COSE requests, client side
+//	context_cache.go     4.6, 5.7   per-replica cache of stored contexts and misses
+//	forwarding.go        DESIGN 3   forwarding a session's flights to its owner replica
+//
+// The inner HTTP/1.1 codec (profile 3.2), shared with pkg/oscore's HTTP
+// mapping, is the subpackage httpmsg.
 //
 // # Flight model
 //

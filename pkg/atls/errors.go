@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// This file implements the HTTP-level errors of profile 1.5 and how they
+// are written: text/plain, Retry-After in whole seconds, no TLS records.
+
 // httpError is an HTTP-level answer of profile 1.5: a status and a reason,
 // never TLS records.
 type httpError struct {

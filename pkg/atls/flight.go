@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// The flight model (profile 1.1, DESIGN decision 1).
+// This file implements the flight transport (profile 1.1, DESIGN decision
+// 1).
 //
 // ATLS runs an unmodified crypto/tls endpoint over flightConn, an in-memory
 // net.Conn. Each side's TLS engine runs in its own goroutine and never knows

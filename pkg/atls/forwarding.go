@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// This file implements forwarding between replicas (DESIGN decision 3):
+// a flight for a session another replica owns goes to that owner, once.
+
 // ForwardedHeader marks a request one replica forwarded to another; a
 // replica that receives one for a session it does not own answers 404
 // instead of forwarding again (DESIGN decision 3: forward once).

@@ -6,6 +6,10 @@ import (
 	"fmt"
 )
 
+// This file implements the record framing of a flight (profile 1.1 and
+// 1.5): a POST body is a sequence of whole TLS records (RFC 8446 5.1) of
+// content types 20-23, checked before any cryptography.
+
 // TLS record content types that may travel in an ATLS flight (RFC 8446 5.1):
 // change_cipher_spec, alert, handshake, application_data.
 const (

@@ -1,12 +1,15 @@
 package atls
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"net/http"
 	"time"
 )
+
+// This file implements the server's TLS engine of one session (profile 2):
+// the TLS 1.3 handshake, mode selection by ALPN (2.3), the peer check, and
+// the completion of a key export (4.1, 4.2, 4.6).
 
 // runSession is the server engine of one session: the TLS 1.3 handshake,
 // then the application-data mode the ALPN selected (profile 2.3). It runs in
@@ -123,29 +126,6 @@ func (s *Server) completeKeyExport(sess *session, tc *tls.Conn, cs *tls.Connecti
 	s.misses.forget(serverCID)
 	if _, err := tc.Write(appendCarrier(nil, ext, serverCID)); err != nil {
 		sess.failure = errorf(http.StatusBadRequest, "writing carrier: %v", err)
-	}
-}
-
-// serveRecords runs records mode (profile 3): each flight carries exactly
-// one inner HTTP/1.1 request, answered by one inner response.
-func (s *Server) serveRecords(sess *session, tc *tls.Conn, cs *tls.ConnectionState) {
-	cb, _ := channelBinding(cs)
-	peer := &Peer{Protocol: ProtoRecords, ConnectionState: cs, LocalCertificate: tc.NetConn().(*flightConn).localCert, ChannelBinding: cb}
-	br := bufio.NewReader(tc)
-	for {
-		// Peek blocks at a request boundary; a flight that ends anywhere
-		// else is an incomplete request (see conclude).
-		sess.awaitingInner.Store(true)
-		if _, err := br.Peek(1); err != nil {
-			return
-		}
-		sess.awaitingInner.Store(false)
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			tc.Write(innerErrorResponse(http.StatusBadRequest, "malformed inner request: "+err.Error()))
-			return
-		}
-		tc.Write(s.serveInner(sess.outer, req, peer))
 	}
 }
 

@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// This file implements the client side of the HTTP binding (profile 1.1-1.8)
+// and of records mode (3): flights as POST bodies, the atls cookie, the
+// client's carrier (4.1, 4.2) and DELETE.
+
 // Client runs ATLS from the pledge's side (profile sections 1-4) through any
 // http.Client, so that proxies and TLS-terminating load balancers in the
 // path are ordinary HTTP hops.

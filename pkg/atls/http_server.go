@@ -16,6 +16,10 @@ import (
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
+// This file implements the server side of the HTTP binding (profile 1.1-1.8):
+// POST and DELETE on the ATLS resource, the atls cookie (1.2), dispatch by
+// Content-Type (1.3), retransmissions (1.7) and the end of a session (1.8).
+
 // Server is the http.Handler of the ATLS resource (profile sections 1-4).
 // Mount it at the public ATLS path. It is safe for concurrent use.
 type Server struct {

@@ -8,6 +8,9 @@ import (
 	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
+// This file implements the client side of protected requests: OSCORE
+// (profile 5) and COSE (profile 6) as an http.RoundTripper.
+
 // Transport returns the http.RoundTripper of the session's mode, so that a
 // standard http.Client sends ordinary requests through ATLS in all three
 // modes: records (the session itself), OSCORE (profile 5) or COSE (6).

@@ -11,6 +11,11 @@ import (
 	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
+// This file implements the server side of protected requests: OSCORE over
+// HTTP (profile 5, RFC 8613 section 11) and COSE_Encrypt0 over HTTP
+// (profile 6), found by kid in the shared context store (4.6), with replay
+// checks (5.7).
+
 // StoreSink hands exported contexts to an oscore.ContextStore, the form in
 // which protected requests find them (profile 4.6).
 type StoreSink struct {

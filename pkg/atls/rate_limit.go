@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// This file implements the per-client rate limit of new sessions (profile
+// 1.5: 429 + Retry-After) and the client address behind trusted proxies.
+
 // rateLimiter is a token bucket per client address, limiting how fast one
 // client may open new sessions (profile 1.5: 429 + Retry-After).
 type rateLimiter struct {

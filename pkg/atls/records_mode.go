@@ -1,6 +1,7 @@
 package atls
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -10,6 +11,11 @@ import (
 
 	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
+
+// This file implements records mode (profile 3): inner HTTP/1.1 requests
+// and responses (3.2) carried in TLS application data, served by the inner
+// handler with the TLS peer as the client identity (3.3). The inner message
+// checks and the response buffer are shared with COSE mode (6).
 
 // MaxInnerResponse bounds an inner response body; a handler that writes more
 // gets its response replaced by a 500.
@@ -140,4 +146,27 @@ func innerErrorResponse(status int, reason string) []byte {
 		panic("atls: unframeable error response: " + err.Error()) // statuses here are constants
 	}
 	return out
+}
+
+// serveRecords runs records mode (profile 3): each flight carries exactly
+// one inner HTTP/1.1 request, answered by one inner response.
+func (s *Server) serveRecords(sess *session, tc *tls.Conn, cs *tls.ConnectionState) {
+	cb, _ := channelBinding(cs)
+	peer := &Peer{Protocol: ProtoRecords, ConnectionState: cs, LocalCertificate: tc.NetConn().(*flightConn).localCert, ChannelBinding: cb}
+	br := bufio.NewReader(tc)
+	for {
+		// Peek blocks at a request boundary; a flight that ends anywhere
+		// else is an incomplete request (see conclude).
+		sess.awaitingInner.Store(true)
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		sess.awaitingInner.Store(false)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			tc.Write(innerErrorResponse(http.StatusBadRequest, "malformed inner request: "+err.Error()))
+			return
+		}
+		tc.Write(s.serveInner(sess.outer, req, peer))
+	}
 }

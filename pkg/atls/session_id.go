@@ -9,6 +9,9 @@ import (
 	"fmt"
 )
 
+// This file implements session ids (profile 1.4): owner replica, random
+// bytes and an integrity tag, checked before any other processing.
+
 // Session ids (profile 1.4) are opaque to clients. Landfall's carry routing
 // data and an integrity check:
 //

@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// This file implements the session table (profile 1.2, 1.9): a session's
+// state, its last answer for retransmissions (1.7), its lifetimes and the
+// handshake capacity limits (1.5, 503).
+
 // sessionState is where a session stands in the profile's life cycle.
 type sessionState int32
 
