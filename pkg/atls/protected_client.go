@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/landfall-io/landfall/pkg/atls/httpmsg"
 	"github.com/landfall-io/landfall/pkg/oscore"
-	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
 // This file implements the client side of protected requests: OSCORE

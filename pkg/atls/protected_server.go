@@ -7,8 +7,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/landfall-io/landfall/pkg/atls/httpmsg"
 	"github.com/landfall-io/landfall/pkg/oscore"
-	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
 )
 
 // This file implements the server side of protected requests: OSCORE over

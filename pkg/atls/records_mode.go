@@ -9,7 +9,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/landfall-io/landfall/pkg/oscore/httpmsg"
+	"github.com/landfall-io/landfall/pkg/atls/httpmsg"
 )
 
 // This file implements records mode (profile 3): inner HTTP/1.1 requests

@@ -67,8 +67,8 @@
 // Context.OpenResponse on the client, ParseEncrypt0, Keys.OpenRequest and
 // Keys.SealResponse on the server (kid and PIV are in the Encrypt0's
 // unprotected header); the plaintexts are inner HTTP/1.1 messages, read and
-// written with the sub-package httpmsg (profile 3.2), which the records
-// mode uses as well.
+// written with pkg/atls/httpmsg (profile 3.2), the ATLS profile's codec
+// that records mode uses as well; pkg/oscore does not depend on it.
 //
 // Errors: ErrMalformed wraps every parse failure; ErrContextNotFound,
 // ErrReplay and ErrDecrypt carry the profile's reasons as their text.
