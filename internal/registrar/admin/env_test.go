@@ -3,19 +3,11 @@ package admin_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +16,7 @@ import (
 	"github.com/landfall-io/landfall/api"
 	"github.com/landfall-io/landfall/internal/registrar/admin"
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
 )
@@ -45,15 +38,7 @@ type env struct {
 
 func newEnv(t *testing.T, sc *api.Checker, opts ...admin.Option) *env {
 	t.Helper()
-	dsn := testpg.Database(t)
-	if _, err := migrations.Up(dsn, migrations.RegistrarSchema); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, _ := testkit.Database(t, migrations.RegistrarSchema)
 	e := &env{t: t, pool: pool, store: store.New(pool, store.WithClock(func() time.Time { return testNow })), tokens: map[store.Role]string{}}
 	var h http.Handler = admin.New(e.store, opts...)
 	if sc != nil {
@@ -62,6 +47,7 @@ func newEnv(t *testing.T, sc *api.Checker, opts ...admin.Option) *env {
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	ctx := context.Background()
+	var err error
 	for _, role := range []store.Role{store.RoleAuditor, store.RoleOperator, store.RoleAdmin} {
 		if e.tokens[role], err = e.store.CreateToken(ctx, string(role)+"-token", role, "bootstrap"); err != nil {
 			t.Fatal(err)
@@ -132,40 +118,12 @@ func (e *env) expect(status int, c call, out any) []byte {
 // rejected request changed nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"manufacturers", "allowlist", "pledges", "voucher_exchanges", "telemetry",
-		"certificates", "admin_tokens", "audit_events"} {
-		var n int64
-		var digest *string
-		err := e.pool.QueryRow(context.Background(),
-			fmt.Sprintf(`SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM %s t`, table)).Scan(&n, &digest)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		d := ""
-		if digest != nil {
-			d = *digest
-		}
-		fmt.Fprintf(&b, "%s:%d:%s ", table, n, d)
-	}
-	return b.String()
+	return testkit.Snapshot(e.t, e.pool, "manufacturers", "allowlist", "pledges", "voucher_exchanges", "telemetry",
+		"certificates", "admin_tokens", "audit_events")
 }
 
 // selfSigned returns a DER CA certificate named cn.
-func selfSigned(t testing.TB, cn string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
+func selfSigned(t testing.TB, cn string) []byte { return testkit.SelfSignedCA(t, cn, testNow) }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

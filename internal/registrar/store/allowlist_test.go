@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
@@ -27,8 +28,8 @@ func TestAllowlistImport(t *testing.T) {
 	if err != nil || res != (store.ImportResult{Added: 3}) {
 		t.Fatalf("import: %+v %v", res, err)
 	}
-	before := count(t, pool, "allowlist")
-	events := count(t, pool, "audit_events")
+	before := testkit.Count(t, pool, "allowlist")
+	events := testkit.Count(t, pool, "audit_events")
 
 	long := strings.Repeat("x", store.MaxSerialLen+1)
 	for _, tc := range []struct {
@@ -81,10 +82,10 @@ func TestAllowlistImport(t *testing.T) {
 			case tc.rows != nil && !reflect.DeepEqual(ie.Rows, tc.rows):
 				t.Errorf("rows:\n got %+v\nwant %+v", ie.Rows, tc.rows)
 			}
-			if n := count(t, pool, "allowlist"); n != before {
+			if n := testkit.Count(t, pool, "allowlist"); n != before {
 				t.Errorf("allow-list has %d entries, want %d: a rejected import wrote", n, before)
 			}
-			if n := count(t, pool, "audit_events"); n != events {
+			if n := testkit.Count(t, pool, "audit_events"); n != events {
 				t.Errorf("a rejected import left an audit event")
 			}
 		})

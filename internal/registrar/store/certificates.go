@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,4 +84,19 @@ func (s *Store) AllCertificates(ctx context.Context, f CertificateFilter) (Page[
 		return Page[Certificate]{}, classify("all certificates", err)
 	}
 	return pageOf(cs, limit, func(c Certificate) string { return encodeCursor(c.CreatedAt, c.Serial) }), nil
+}
+
+// PledgeOfCertificate returns the pledge a certificate was issued to, by
+// its serial (hex) and DER; ErrNotFound when this registrar did not issue
+// it (RFC 7030 4.2.2: re-enrollment renews a certificate of this CA).
+func (s *Store) PledgeOfCertificate(ctx context.Context, serial string, der []byte) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT pledge_id FROM certificates WHERE serial = $1 AND der = $2`, serial, der).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, notFound("certificate", serial)
+	}
+	if err != nil {
+		return 0, classify("pledge of certificate", err)
+	}
+	return id, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 func TestManufacturers(t *testing.T) {
@@ -43,7 +44,7 @@ func TestManufacturers(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if n := count(t, pool, "manufacturers"); n != 2 {
+	if n := testkit.Count(t, pool, "manufacturers"); n != 2 {
 		t.Errorf("%d manufacturers after rejected creates", n)
 	}
 
@@ -98,7 +99,7 @@ func TestManufacturers(t *testing.T) {
 	if err := s.DeleteManufacturer(ctx, other.ID, "alice"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("delete again: %v", err)
 	}
-	if n := count(t, pool, "allowlist"); n != 0 {
+	if n := testkit.Count(t, pool, "allowlist"); n != 0 {
 		t.Errorf("allow-list entries survived their manufacturer: %d", n)
 	}
 	// create, create, update, import, delete: five audit events by alice.
@@ -144,7 +145,7 @@ func TestManufacturerLDevIDTemplates(t *testing.T) {
 			t.Errorf("update with %s: %v, want ErrInvalid", tc.name, err)
 		}
 	}
-	if n := count(t, pool, "manufacturers"); n != 1 {
+	if n := testkit.Count(t, pool, "manufacturers"); n != 1 {
 		t.Errorf("%d manufacturers after rejected creates", n)
 	}
 	var dns, uri *string

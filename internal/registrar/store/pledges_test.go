@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 func TestTouchFindGetSetState(t *testing.T) {
@@ -93,7 +94,7 @@ func TestTouchConcurrent(t *testing.T) {
 			t.Errorf("goroutine %d: id %d (first %d), %v", i, ids[i], ids[0], errs[i])
 		}
 	}
-	if c := count(t, pool, "pledges"); c != 1 {
+	if c := testkit.Count(t, pool, "pledges"); c != 1 {
 		t.Errorf("%d pledge rows, want 1", c)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 func TestExchangesTelemetryCertificates(t *testing.T) {
@@ -93,7 +94,7 @@ func TestExchangesTelemetryCertificates(t *testing.T) {
 			}
 		}
 	}
-	if n := count(t, pool, "certificates"); n != 5 {
+	if n := testkit.Count(t, pool, "certificates"); n != 5 {
 		t.Errorf("%d certificates, want 5", n)
 	}
 	if err := s.RecordCertificate(ctx, store.Certificate{Serial: "99", PledgeID: 999, Operation: "simpleenroll", DER: []byte{1}}); !errors.Is(err, store.ErrNotFound) {

@@ -1,0 +1,81 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/migrations"
+)
+
+// Querier is what the database helpers read through (a *pgxpool.Pool, a
+// *pgx.Conn).
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Database is a fresh database of the test cluster with schema migrated
+// up, and a pool on it closed when the test ends.
+func Database(t testing.TB, schema migrations.Schema) (*pgxpool.Pool, string) {
+	t.Helper()
+	dsn := testpg.Database(t)
+	if _, err := migrations.Up(dsn, schema); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, dsn
+}
+
+// Count is the number of rows in table.
+func Count(t testing.TB, db Querier, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Snapshot digests the rows of each table (count and an md5 over the rows
+// in order), so that comparing two snapshots shows whether a request
+// changed anything.
+func Snapshot(t testing.TB, db Querier, tables ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range tables {
+		var n int64
+		var digest *string
+		err := db.QueryRow(context.Background(),
+			fmt.Sprintf(`SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM %s t`, table)).Scan(&n, &digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := ""
+		if digest != nil {
+			d = *digest
+		}
+		fmt.Fprintf(&b, "%s:%d:%s ", table, n, d)
+	}
+	return b.String()
+}
+
+// FreeAddr is a loopback TCP address that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
