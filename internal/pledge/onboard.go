@@ -22,8 +22,9 @@ import (
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
-// MediaVoucherCMS is the media type of signed vouchers and requests.
-const MediaVoucherCMS = "application/voucher-cms+json"
+// MediaVoucherCMS is the media type of signed vouchers and requests,
+// defined in pkg/voucher.
+const MediaVoucherCMS = voucher.MediaTypeVoucherCMS
 
 // Result is what an onboarded device keeps.
 type Result struct {
@@ -142,7 +143,7 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return "", err
 		}
-		voucherCMS, err = r.exchange(ctx, l.client, http.MethodPost, base+"/.well-known/brski/requestvoucher", MediaVoucherCMS, MediaVoucherCMS, body)
+		voucherCMS, err = r.exchange(ctx, l.client, http.MethodPost, base+voucher.PathRequestVoucher, MediaVoucherCMS, MediaVoucherCMS, body)
 		return fmt.Sprintf("nonce %s", nonce), err
 	}); err != nil {
 		return r.res, err
@@ -171,11 +172,11 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return fmt.Sprintf("assertion %s by %q; registrar verified against the pinned domain CA", accepted.Voucher.Assertion, accepted.Signer.Subject), nil
 	}); err != nil {
-		r.report(ctx, l, base+"/.well-known/brski/voucher_status", false, err.Error())
+		r.report(ctx, l, base+voucher.PathVoucherStatus, false, err.Error())
 		return r.res, err
 	}
 	if err := r.step("voucher_status", func() (string, error) {
-		return "status true", r.report(ctx, l, base+"/.well-known/brski/voucher_status", true, "voucher accepted")
+		return "status true", r.report(ctx, l, base+voucher.PathVoucherStatus, true, "voucher accepted")
 	}); err != nil {
 		return r.res, err
 	}
@@ -231,11 +232,11 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return fmt.Sprintf("subject %q issued by %q", chain[0].Subject, chain[0].Issuer), nil
 	}); err != nil {
-		r.report(ctx, l, base+"/.well-known/brski/enrollstatus", false, err.Error())
+		r.report(ctx, l, base+voucher.PathEnrollStatus, false, err.Error())
 		return r.res, err
 	}
 	if err := r.step("enrollstatus", func() (string, error) {
-		return "status true", r.report(ctx, l, base+"/.well-known/brski/enrollstatus", true, "certificate installed")
+		return "status true", r.report(ctx, l, base+voucher.PathEnrollStatus, true, "certificate installed")
 	}); err != nil {
 		return r.res, err
 	}

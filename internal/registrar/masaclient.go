@@ -14,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // MediaVoucherCMS is the media type of CMS-signed vouchers and requests
-// (RFC 8995 5.2, 5.5).
-const MediaVoucherCMS = "application/voucher-cms+json"
+// (RFC 8995 5.2, 5.5), defined in pkg/voucher.
+const MediaVoucherCMS = voucher.MediaTypeVoucherCMS
 
 // maxVoucherSize bounds what the registrar reads from a MASA.
 const maxVoucherSize = 256 << 10
@@ -175,7 +177,7 @@ func voucherURL(masa string) (string, error) {
 	if !strings.HasPrefix(masa, "https://") {
 		return "", &httpError{http.StatusForbidden, "MASA URL must be https"}
 	}
-	return strings.TrimSuffix(masa, "/") + "/.well-known/brski/requestvoucher", nil
+	return strings.TrimSuffix(masa, "/") + voucher.PathRequestVoucher, nil
 }
 
 func retryAfter(resp *http.Response, def time.Duration) time.Duration {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/pkg/enroll"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Files of a registrar state directory, written by InitState.
@@ -39,8 +40,9 @@ const (
 )
 
 // OIDCmcRA is id-kp-cmcRA (RFC 6402): the EKU a MASA requires of the
-// signer of a registrar voucher-request (RFC 8995 5.5).
-var OIDCmcRA = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
+// signer of a registrar voucher-request (RFC 8995 5.5), defined in
+// pkg/voucher.
+var OIDCmcRA = voucher.OIDCmcRA
 
 // InitOptions configures InitState.
 type InitOptions struct {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // checkRequestedNames holds a CSR to the names policy decided. The CA
@@ -162,7 +164,7 @@ func checkRequestedUsages(csr *x509.CertificateRequest) error {
 var (
 	oidKPServerAuth = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 1}
 	oidKPClientAuth = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 2}
-	oidKPCmcRA      = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
+	oidKPCmcRA      = voucher.OIDCmcRA // RFC 6402 2.10, defined in pkg/voucher
 )
 
 func ekuName(oid asn1.ObjectIdentifier) string {

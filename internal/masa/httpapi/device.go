@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // DeviceOptions configures the device-facing handler.
@@ -44,8 +45,8 @@ func DeviceHandler(svc *masa.Service, opt DeviceOptions) http.Handler {
 	d := &deviceAPI{svc: svc, opt: opt}
 	r := chi.NewRouter()
 	r.Use(limitInFlight(opt.MaxInFlight, opt.Logger))
-	r.Post("/.well-known/brski/requestvoucher", opt.Metrics.instrument("requestvoucher", d.requestVoucher))
-	r.Post("/.well-known/brski/requestauditlog", opt.Metrics.instrument("requestauditlog", d.requestAuditLog))
+	r.Post(voucher.PathRequestVoucher, opt.Metrics.instrument("requestvoucher", d.requestVoucher))
+	r.Post(voucher.PathRequestAuditLog, opt.Metrics.instrument("requestauditlog", d.requestAuditLog))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, r, opt.Logger, masa.NotFound("no such endpoint"))
 	})

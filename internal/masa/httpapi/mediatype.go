@@ -4,11 +4,12 @@ import (
 	"mime"
 
 	"github.com/landfall-io/landfall/internal/adminapi"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Media types of RFC 8995 and RFC 8366.
 const (
-	MediaVoucherCMS = "application/voucher-cms+json"
+	MediaVoucherCMS = voucher.MediaTypeVoucherCMS
 	MediaJSON       = adminapi.MediaJSON
 	MediaCSV        = adminapi.MediaCSV
 )

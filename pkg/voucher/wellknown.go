@@ -1,0 +1,32 @@
+package voucher
+
+// This file defines the names BRSKI puts on the wire for vouchers, once for
+// the registrar, the MASA and the pledge: the media type of a CMS-signed
+// voucher or voucher-request (RFC 8366 section 8.3) and the well-known
+// resources of RFC 8995 section 5 (registered in section 8.1). The OIDs sit
+// with the code that checks them: OIDCmcRA in idevid.go, OIDAnimaJSONVoucher
+// in cms_sign.go.
+
+// MediaTypeVoucherCMS is application/voucher-cms+json (RFC 8366 section
+// 8.3): a JSON voucher or voucher-request in a CMS SignedData, the body of
+// requestvoucher and requestauditlog requests and of a voucher answer
+// (RFC 8995 sections 5.2, 5.5, 5.6).
+const MediaTypeVoucherCMS = "application/voucher-cms+json"
+
+// The BRSKI well-known resources (RFC 8995 section 5, registered in
+// section 8.1). A pledge and a registrar call the first three on the
+// registrar; a registrar calls requestvoucher and requestauditlog on the
+// MASA.
+const (
+	// PathPrefix is the BRSKI well-known URI (RFC 8995 section 8.1).
+	PathPrefix = "/.well-known/brski"
+	// PathRequestVoucher: pledge to registrar (RFC 8995 5.2), registrar
+	// to MASA (5.5).
+	PathRequestVoucher = PathPrefix + "/requestvoucher"
+	// PathVoucherStatus: the pledge's voucher status telemetry (5.7).
+	PathVoucherStatus = PathPrefix + "/voucher_status"
+	// PathEnrollStatus: the pledge's enrollment status telemetry (5.9.4).
+	PathEnrollStatus = PathPrefix + "/enrollstatus"
+	// PathRequestAuditLog: registrar to MASA, the audit log (5.8).
+	PathRequestAuditLog = PathPrefix + "/requestauditlog"
+)
