@@ -244,9 +244,9 @@ func (rg *Registrar) DirectTLSConfig() *tls.Config { return rg.deviceTLSConfig()
 func (rg *Registrar) deviceRoutes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(rg.observe)
-	r.Post("/.well-known/brski/requestvoucher", rg.requestVoucher)
-	r.Post("/.well-known/brski/voucher_status", rg.voucherStatus)
-	r.Post("/.well-known/brski/enrollstatus", rg.enrollStatus)
+	r.Post(voucher.PathRequestVoucher, rg.requestVoucher)
+	r.Post(voucher.PathVoucherStatus, rg.voucherStatus)
+	r.Post(voucher.PathEnrollStatus, rg.enrollStatus)
 	r.Handle(enroll.DefaultPathPrefix+"/*", estPeer(rg.est))
 	return r
 }
