@@ -133,7 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	rg, err := registrar.New(registrar.Config{
+	cfg, err := registrar.OnPostgreSQL(registrar.Config{
 		ReplicaID:              c.replicaID,
 		SessionKey:             st.SessionKey,
 		ContextKey:             st.ContextKey,
@@ -147,8 +147,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MaxHandshakesPerClient: c.maxHandshakesPerClient,
 		RateLimit:              atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
 		TrustedProxies:         proxies,
+		CA:                     ca,
+		ForwardClient:          st.ForwardClient(),
 		Logger:                 log,
-	}, pool, ca, st.ForwardClient())
+	}, pool)
+	if err != nil {
+		return err
+	}
+	rg, err := registrar.New(cfg)
 	if err != nil {
 		return err
 	}

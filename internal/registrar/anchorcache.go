@@ -64,7 +64,7 @@ func (c *anchorCache) remember(key [sha256.Size]byte, a *store.Anchor, now time.
 }
 
 // list returns the trusted manufacturers, reloading them when stale.
-func (c *anchorCache) list(ctx context.Context, s *store.Store, now time.Time) ([]store.Anchor, error) {
+func (c *anchorCache) list(ctx context.Context, s AnchorSource, now time.Time) ([]store.Anchor, error) {
 	c.mu.Lock()
 	if c.anchors != nil && now.Sub(c.loaded) < c.ttl {
 		a := c.anchors

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
@@ -53,7 +51,7 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 		if err != nil {
 			return err
 		}
-		p, err := rg.store.GetPledge(ctx, id)
+		p, err := rg.state.GetPledge(ctx, id)
 		if err != nil {
 			return estError(unavailable(err))
 		}
@@ -87,7 +85,7 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 // unsold device, one sold to another domain) or a newer request still
 // unanswered leaves the pledge without one.
 func (rg *Registrar) checkVoucherObtained(ctx context.Context, en *enrollee) error {
-	ex, err := rg.store.LatestExchange(ctx, en.record.ID)
+	ex, err := rg.state.LatestExchange(ctx, en.record.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return enroll.ErrForbidden("no voucher was obtained for this pledge: request a voucher first")
 	}
@@ -113,7 +111,7 @@ func (rg *Registrar) enrollee(ctx context.Context, chain []*x509.Certificate) (*
 	if err != nil {
 		return nil, estError(err)
 	}
-	p, err := rg.store.FindPledge(ctx, id.Manufacturer.ID, id.Serial)
+	p, err := rg.state.FindPledge(ctx, id.Manufacturer.ID, id.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, enroll.ErrForbidden("unknown pledge: request a voucher first")
 	}
@@ -126,10 +124,8 @@ func (rg *Registrar) enrollee(ctx context.Context, chain []*x509.Certificate) (*
 // pledgeOfCertificate maps a domain certificate this registrar issued back
 // to its pledge.
 func (rg *Registrar) pledgeOfCertificate(ctx context.Context, c *x509.Certificate) (int64, error) {
-	var id int64
-	err := rg.pool.QueryRow(ctx, `SELECT pledge_id FROM certificates WHERE serial = $1 AND der = $2`,
-		fmt.Sprintf("%x", c.SerialNumber), c.Raw).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	id, err := rg.state.PledgeOfCertificate(ctx, fmt.Sprintf("%x", c.SerialNumber), c.Raw)
+	if errors.Is(err, store.ErrNotFound) {
 		return 0, enroll.ErrForbidden("certificate was not issued by this registrar")
 	}
 	if err != nil {

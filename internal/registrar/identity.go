@@ -88,7 +88,7 @@ func (rg *Registrar) manufacturerOf(ctx context.Context, chain []*x509.Certifica
 	if a := rg.anchors.lookup(key, now); a != nil {
 		return a, nil
 	}
-	anchors, err := rg.anchors.list(ctx, rg.store, now)
+	anchors, err := rg.anchors.list(ctx, rg.state, now)
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -77,7 +77,7 @@ func (c *recordingCA) ServerKeyGen(ctx context.Context, req *enroll.EnrollReques
 // the certificate, which only the pledge's key can use and nobody received,
 // is logged for the operator.
 func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Operation, cert *x509.Certificate) error {
-	err := c.rg.store.RecordCertificate(ctx, store.Certificate{
+	err := c.rg.state.RecordCertificate(ctx, store.Certificate{
 		Serial:    fmt.Sprintf("%x", cert.SerialNumber),
 		PledgeID:  pledgeID,
 		Operation: string(op),
@@ -87,7 +87,7 @@ func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Oper
 		DER:       cert.Raw,
 	})
 	if err == nil {
-		err = c.rg.store.SetState(ctx, pledgeID, store.StateEnrolled)
+		err = c.rg.state.SetState(ctx, pledgeID, store.StateEnrolled)
 	}
 	if err != nil {
 		c.rg.log.ErrorContext(ctx, "certificate issued but not recorded: withheld from the pledge",
@@ -103,7 +103,7 @@ func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Oper
 // the name policy gives the pledge today, with its chain, or nil.
 func (c *recordingCA) issuedFor(ctx context.Context, pledgeID int64, req *enroll.EnrollRequest) (*enroll.Issued, error) {
 	csr := req.CSR
-	certs, err := c.rg.store.ListCertificates(ctx, pledgeID)
+	certs, err := c.rg.state.ListCertificates(ctx, pledgeID)
 	if err != nil {
 		return nil, estError(unavailable(err))
 	}

@@ -38,7 +38,7 @@ func (rg *Registrar) renewalNames(ctx context.Context, req *enroll.AuthzRequest)
 	if err != nil {
 		return nil, err
 	}
-	p, err := rg.store.GetPledge(ctx, pledgeID)
+	p, err := rg.state.GetPledge(ctx, pledgeID)
 	if err != nil {
 		return nil, estError(unavailable(err))
 	}

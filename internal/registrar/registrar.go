@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/landfall-io/landfall/internal/registrar/ctxstore"
-	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/registrar/replica"
+	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"
@@ -66,6 +64,22 @@ type Config struct {
 	RateLimit              atls.RateLimit
 	TrustedProxies         []netip.Prefix
 
+	// Store is the registrar's state (pledges, exchanges, certificates,
+	// manufacturers), also served by the admin API; Contexts is the ATLS
+	// context store and CID allocator; Replicas the replica registry.
+	// OnPostgreSQL fills all three from one pool.
+	Store    *store.Store
+	Contexts ContextStore
+	Replicas ReplicaRegistry
+	// VoucherSource obtains vouchers from MASAs (RFC 8995 5.5, 5.6);
+	// nil is the MASAClient configured by MASA.
+	VoucherSource VoucherSource
+	// CA is the EST backend (RFC 7030) that issues domain certificates.
+	CA enroll.CA
+	// ForwardClient carries flights of sessions other replicas own to
+	// them (mutual TLS between replicas is the caller's choice).
+	ForwardClient *http.Client
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -85,26 +99,26 @@ const (
 type Registrar struct {
 	cfg        Config
 	log        *slog.Logger
-	pool       *pgxpool.Pool
-	store      *store.Store
-	contexts   *ctxstore.Store
-	replicas   *replica.Registry
+	store      *store.Store // for the admin API only
+	state      Records
+	contexts   ContextStore
+	replicas   ReplicaRegistry
 	atls       *atls.Server
 	est        *enroll.Server
 	device     http.Handler
 	tlsCertDER []byte
 	raSigner   *voucher.Signer
-	masa       *MASAClient
+	masa       VoucherSource
 	anchors    *anchorCache
 	metrics    *metrics
 	ca         enroll.CA
 	domain     domainTrust
 }
 
-// New builds a replica on pool with the EST backend ca. Its ATLS server
-// forwards flights of sessions other replicas own through forwardClient
-// (mutual TLS between replicas is the caller's choice of client).
-func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Client) (*Registrar, error) {
+// New builds a replica from cfg, whose Store, Contexts, Replicas and CA
+// are required (OnPostgreSQL provides the first three). It is the one
+// constructor of `registrar serve`, the sandbox and the demo.
+func New(cfg Config) (*Registrar, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -140,6 +154,9 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	if len(cfg.TLSCertificate.Certificate) == 0 {
 		return nil, errors.New("registrar: a TLS certificate is required")
 	}
+	if cfg.Store == nil || cfg.Contexts == nil || cfg.Replicas == nil || cfg.CA == nil {
+		return nil, errors.New("registrar: a store, a context store, a replica registry and a CA are required")
+	}
 	if len(cfg.RACertificate.Certificate) == 0 {
 		cfg.RACertificate = cfg.TLSCertificate
 	}
@@ -150,24 +167,24 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 	rg := &Registrar{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		pool:       pool,
-		store:      store.New(pool, store.WithClock(cfg.Now)),
-		replicas:   replica.NewRegistry(pool),
+		store:      cfg.Store,
+		state:      cfg.Store,
+		contexts:   cfg.Contexts,
+		replicas:   cfg.Replicas,
 		tlsCertDER: cfg.TLSCertificate.Certificate[0],
 		raSigner:   raSigner,
-		masa:       &MASAClient{ClientCert: cfg.MASA.ClientCert, Timeout: cfg.MASA.Timeout, Attempts: cfg.MASA.Attempts, Backoff: cfg.MASA.Backoff, clients: &clientCache{}},
+		masa:       cfg.VoucherSource,
 		anchors:    newAnchorCache(),
-		ca:         ca,
+		ca:         cfg.CA,
 	}
-	if rg.masa.ClientCert == nil {
-		rg.masa.ClientCert = &cfg.RACertificate
+	if rg.masa == nil {
+		mc := &MASAClient{ClientCert: cfg.MASA.ClientCert, Timeout: cfg.MASA.Timeout, Attempts: cfg.MASA.Attempts, Backoff: cfg.MASA.Backoff, clients: &clientCache{}}
+		if mc.ClientCert == nil {
+			mc.ClientCert = &cfg.RACertificate
+		}
+		rg.masa = mc
 	}
-	rg.replicas.Now = cfg.Now
-	if rg.contexts, err = ctxstore.New(pool, cfg.ContextKey, cfg.ReplicaID); err != nil {
-		return nil, err
-	}
-	rg.contexts.Now = cfg.Now
-	if rg.est, err = rg.newEST(ca); err != nil {
+	if rg.est, err = rg.newEST(cfg.CA); err != nil {
 		return nil, err
 	}
 	rg.device = rg.deviceRoutes()
@@ -178,7 +195,7 @@ func New(cfg Config, pool *pgxpool.Pool, ca enroll.CA, forwardClient *http.Clien
 		CIDs:                   rg.contexts,
 		SessionKey:             cfg.SessionKey,
 		ReplicaID:              cfg.ReplicaID,
-		Forwarder:              &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: forwardClient, Resolve: rg.resolveReplica},
+		Forwarder:              &atls.HTTPForwarder{Self: cfg.ReplicaID, Client: cfg.ForwardClient, Resolve: rg.resolveReplica},
 		VerifyPeer:             rg.verifyPeer,
 		Path:                   cfg.ATLSPath,
 		MaxHandshakes:          cfg.MaxHandshakes,

@@ -73,7 +73,7 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, voucherError(err)
 	}
-	p, err := rg.store.Touch(ctx, pledge.Manufacturer.ID, pledge.Serial, pledge.IDevID.Raw)
+	p, err := rg.state.Touch(ctx, pledge.Manufacturer.ID, pledge.Serial, pledge.IDevID.Raw)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -106,7 +106,7 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 			return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "IDevID names no MASA and none is configured for its manufacturer"})
 		}
 	}
-	if err := rg.store.SetState(ctx, p.ID, store.StateVoucherRequested); err != nil {
+	if err := rg.state.SetState(ctx, p.ID, store.StateVoucherRequested); err != nil {
 		return nil, unavailable(err)
 	}
 	voucherCMS, err := rg.masa.RequestVoucher(ctx, masaURL, pledge.Manufacturer.MASA, ex.RegistrarRequest)
@@ -119,10 +119,10 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	}
 	ex.Voucher, ex.Outcome, ex.MASAStatus = voucherCMS, store.OutcomeIssued, http.StatusOK
 	rg.metrics.exchanges.WithLabelValues(string(ex.Outcome)).Inc()
-	if _, err := rg.store.RecordExchange(ctx, ex); err != nil {
+	if _, err := rg.state.RecordExchange(ctx, ex); err != nil {
 		return nil, unavailable(err)
 	}
-	if err := rg.store.SetState(ctx, p.ID, store.StateVoucherIssued); err != nil {
+	if err := rg.state.SetState(ctx, p.ID, store.StateVoucherIssued); err != nil {
 		return nil, unavailable(err)
 	}
 	return voucherCMS, nil
@@ -138,7 +138,7 @@ func (rg *Registrar) decide(ctx context.Context, p *store.Pledge) (*store.Pledge
 	case ApprovalAuto:
 		approve = true
 	case ApprovalAllowList:
-		ok, err := rg.store.Allowed(ctx, p.ManufacturerID, p.Serial)
+		ok, err := rg.state.Allowed(ctx, p.ManufacturerID, p.Serial)
 		if err != nil {
 			return nil, unavailable(err)
 		}
@@ -147,7 +147,7 @@ func (rg *Registrar) decide(ctx context.Context, p *store.Pledge) (*store.Pledge
 	if !approve {
 		return p, nil
 	}
-	decided, err := rg.store.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "policy:"+rg.cfg.Approval)
+	decided, err := rg.state.Decide(ctx, []int64{p.ID}, store.DecisionApproved, "policy:"+rg.cfg.Approval)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -179,7 +179,7 @@ func checkVoucherFor(cms []byte, serial, nonce string) error {
 // returns the pledge's answer.
 func (rg *Registrar) recordFailure(ctx context.Context, ex store.Exchange, answer error) error {
 	rg.metrics.exchanges.WithLabelValues(string(ex.Outcome)).Inc()
-	if _, err := rg.store.RecordExchange(ctx, ex); err != nil {
+	if _, err := rg.state.RecordExchange(ctx, ex); err != nil {
 		return unavailable(err)
 	}
 	return answer

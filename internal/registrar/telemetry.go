@@ -89,7 +89,7 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 		writeError(w, err)
 		return
 	}
-	p, err := rg.store.FindPledge(r.Context(), pledge.Manufacturer.ID, pledge.Serial)
+	p, err := rg.state.FindPledge(r.Context(), pledge.Manufacturer.ID, pledge.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, &httpError{http.StatusNotFound, "no voucher exchange with this pledge"})
 		return
@@ -98,7 +98,7 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 		writeError(w, unavailable(err))
 		return
 	}
-	if err := rg.store.RecordTelemetry(r.Context(), p.ID, kind, report.Status, report.Reason, canonical); err != nil {
+	if err := rg.state.RecordTelemetry(r.Context(), p.ID, kind, report.Status, report.Reason, canonical); err != nil {
 		writeError(w, unavailable(err))
 		return
 	}
@@ -111,7 +111,7 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 		next = ok
 	}
 	if reportMoves(kind, p.State) {
-		if err := rg.store.SetState(r.Context(), p.ID, next); err != nil {
+		if err := rg.state.SetState(r.Context(), p.ID, next); err != nil {
 			writeError(w, unavailable(err))
 			return
 		}

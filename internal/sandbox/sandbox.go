@@ -286,7 +286,7 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	// Only what this deployment decides is set here; every other field
 	// keeps the production default registrar.New gives it, as in
 	// `registrar serve`.
-	rg, err := registrar.New(registrar.Config{
+	cfg, err := registrar.OnPostgreSQL(registrar.Config{
 		ReplicaID:      id,
 		SessionKey:     d.State.SessionKey,
 		ContextKey:     d.State.ContextKey,
@@ -296,8 +296,14 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 		// The in-process load balancer connects from loopback and names
 		// the client in X-Forwarded-For, as nginx does in compose.
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		CA:             ca,
+		ForwardClient:  d.State.ForwardClient(),
 		Logger:         log,
-	}, d.pool, ca, d.State.ForwardClient())
+	}, d.pool)
+	if err != nil {
+		return nil, err
+	}
+	rg, err := registrar.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/registrar"
-	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/registrar/replica"
+	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/atls"
@@ -45,9 +45,14 @@ func testSecurityReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dup, err := registrar.New(registrar.Config{
+		cfg, err := registrar.OnPostgreSQL(registrar.Config{
 			ReplicaID: "replica-a", SessionKey: d.State.SessionKey, ContextKey: d.State.ContextKey, TLSCertificate: d.State.TLSCert,
-		}, d.Pool(), ca, d.State.ForwardClient())
+			CA: ca, ForwardClient: d.State.ForwardClient(),
+		}, d.Pool())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dup, err := registrar.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
