@@ -3,15 +3,11 @@ package masa
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -64,21 +61,9 @@ func readAppendixB64(t testing.TB, name string) []byte {
 }
 
 func issueTestCert(t testing.TB, tmpl *x509.Certificate, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, crypto.Signer) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	t.Helper()
 	tmpl.NotBefore, tmpl.NotAfter = fuzzNow.Add(-time.Hour), fuzzNow.Add(time.Hour)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, key
+	return testkit.Issue(t, tmpl, parent, parentKey)
 }
 
 var fuzzNow = time.Now().UTC().Truncate(time.Second)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -22,22 +23,7 @@ import (
 // rejected request changed nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"owners", "devices", "policies", "vouchers", "audit_events", "tokens"} {
-		var n int64
-		var digest *string
-		err := e.store.Pool().QueryRow(context.Background(),
-			fmt.Sprintf(`SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM %s t`, table)).Scan(&n, &digest)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		d := ""
-		if digest != nil {
-			d = *digest
-		}
-		fmt.Fprintf(&b, "%s:%d:%s ", table, n, d)
-	}
-	return b.String()
+	return testkit.Snapshot(e.t, e.store.Pool(), "owners", "devices", "policies", "vouchers", "audit_events", "tokens")
 }
 
 type call struct {

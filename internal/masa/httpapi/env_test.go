@@ -3,9 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -24,6 +21,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/voucher"
@@ -114,10 +112,7 @@ func appendixCConfig(t testing.TB) envConfig {
 
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	dsn := testpg.Database(t)
-	if _, err := migrations.Up(dsn, migrations.MASASchema); err != nil {
-		t.Fatal(err)
-	}
+	_, dsn := testkit.Database(t, migrations.MASASchema)
 	store, err := pgstore.Open(context.Background(), dsn, cfg.maxConns)
 	if err != nil {
 		t.Fatal(err)
@@ -178,17 +173,9 @@ func (e *env) client(cert *tls.Certificate) *http.Client {
 // listenerCert is a self-signed ECDSA P-256 server certificate for 127.0.0.1.
 func listenerCert(t testing.TB) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "masa.test"},
+	c, key := testkit.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "masa.test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"example.com"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, nil, nil)
+	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key}
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -17,6 +18,7 @@ import (
 	"github.com/landfall-io/landfall/api"
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -96,8 +98,8 @@ func TestOpenAPIConformance(t *testing.T) {
 	// Factory: IDevIDs for three devices over HTTP.
 	pledges := map[string]keyPair{}
 	for _, serial := range []string{"OA-0001", "OA-0002", "OA-0003", "OA-0009"} {
-		key := newKey(t)
-		csr := csrWithKey(t, serial, key)
+		key := testkit.Key(t)
+		csr := testkit.CSR(t, key, pkix.Name{SerialNumber: serial})
 		b := do("POST", "/admin/v1/idevids", factory, "application/json",
 			mustJSON(map[string]any{"csr": base64.StdEncoding.EncodeToString(csr), "product": "widget"}), 201)
 		var ir struct{ Certificate string }
@@ -163,7 +165,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Fatalf("nonced: %d %s", resp.StatusCode, nonced)
 	}
 	// The pledge's side of pkg/voucher accepts it and pins domain a's CA.
-	accepted, err := voucher.CheckVoucher(nonced, voucher.VoucherCheck{ManufacturerRoots: poolOf(p.manufacturer.cert),
+	accepted, err := voucher.CheckVoucher(nonced, voucher.VoucherCheck{ManufacturerRoots: testkit.CertPool(p.manufacturer.cert),
 		SerialNumber: "OA-0001", Nonce: "n-1", At: testNow})
 	if err != nil || !accepted.PinnedDomainCert.Equal(p.a.ca.cert) || accepted.Voucher.Assertion != voucher.AssertionProximity {
 		t.Fatalf("pledge check of the voucher: %v", err)

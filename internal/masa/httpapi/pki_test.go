@@ -3,19 +3,16 @@ package httpapi_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/json"
-	"math/big"
 	"testing"
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/voucher"
 	"github.com/landfall-io/landfall/pkg/voucher/vouchertest"
 )
@@ -36,32 +33,18 @@ func (k keyPair) tls() *tls.Certificate {
 	return &tls.Certificate{Certificate: [][]byte{k.cert.Raw}, PrivateKey: k.key, Leaf: k.cert}
 }
 
-var serialCounter int64 = 1000
-
 func issue(t testing.TB, tmpl *x509.Certificate, parent *keyPair) keyPair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serialCounter++
-	tmpl.SerialNumber = big.NewInt(serialCounter)
 	if tmpl.NotBefore.IsZero() {
 		tmpl.NotBefore = testNow.Add(-24 * time.Hour)
 		tmpl.NotAfter = testNow.Add(365 * 24 * time.Hour)
 	}
-	pc, pk := tmpl, crypto.Signer(key)
+	var pc *x509.Certificate
+	var pk crypto.Signer
 	if parent != nil {
 		pc, pk = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, pc, key.Public(), pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, key := testkit.Issue(t, tmpl, pc, pk)
 	return keyPair{c, key}
 }
 
@@ -105,11 +88,8 @@ func (p *testPKI) config() envConfig {
 // registers the device.
 func newPledge(t testing.TB, e *env, serial, product string) keyPair {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.Key(t)
+	csr := testkit.CSR(t, key, pkix.Name{SerialNumber: serial})
 	cert, err := e.svc.IssueIDevID(context.Background(), masa.IssueRequest{CSR: csr, Product: product, Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -217,34 +197,5 @@ func forDomain(pledge keyPair, d domain, nonce string) request {
 }
 
 func csrFor(t testing.TB, serial string) []byte {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return csr
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func csrWithKey(t testing.TB, serial string, key *ecdsa.PrivateKey) []byte {
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return csr
-}
-
-func poolOf(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
+	return testkit.CSR(t, testkit.Key(t), pkix.Name{SerialNumber: serial})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
 )
@@ -21,10 +22,7 @@ var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func open(t *testing.T) *pgstore.Store {
 	t.Helper()
-	dsn := testpg.Database(t)
-	if _, err := migrations.Up(dsn, migrations.MASASchema); err != nil {
-		t.Fatal(err)
-	}
+	_, dsn := testkit.Database(t, migrations.MASASchema)
 	s, err := pgstore.Open(context.Background(), dsn, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -69,11 +67,8 @@ func devices(serials ...string) []masa.Device {
 }
 
 func count(t *testing.T, s *pgstore.Store, table string) int {
-	var n int
-	if err := s.Pool().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	t.Helper()
+	return testkit.Count(t, s.Pool(), table)
 }
 
 func TestImportIsAllOrNothing(t *testing.T) {
