@@ -3,14 +3,23 @@
 // ATLS profile (ATLS-PROFILE.md sections 4-6), the two ways an ATLS session
 // protects application data with keys exported from its TLS handshake.
 //
-// The files follow RFC 8613: context.go derives Sender Key, Recipient Key
-// and Common IV (3.2) and builds nonces (5.2); aad.go the AAD (5.4);
-// option.go the OSCORE option (6.1) and its HTTP header form (11.1);
-// protect.go protects and verifies requests and responses (8); replay.go
-// is the replay window (7.4); coap.go the inner CoAP message (5.3) and
-// httpmap.go its mapping to and from HTTP with the profile's status and
-// Content-Format tables (5.5, 5.6); cose.go the profile's COSE mode (6);
-// store.go the server-side ContextStore.
+// # Files
+//
+// The files follow RFC 8613 (and, for the HTTP binding and the COSE mode,
+// ATLS-PROFILE.md):
+//
+//	context.go    RFC 8613 3.1, 3.2, 5.2  Params, Derive (Sender Key, Recipient Key, Common IV), nonces
+//	algorithm.go  RFC 8613 3.2.1, 5.2     AEADs and HKDF hashes, nonce length and ID limits
+//	protect.go    RFC 8613 7.1, 7.2.1, 8  Sender Sequence Number, protect and verify (8.1-8.4)
+//	aad.go        RFC 8613 5.4            the AAD (aad_array, no Class I options)
+//	coap.go       RFC 8613 4.1, 5.3       the inner CoAP message: Code, Class E options, payload
+//	option.go     RFC 8613 6.1, 11.1      the OSCORE option and its HTTP header form
+//	replay.go     RFC 8613 3.2.2, 7.4     the replay window (profile 4.5: 32)
+//	httpmap.go    RFC 8613 11, profile 5.2-5.6  HTTP to and from the inner message, status and Content-Format tables
+//	cose.go       profile 6               COSE_Encrypt0 mode: object, external AAD, seal and open
+//	cbor.go       RFC 8949                the CBOR subset OSCORE and COSE need
+//	store.go      profile 4.6, 5.7        ContextStore (shared, atomic MarkSeen) and MemoryStore
+//	oscoretest/   profile 5.7             the conformance suite of a shared ContextStore
 //
 // AEADs: AES-CCM-16-64-128 (10), AES-CCM-16-128-128 (30),
 // AES-CCM-16-64-256 (11), AES-CCM-16-128-256 (31) through pion/dtls's CCM,
