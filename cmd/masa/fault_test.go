@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
@@ -53,7 +52,7 @@ func TestDatabaseOutage(t *testing.T) {
 	secret = strings.TrimSpace(secret)
 	body := registrarRequest(t, env, dsn, "FAULT-1")
 
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	serveCtx, cancel := context.WithCancel(ctx)
 	done := make(chan int)
 	var log lockedBuffer
@@ -145,8 +144,8 @@ func TestDatabaseOutage(t *testing.T) {
 func registrarRequest(t *testing.T, env map[string]string, dsn, serial string) []byte {
 	t.Helper()
 	dir := t.TempDir()
-	devKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial}}, devKey)
+	devKey := testkit.Key(t)
+	csr := testkit.CSR(t, devKey, pkix.Name{SerialNumber: serial})
 	csrFile := filepath.Join(dir, "dev.csr")
 	os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
 	out, errs, code := runCmd(t, env, "idevid", "issue", "--csr", csrFile)
@@ -158,8 +157,7 @@ func registrarRequest(t *testing.T, env map[string]string, dsn, serial string) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	domain, domainKey := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "example.net CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, nil)
+	domain, domainKey := newCert(t, testkit.CATemplate("example.net CA"), nil, nil)
 	ra, raKey := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "registrar.example.net"},
 		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}}, domain, domainKey)
 
@@ -203,25 +201,10 @@ func registrarRequest(t *testing.T, env map[string]string, dsn, serial string) [
 
 func newCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl.SerialNumber = serial
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
+	return testkit.Issue(t, tmpl, parent, parentKey)
 }
 
 // lockedBuffer is the log of a server that writes while the test reads.

@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,19 +19,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func runCmd(t *testing.T, env map[string]string, args ...string) (string, string, int) {
 	t.Helper()
@@ -84,8 +72,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("token with bad role accepted: %s", errs)
 	}
 
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: "CLI-0001"}}, key)
+	csr := testkit.CSR(t, testkit.Key(t), pkix.Name{SerialNumber: "CLI-0001"})
 	csrFile := filepath.Join(dir, "dev.csr")
 	os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
 	out, errs, code := runCmd(t, env, "idevid", "issue", "--csr", csrFile, "--product", "widget")
@@ -108,7 +95,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("bad import: %d %s", code, errs)
 	}
 
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var serveErr bytes.Buffer

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/registrar"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/atls"
 )
@@ -48,15 +48,6 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestServeRunsAReplica initialises a state, starts `registrar serve` on a
 // real database, completes ATLS handshakes in each mode through its public
 // listener, checks readiness, and shuts it down.
@@ -75,7 +66,7 @@ func TestServeRunsAReplica(t *testing.T) {
 	checkStateChains(t, st)
 
 	dsn := testpg.Database(t)
-	pub, internal, admin := freeAddr(t), freeAddr(t), freeAddr(t)
+	pub, internal, admin := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	env := map[string]string{
 		"LANDFALL_REGISTRAR_DATABASE_URL": dsn,
 		"LANDFALL_REGISTRAR_STATE_DIR":    dir,
