@@ -1,18 +1,24 @@
 package enroll
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -126,6 +132,21 @@ func makeCSR(t testing.TB, key crypto.Signer, o csrOpts) []byte {
 // (crypto/x509 cannot emit it).
 func addChallengePassword(t testing.TB, der []byte, pw string, key crypto.Signer) []byte {
 	t.Helper()
+	val, _ := asn1.MarshalWithParams(pw, "utf8")
+	return addAttribute(t, der, attribute{Type: OIDChallengePassword, Values: []asn1.RawValue{{FullBytes: val}}}, key)
+}
+
+// addAttributeForTest re-signs csr with an extra attribute whose value is
+// an empty SEQUENCE.
+func addAttributeForTest(t testing.TB, der []byte, oid asn1.ObjectIdentifier, key crypto.Signer) []byte {
+	t.Helper()
+	return addAttribute(t, der, attribute{Type: oid, Values: []asn1.RawValue{{FullBytes: []byte{0x30, 0}}}}, key)
+}
+
+// addAttribute re-signs the CSR der with key after appending attr to its
+// attributes (RFC 2986 4.1).
+func addAttribute(t testing.TB, der []byte, attr attribute, key crypto.Signer) []byte {
+	t.Helper()
 	var outer struct {
 		TBS    asn1.RawValue
 		Alg    pkix.AlgorithmIdentifier
@@ -143,16 +164,8 @@ func addChallengePassword(t testing.TB, der []byte, pw string, key crypto.Signer
 	if _, err := asn1.Unmarshal(outer.TBS.FullBytes, &tbs); err != nil {
 		t.Fatal(err)
 	}
-	val, _ := asn1.MarshalWithParams(pw, "utf8")
-	attr, err := asn1.Marshal(attribute{Type: OIDChallengePassword, Values: []asn1.RawValue{{FullBytes: val}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbs.Attributes = append(tbs.Attributes, asn1.RawValue{FullBytes: attr})
-	tbsDER, err := asn1.Marshal(tbs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbs.Attributes = append(tbs.Attributes, asn1.RawValue{FullBytes: mustMarshal(t, attr)})
+	tbsDER := mustMarshal(t, tbs)
 	h := crypto.SHA256.New()
 	h.Write(tbsDER)
 	sig, err := key.Sign(rand.Reader, h.Sum(nil), crypto.SHA256)
@@ -161,11 +174,7 @@ func addChallengePassword(t testing.TB, der []byte, pw string, key crypto.Signer
 	}
 	outer.TBS = asn1.RawValue{FullBytes: tbsDER}
 	outer.SigVal = asn1.BitString{Bytes: sig, BitLength: len(sig) * 8}
-	out, err := asn1.Marshal(outer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return mustMarshal(t, outer)
 }
 
 // quietLogger discards logs.
@@ -223,4 +232,76 @@ func do(t testing.TB, s http.Handler, method, path string, body []byte, peer *Pe
 func tlsState(chain []*x509.Certificate) *tls.ConnectionState {
 	return &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true,
 		PeerCertificates: chain, VerifiedChains: [][]*x509.Certificate{chain}}
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+func bigOne() *big.Int                        { return big.NewInt(1) }
+func randReader() io.Reader                   { return rand.Reader }
+func errorsJoinWrap(err error) error          { return fmt.Errorf("wrapped: %w", err) }
+
+var rsaKeyCache crypto.Signer
+
+func mustRSAKey(t testing.TB) crypto.Signer {
+	t.Helper()
+	if rsaKeyCache == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rsaKeyCache = k
+	}
+	return rsaKeyCache
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := asn1.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func pkixName(serial string) pkix.Name { return pkix.Name{SerialNumber: serial} }
+
+// multipartPart returns the body of the first part of type want.
+func multipartPart(t testing.TB, contentType string, body []byte, want string) []byte {
+	t.Helper()
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("no %s part: %v", want, err)
+		}
+		mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if mt == want {
+			b, err := io.ReadAll(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+}
+
+func mustEd25519(t testing.TB) crypto.Signer {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mustParseCSRT(t testing.TB, der []byte) *x509.CertificateRequest {
+	t.Helper()
+	c, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
