@@ -98,6 +98,21 @@ func wantCode(t testing.TB, err error, sentinel *Error) *Error {
 	return e
 }
 
+// wantOutcome fails t unless err is nil where want is nil, and otherwise
+// the sentinel want with HTTP status.
+func wantOutcome(t testing.TB, err error, want *Error, status int) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if e := wantCode(t, err, want); e.Status != status {
+		t.Errorf("status %d, want %d", e.Status, status)
+	}
+}
+
 // testPKI is a complete BRSKI PKI made for one test: a manufacturer CA
 // with an IDevID and a MASA certificate, and a domain CA with a registrar.
 type testPKI struct {

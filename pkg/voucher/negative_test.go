@@ -58,15 +58,7 @@ func TestPledgeRejectsVoucher(t *testing.T) {
 				tt.mutate(&c)
 			}
 			_, err := CheckVoucher(tt.cms, c)
-			if tt.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if e := wantCode(t, err, tt.want); e.Status != tt.status {
-				t.Errorf("status %d, want %d", e.Status, tt.status)
-			}
+			wantOutcome(t, err, tt.want, tt.status)
 		})
 	}
 }
@@ -110,15 +102,7 @@ func TestRegistrarRejectsPledgeRequest(t *testing.T) {
 				tt.mutate(&c)
 			}
 			_, err := CheckPledgeRequest(tt.cms, c)
-			if tt.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if e := wantCode(t, err, tt.want); e.Status != tt.status {
-				t.Errorf("status %d, want %d", e.Status, tt.status)
-			}
+			wantOutcome(t, err, tt.want, tt.status)
 		})
 	}
 }
