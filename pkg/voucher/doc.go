@@ -14,6 +14,24 @@
 //   - the MASA checks the registrar's request with CheckRegistrarRequest
 //     (sections 5.5.1 to 5.5.5) and answers with NewVoucher (section 5.6).
 //
+// # Files
+//
+//	voucher.go           RFC 8366 5.3, RFC 8995 3.4  Voucher, VoucherRequest and their shared leaves
+//	json.go              RFC 8366 5.3, RFC 7951      YANG-JSON encoding and strict parsing
+//	validate.go          RFC 8366 5.3, RFC 8995 3.4  which leaves each document must and must not hold
+//	request.go           RFC 8995 5.2, 5.5, 5.6      building the pledge and registrar requests and the voucher
+//	cms_sign.go          RFC 8366 5.4, RFC 5652 5    CMS SignedData over a voucher or request
+//	cms_verify.go        RFC 5652 5.3-5.6            parsing and verifying the CMS
+//	checks_registrar.go  RFC 8995 5.3                the registrar's checks of a pledge request
+//	checks_masa.go       RFC 8995 5.5.1-5.5.5        the MASA's checks of a registrar request
+//	checks_pledge.go     RFC 8995 5.6.1              the pledge's checks of a voucher
+//	idevid.go            RFC 8995 2.3, RFC 6402      IDevID serial number and MASA URL, id-kp-cmcRA
+//	wellknown.go         RFC 8366 8.3, RFC 8995 5    the media type and the /.well-known/brski paths
+//	errors.go            RFC 8995 5.3, 5.6           Error, its codes and HTTP status
+//
+// The wire names are defined here once for every service: MediaTypeVoucherCMS,
+// the Path* resources, OIDCmcRA and OIDAnimaJSONVoucher.
+//
 // Every failure is an *Error whose Code callers test with errors.Is against
 // the sentinels (ErrBadSignature, ErrNonceMismatch, ...) and whose Status is
 // the HTTP status RFC 8995 gives that failure.

@@ -1,11 +1,10 @@
 package voucher
 
-// This file defines the names BRSKI puts on the wire for vouchers, once for
-// the registrar, the MASA and the pledge: the media type of a CMS-signed
-// voucher or voucher-request (RFC 8366 section 8.3) and the well-known
-// resources of RFC 8995 section 5 (registered in section 8.1). The OIDs sit
-// with the code that checks them: OIDCmcRA in idevid.go, OIDAnimaJSONVoucher
-// in cms_sign.go.
+// This file defines the names BRSKI puts on the wire, once for the
+// registrar, the MASA and the pledge: the media type of a CMS-signed voucher
+// or voucher-request (RFC 8366 section 8.3) and the /.well-known/brski
+// resources of RFC 8995 section 5. The OIDs sit with the code that checks
+// them: OIDCmcRA in idevid.go, OIDAnimaJSONVoucher in cms_sign.go.
 
 // MediaTypeVoucherCMS is application/voucher-cms+json (RFC 8366 section
 // 8.3): a JSON voucher or voucher-request in a CMS SignedData, the body of
@@ -13,12 +12,11 @@ package voucher
 // (RFC 8995 sections 5.2, 5.5, 5.6).
 const MediaTypeVoucherCMS = "application/voucher-cms+json"
 
-// The BRSKI well-known resources (RFC 8995 section 5, registered in
-// section 8.1). A pledge and a registrar call the first three on the
-// registrar; a registrar calls requestvoucher and requestauditlog on the
-// MASA.
+// The BRSKI well-known resources (RFC 8995 section 5). A pledge calls
+// requestvoucher, voucher_status and enrollstatus on its registrar; a
+// registrar calls requestvoucher and requestauditlog on the MASA.
 const (
-	// PathPrefix is the BRSKI well-known URI (RFC 8995 section 8.1).
+	// PathPrefix is the BRSKI well-known URI (RFC 8995 section 5).
 	PathPrefix = "/.well-known/brski"
 	// PathRequestVoucher: pledge to registrar (RFC 8995 5.2), registrar
 	// to MASA (5.5).
