@@ -40,8 +40,37 @@ func (rg *Registrar) requestVoucher(w http.ResponseWriter, r *http.Request) {
 	w.Write(voucherCMS)
 }
 
+// obtainVoucher runs the registrar's steps of RFC 8995 5.3-5.6 in order.
 func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	ctx := r.Context()
+	pr, err := rg.checkPledgeRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	p, ex, err := rg.admit(ctx, pr)
+	if err != nil {
+		return nil, err
+	}
+	if ex.RegistrarRequest, err = rg.registrarVoucherRequest(pr); err != nil {
+		return nil, err
+	}
+	return rg.relayToMASA(ctx, pr, p, ex)
+}
+
+// pledgeRequest is a pledge voucher-request that passed RFC 8995 5.3, with
+// the identity of the pledge that sent it.
+type pledgeRequest struct {
+	pledge  *Pledge
+	body    []byte // the CMS as received
+	checked *voucher.PledgeRequest
+}
+
+// checkPledgeRequest is RFC 8995 5.2 and 5.3 on the registrar: the request
+// is a CMS voucher-request (415 otherwise) from a pledge that accepts CMS
+// vouchers (406), signed by the session's IDevID, showing proximity to this
+// session's registrar certificate (401 otherwise: a man in the middle),
+// and naming the IDevID's serial number.
+func (rg *Registrar) checkPledgeRequest(r *http.Request) (*pledgeRequest, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != MediaVoucherCMS {
 		return nil, &httpError{http.StatusUnsupportedMediaType, "voucher-requests are " + MediaVoucherCMS}
 	}
@@ -60,9 +89,6 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registrar certificate: %w", err)
 	}
-	// RFC 8995 5.3: signed by the session's IDevID, proximity to this
-	// session's registrar certificate (401 otherwise: a man in the
-	// middle), serial number equal to the IDevID's.
 	checked, err := voucher.CheckPledgeRequest(body, voucher.PledgeRequestCheck{
 		PeerCert:      pledge.IDevID,
 		RegistrarCert: registrarCert,
@@ -73,35 +99,59 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, voucherError(err)
 	}
-	p, err := rg.state.Touch(ctx, pledge.Manufacturer.ID, pledge.Serial, pledge.IDevID.Raw)
+	return &pledgeRequest{pledge: pledge, body: body, checked: checked}, nil
+}
+
+// admit is the registrar's decision that a pledge is welcome (RFC 8995
+// 5.5: "the registrar determines whether it wishes to onboard the
+// pledge"): the pledge is recorded, the approval mode applied, and a
+// denied (403) or held (202, Retry-After) pledge's exchange recorded. It
+// returns the pledge record and its exchange so far.
+func (rg *Registrar) admit(ctx context.Context, pr *pledgeRequest) (*store.Pledge, store.Exchange, error) {
+	p, err := rg.state.Touch(ctx, pr.pledge.Manufacturer.ID, pr.pledge.Serial, pr.pledge.IDevID.Raw)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, store.Exchange{}, unavailable(err)
 	}
-	idevidSum := sha256.Sum256(pledge.IDevID.Raw)
-	ex := store.Exchange{PledgeID: p.ID, PledgeRequest: body, Nonce: checked.Request.Nonce, Replica: rg.cfg.ReplicaID, IDevIDSHA256: idevidSum[:]}
+	idevidSum := sha256.Sum256(pr.pledge.IDevID.Raw)
+	ex := store.Exchange{PledgeID: p.ID, PledgeRequest: pr.body, Nonce: pr.checked.Request.Nonce, Replica: rg.cfg.ReplicaID, IDevIDSHA256: idevidSum[:]}
 	if p, err = rg.decide(ctx, p); err != nil {
-		return nil, err
+		return nil, ex, err
 	}
 	switch p.Decision {
 	case store.DecisionDenied:
 		ex.Outcome, ex.Reason = store.OutcomeDenied, "pledge denied"
-		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "pledge denied by the registrar's operator"})
+		return nil, ex, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "pledge denied by the registrar's operator"})
 	case store.DecisionPending:
 		ex.Outcome, ex.Reason = store.OutcomeHeld, "awaiting approval"
-		return nil, rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "pledge awaits the operator's approval", rg.cfg.ApprovalRetryAfter, nil})
+		return nil, ex, rg.recordFailure(ctx, ex, &pendingError{http.StatusAccepted, "pledge awaits the operator's approval", rg.cfg.ApprovalRetryAfter, nil})
 	}
+	return p, ex, nil
+}
 
-	// RFC 8995 5.5: the registrar voucher-request, signed by the RA.
-	rvr, err := voucher.NewRegistrarRequest(body, checked.Request, pledge.IDevID, rg.now())
+// registrarVoucherRequest is RFC 8995 5.5: the registrar voucher-request
+// wrapping the pledge's, signed by the RA certificate.
+func (rg *Registrar) registrarVoucherRequest(pr *pledgeRequest) ([]byte, error) {
+	rvr, err := voucher.NewRegistrarRequest(pr.body, pr.checked.Request, pr.pledge.IDevID, rg.now())
 	if err != nil {
 		return nil, voucherError(err)
 	}
-	if ex.RegistrarRequest, err = rg.raSigner.SignVoucherRequest(rvr); err != nil {
+	signed, err := rg.raSigner.SignVoucherRequest(rvr)
+	if err != nil {
 		return nil, fmt.Errorf("signing the registrar voucher-request: %w", err)
 	}
-	masaURL := pledge.Manufacturer.MASAURL
+	return signed, nil
+}
+
+// relayToMASA is RFC 8995 5.5.1-5.6: the registrar voucher-request goes
+// to the MASA the IDevID names (or the one configured for its
+// manufacturer), the MASA's answer is mapped to the pledge's
+// (recordMASAFailure), a voucher is read as the pledge will read it, and
+// the exchange and the pledge's state are recorded.
+func (rg *Registrar) relayToMASA(ctx context.Context, pr *pledgeRequest, p *store.Pledge, ex store.Exchange) ([]byte, error) {
+	masaURL := pr.pledge.Manufacturer.MASAURL
 	if masaURL == "" {
-		if masaURL, err = voucher.MASAURL(pledge.IDevID); err != nil {
+		var err error
+		if masaURL, err = voucher.MASAURL(pr.pledge.IDevID); err != nil {
 			ex.Outcome, ex.Reason = store.OutcomeMASARefused, "no MASA URL"
 			return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusForbidden, "IDevID names no MASA and none is configured for its manufacturer"})
 		}
@@ -109,11 +159,11 @@ func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
 	if err := rg.state.SetState(ctx, p.ID, store.StateVoucherRequested); err != nil {
 		return nil, unavailable(err)
 	}
-	voucherCMS, err := rg.masa.RequestVoucher(ctx, masaURL, pledge.Manufacturer.MASA, ex.RegistrarRequest)
+	voucherCMS, err := rg.masa.RequestVoucher(ctx, masaURL, pr.pledge.Manufacturer.MASA, ex.RegistrarRequest)
 	if err != nil {
 		return nil, rg.recordMASAFailure(ctx, ex, err)
 	}
-	if err := checkVoucherFor(voucherCMS, pledge.Serial, checked.Request.Nonce); err != nil {
+	if err := checkVoucherFor(voucherCMS, pr.pledge.Serial, pr.checked.Request.Nonce); err != nil {
 		ex.Outcome, ex.Reason, ex.Voucher = store.OutcomeRejected, err.Error(), voucherCMS
 		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusBadGateway, "MASA returned an unusable voucher: " + err.Error()})
 	}
@@ -185,8 +235,12 @@ func (rg *Registrar) recordFailure(ctx context.Context, ex store.Exchange, answe
 	return answer
 }
 
-// recordMASAFailure maps a MASA failure to the pledge's answer: pending
-// and refusals are passed on, an unreachable MASA is a retryable 503.
+// recordMASAFailure maps a MASA failure to the pledge's answer (RFC 8995
+// 5.6): a pending decision is 202 with the MASA's Retry-After, a busy MASA
+// (503 with Retry-After) is 503 with it, a 4xx refusal keeps its status,
+// other answers are 502, and a MASA no attempt reached is 503 with the
+// configured Retry-After. A request the pledge abandoned (context
+// cancelled) is neither answered nor recorded.
 func (rg *Registrar) recordMASAFailure(ctx context.Context, ex store.Exchange, err error) error {
 	var me *masaError
 	switch {
