@@ -64,43 +64,68 @@ func ErrBadRequest(reason string) *Error {
 // section 3.3.2); 401 tells the client to come back with one.
 var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Reason: "client certificate required"}
 
-// writeError maps any error to its response, in one place: *Error keeps its
-// status, Retry-After and reason; everything else is a 500 with a generic body.
+// writeError maps any error to its response, in one place (answerOf).
 func writeError(w http.ResponseWriter, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		e = &Error{Status: http.StatusInternalServerError, Reason: "internal error", Err: err}
-	}
+	status, retryAfter, reason := answerOf(err)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if e.RetryAfter > 0 {
-		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	if retryAfter > 0 {
+		h.Set("Retry-After", FormatRetryAfter(retryAfter))
 	}
-	if e.Status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized {
 		// RFC 9110 section 11.6.1 requires a challenge with 401. EST
 		// authenticates with TLS client certificates (RFC 7030 3.3.2); the
 		// "TLS" scheme tells the client what to present.
 		h.Set("WWW-Authenticate", `TLS realm="est"`)
 	}
-	status := e.Status
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(reason + "\n"))
+}
+
+// answerOf is how err is answered. *Error keeps its status, Retry-After
+// and reason. Any other error with globalsign/est's method set,
+// StatusCode() and optionally RetryAfter() (the registrar's errors carry
+// it, so that pkg/enroll imports nothing of theirs), keeps its status and
+// Retry-After, with its text as the reason below 500 and the status text
+// from 500 on, so that an internal cause never reaches the client.
+// Everything else is a 500 with a generic body.
+func answerOf(err error) (status int, retryAfter time.Duration, reason string) {
+	var e *Error
+	var sc interface{ StatusCode() int }
+	switch {
+	case errors.As(err, &e):
+		status, retryAfter, reason = e.Status, e.RetryAfter, e.Reason
+	case errors.As(err, &sc) && sc.StatusCode() >= 200 && sc.StatusCode() <= 599:
+		status = sc.StatusCode()
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) {
+			retryAfter = ra.RetryAfter()
+		}
+		if status < 500 {
+			reason = err.Error()
+		}
+	default:
+		status, reason = http.StatusInternalServerError, "internal error"
+	}
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	w.WriteHeader(status)
-	reason := e.Reason
 	if reason == "" {
 		reason = http.StatusText(status)
 	}
-	_, _ = w.Write([]byte(reason + "\n"))
+	return status, retryAfter, reason
+}
+
+// FormatRetryAfter is the one Retry-After of device answers: delay-seconds
+// (RFC 9110 10.2.3), rounded up, at least 1.
+func FormatRetryAfter(d time.Duration) string {
+	secs := int64((d + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 // statusOf returns the HTTP status err maps to in writeError.
 func statusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) && e.Status != 0 {
-		return e.Status
-	}
-	return http.StatusInternalServerError
+	status, _, _ := answerOf(err)
+	return status
 }

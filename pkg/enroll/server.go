@@ -290,11 +290,10 @@ func (s *Server) writeDER(w http.ResponseWriter, r *http.Request, contentType st
 
 // fail logs and writes err.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, op Operation, err error) {
-	var e *Error
-	if errors.As(err, &e) && e.Status < 500 {
-		s.log.InfoContext(r.Context(), "est request refused", "op", op, "status", e.Status, "reason", e.Reason, "err", e.Err)
+	if status, _, reason := answerOf(err); status < 500 {
+		s.log.InfoContext(r.Context(), "est request refused", "op", op, "status", status, "reason", reason, "err", err)
 	} else {
-		s.log.ErrorContext(r.Context(), "est request failed", "op", op, "err", err)
+		s.log.ErrorContext(r.Context(), "est request failed", "op", op, "status", status, "err", err)
 	}
 	writeError(w, err)
 }
