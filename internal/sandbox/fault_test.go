@@ -10,7 +10,6 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
-	"github.com/landfall-io/landfall/internal/testpg"
 )
 
 // TestReplicaKilledUnderLoad kills one of the two replicas while devices
@@ -24,13 +23,10 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 
 func replicaKilledUnderLoad(t *testing.T, useNginx bool) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{})
 	var ngx *sandbox.Nginx
 	if useNginx {
+		var err error
 		if ngx, err = sandbox.StartNginx(ctx, d.Publics); err != nil {
 			t.Fatal(err)
 		}

@@ -18,11 +18,7 @@ func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 // mode, and directly over mutual TLS.
 func TestOnboardingThroughNginx(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{})
 	ngx, err := sandbox.StartNginx(ctx, d.Publics)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,6 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -24,7 +21,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
-	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
@@ -35,12 +32,7 @@ import (
 // X-Forwarded-For. Clients dial the balancer from their own loopback
 // addresses, so each is its own rate-limit key.
 func testSecurityATLS(t *testing.T) {
-	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{})
 	e := &atlsEnv{t: t, d: d}
 
 	t.Run("3/context-lifetime-is-its-own", e.contextLifetime)
@@ -240,17 +232,9 @@ func (e *atlsEnv) selfSignedStoresNothing(t *testing.T) {
 }
 
 func selfSigned(t *testing.T, cn string) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn, SerialNumber: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	c, key := testkit.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn, SerialNumber: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}, nil, nil)
+	return testkit.TLSCert(c, key)
 }
 
 // flood sends n copies of one ClientHello from ip, concurrently, and

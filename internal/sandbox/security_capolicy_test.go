@@ -3,9 +3,6 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,7 +18,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
-	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/enroll"
 )
 
@@ -169,26 +166,13 @@ func testSecurityCAPolicy(t *testing.T) {
 
 func startCAPolicy(t *testing.T) *sandbox.Deployment {
 	t.Helper()
-	d, err := sandbox.Start(context.Background(), sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	return d
+	return startDeployment(t, sandbox.Options{})
 }
 
 // newCSR makes a CSR for a fresh key with subject and extension requests.
 func newCSR(t *testing.T, subject pkix.Name, exts []pkix.Extension) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject, ExtraExtensions: exts}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
+	return testkit.CSR(t, testkit.Key(t), subject, exts...)
 }
 
 // postCSR sends csr to the EST operation at the first replica's direct

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,7 +11,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,7 +20,7 @@ import (
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/sandbox"
-	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -31,11 +29,7 @@ import (
 // (item 6) and one source of its serial number (item 7).
 func testSecurityEnrollment(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{})
 
 	// Lying about the voucher: the pledge reports status true for a
 	// voucher it never got, then asks for a certificate.
@@ -157,11 +151,7 @@ func testSecurityEnrollment(t *testing.T) {
 // own, whose manufacturer says commonName from the start.
 func commonNameSerials(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{})
 	m, err := d.Store.GetManufacturer(ctx, d.ManufacturerID)
 	if err != nil {
 		t.Fatal(err)
@@ -204,25 +194,7 @@ func commonNameSerials(t *testing.T) {
 // commonName alone.
 func cnOnlyIDevID(t *testing.T, d *sandbox.Deployment, serial string) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, err := voucher.MASAURLExtension(d.MASAServer.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: serial},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtraExtensions: []pkix.Extension{ext},
-	}, d.MASAKeys.CACert, key.Public(), d.MASAKeys.CAKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return leaf, key
+	return testkit.IDevID(t, pkix.Name{CommonName: serial}, d.MASAServer.URL, d.MASAKeys.CACert, d.MASAKeys.CAKey)
 }
 
 // directPledge speaks RFC 8995 to a replica's direct mutual-TLS listener
@@ -237,10 +209,7 @@ type directPledge struct {
 }
 
 func newDirectPledge(t *testing.T, d *sandbox.Deployment, idevid tls.Certificate, serial string) *directPledge {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.Key(t)
 	// RFC 8995 5.1: the pledge accepts the registrar provisionally.
 	tr := &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -357,63 +326,18 @@ func sellElsewhere(t *testing.T, d *sandbox.Deployment, serial string) {
 func subCADevice(t *testing.T, d *sandbox.Deployment, serial string) tls.Certificate {
 	t.Helper()
 	ctx := context.Background()
-	subKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	subTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: "Example Manufacturer Line 7 CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	subDER, err := x509.CreateCertificate(rand.Reader, subTmpl, d.MASAKeys.CACert, subKey.Public(), d.MASAKeys.CAKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := x509.ParseCertificate(subDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, err := voucher.MASAURLExtension(d.MASAServer.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano() + 1), Subject: pkix.Name{SerialNumber: serial, CommonName: serial},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtraExtensions: []pkix.Extension{ext},
-	}, sub, key.Public(), subKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
+	sub, subKey := testkit.Intermediate(t, "Example Manufacturer Line 7 CA", d.MASAKeys.CACert, d.MASAKeys.CAKey)
+	leaf, key := testkit.IDevID(t, pkix.Name{SerialNumber: serial, CommonName: serial}, d.MASAServer.URL, sub, subKey)
 	if _, err := d.MASA.ImportDevices(ctx, "json", fmt.Appendf(nil, `{"version":1,"devices":[{"serial-number":%q}]}`, serial), "factory"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.MASA.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{serial}}, d.OwnerID, "sales"); err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{leafDER, subDER}, PrivateKey: key, Leaf: leaf}
+	return testkit.TLSCert(leaf, key, sub)
 }
 
 func selfSignedCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, key
+	return testkit.CA(t, name)
 }

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -25,6 +22,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/voucher"
 	"github.com/landfall-io/landfall/pkg/voucher/vouchertest"
@@ -49,11 +47,7 @@ import (
 func testSecurityMASA(t *testing.T) {
 	ctx := context.Background()
 	masaDB := testpg.Database(t)
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: masaDB, RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{MASADatabaseURL: masaDB})
 	db, err := pgx.Connect(ctx, masaDB)
 	if err != nil {
 		t.Fatal(err)
@@ -215,21 +209,7 @@ func (e *masaEnv) post(t *testing.T, endpoint string, body []byte) masaAnswer {
 // snapshot digests every table of the MASA database.
 func (e *masaEnv) snapshot(t *testing.T) string {
 	t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"owners", "devices", "policies", "vouchers", "audit_events", "tokens"} {
-		var n int64
-		var digest *string
-		if err := e.db.QueryRow(context.Background(),
-			fmt.Sprintf(`SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM %s t`, table)).Scan(&n, &digest); err != nil {
-			t.Fatal(err)
-		}
-		d := ""
-		if digest != nil {
-			d = *digest
-		}
-		fmt.Fprintf(&b, "%s:%d:%s ", table, n, d)
-	}
-	return b.String()
+	return testkit.Snapshot(t, e.db, "owners", "devices", "policies", "vouchers", "audit_events", "tokens")
 }
 
 // wantVouchers checks the vouchers rows of the device.
@@ -249,15 +229,10 @@ func (e *masaEnv) wantVouchers(t *testing.T, idevid tls.Certificate, n int) {
 // serial-number the MASA never registered.
 func (e *masaEnv) unregisteredIDevID(t *testing.T, serial string) tls.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(e.now.UnixNano()),
-		Subject: pkix.Name{SerialNumber: serial}, NotBefore: e.now.Add(-time.Hour), NotAfter: e.now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature}, e.d.MASAKeys.CACert, key.Public(), e.d.MASAKeys.CAKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	leaf, key := testkit.Issue(t, &x509.Certificate{Subject: pkix.Name{SerialNumber: serial},
+		NotBefore: e.now.Add(-time.Hour), NotAfter: e.now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature}, e.d.MASAKeys.CACert, e.d.MASAKeys.CAKey)
+	return testkit.TLSCert(leaf, key)
 }
 
 // unsignedRequest is a voucher-request for the device in plain JSON.
@@ -333,25 +308,13 @@ type masaDomain struct {
 
 func masaNewDomain(t *testing.T, name string) masaDomain {
 	t.Helper()
-	now := time.Now()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " domain CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	raKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	raDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2),
-		Subject: pkix.Name{CommonName: "registrar." + name}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+	caTmpl := testkit.CATemplate(name + " domain CA")
+	caTmpl.SerialNumber = big.NewInt(1)
+	ca, caKey := testkit.Issue(t, caTmpl, nil, nil)
+	ra, raKey := testkit.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(2),
+		Subject:  pkix.Name{CommonName: "registrar." + name},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}}, ca, raKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ra, _ := x509.ParseCertificate(raDER)
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}}, ca, caKey)
 	return masaDomain{ca: ca, registrar: masaRegistrar{cert: ra, key: raKey, chain: []*x509.Certificate{ca}}}
 }
 
@@ -359,15 +322,7 @@ func masaNewDomain(t *testing.T, name string) masaDomain {
 // id-kp-cmcRA: anyone can make one.
 func masaSelfSignedRA(t *testing.T, cn string) masaRegistrar {
 	t.Helper()
-	now := time.Now()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: cn},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
+	c, key := testkit.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: cn},
+		KeyUsage: x509.KeyUsageDigitalSignature, UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}}, nil, nil)
 	return masaRegistrar{cert: c, key: key}
 }

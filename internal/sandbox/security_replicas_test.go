@@ -16,7 +16,6 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/sandbox"
-	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 )
@@ -26,11 +25,7 @@ import (
 // endpoints (item 12).
 func testSecurityReplicas(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDeployment(t, sandbox.Options{})
 	internalURL := func(t *testing.T, id string) string {
 		var u string
 		if err := d.Pool().QueryRow(ctx, `SELECT internal_url FROM replicas WHERE id = $1`, id).Scan(&u); err != nil {
