@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
@@ -22,7 +23,7 @@ func (rg *Registrar) newEST(ca enroll.CA) (*enroll.Server, error) {
 		enroll.WithPolicy(rg.enrollPolicy),
 		enroll.WithNamePolicy(rg.ldevidNames),
 		enroll.WithCSRPolicy(&rg.cfg.CSRPolicy),
-		enroll.WithLogger(rg.log),
+		enroll.WithLogger(slog.New(requestIDHandler{rg.log.Handler()})),
 	)
 }
 
@@ -53,7 +54,7 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 		}
 		p, err := rg.state.GetPledge(ctx, id)
 		if err != nil {
-			return estError(unavailable(err))
+			return unavailable(err)
 		}
 		if p.Decision == store.DecisionDenied {
 			return enroll.ErrForbidden("pledge denied by the registrar's operator")
@@ -90,7 +91,7 @@ func (rg *Registrar) checkVoucherObtained(ctx context.Context, en *enrollee) err
 		return enroll.ErrForbidden("no voucher was obtained for this pledge: request a voucher first")
 	}
 	if err != nil {
-		return estError(unavailable(err))
+		return unavailable(err)
 	}
 	if ex.Outcome != store.OutcomeIssued {
 		return enroll.ErrForbidden(fmt.Sprintf("no voucher was obtained for this pledge: its latest voucher request ended %q", ex.Outcome))
@@ -109,14 +110,14 @@ func (rg *Registrar) checkVoucherObtained(ctx context.Context, en *enrollee) err
 func (rg *Registrar) enrollee(ctx context.Context, chain []*x509.Certificate) (*enrollee, error) {
 	id, err := rg.identifyChain(ctx, chain)
 	if err != nil {
-		return nil, estError(err)
+		return nil, err
 	}
 	p, err := rg.state.FindPledge(ctx, id.Manufacturer.ID, id.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, enroll.ErrForbidden("unknown pledge: request a voucher first")
 	}
 	if err != nil {
-		return nil, estError(unavailable(err))
+		return nil, unavailable(err)
 	}
 	return &enrollee{identity: id, record: p}, nil
 }
@@ -129,25 +130,9 @@ func (rg *Registrar) pledgeOfCertificate(ctx context.Context, c *x509.Certificat
 		return 0, enroll.ErrForbidden("certificate was not issued by this registrar")
 	}
 	if err != nil {
-		return 0, estError(unavailable(err))
+		return 0, unavailable(err)
 	}
 	return id, nil
-}
-
-// estError gives a registrar error the form pkg/enroll answers with: its
-// status, reason and Retry-After.
-func estError(err error) error {
-	var he *httpError
-	var pe *pendingError
-	switch {
-	case errors.As(err, &he):
-		return &enroll.Error{Status: he.status, Reason: he.reason, Err: err}
-	case errors.As(err, &pe):
-		return &enroll.Error{Status: pe.status, Reason: pe.reason, RetryAfter: pe.retryAfter, Err: err}
-	case errors.Is(err, store.ErrUnavailable):
-		return &enroll.Error{Status: http.StatusServiceUnavailable, Reason: "registrar database unavailable", RetryAfter: storeRetryAfter, Err: err}
-	}
-	return err
 }
 
 // estPeer hands the ATLS inner session's identity to pkg/enroll, and asks

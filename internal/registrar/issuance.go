@@ -92,7 +92,7 @@ func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Oper
 	if err != nil {
 		c.rg.log.ErrorContext(ctx, "certificate issued but not recorded: withheld from the pledge",
 			"pledge", pledgeID, "serial", fmt.Sprintf("%x", cert.SerialNumber), "err", err)
-		return estError(unavailable(err))
+		return unavailable(err)
 	}
 	c.rg.metrics.issued.WithLabelValues(string(op)).Inc()
 	return nil
@@ -105,7 +105,7 @@ func (c *recordingCA) issuedFor(ctx context.Context, pledgeID int64, req *enroll
 	csr := req.CSR
 	certs, err := c.rg.state.ListCertificates(ctx, pledgeID)
 	if err != nil {
-		return nil, estError(unavailable(err))
+		return nil, unavailable(err)
 	}
 	want, err := x509.MarshalPKIXPublicKey(csr.PublicKey)
 	if err != nil {

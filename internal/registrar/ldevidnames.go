@@ -27,7 +27,7 @@ func (rg *Registrar) ldevidNames(ctx context.Context, req *enroll.AuthzRequest) 
 	}
 	id, err := rg.identifyChain(ctx, req.Peer.Chain)
 	if err != nil {
-		return nil, estError(err)
+		return nil, err
 	}
 	return enroll.NamesForSerial(id.Serial, id.Manufacturer.NameTemplates...)
 }
@@ -40,7 +40,7 @@ func (rg *Registrar) renewalNames(ctx context.Context, req *enroll.AuthzRequest)
 	}
 	p, err := rg.state.GetPledge(ctx, pledgeID)
 	if err != nil {
-		return nil, estError(unavailable(err))
+		return nil, unavailable(err)
 	}
 	anchor, err := rg.manufacturerByID(ctx, p.ManufacturerID)
 	if err != nil {
@@ -54,7 +54,7 @@ func (rg *Registrar) renewalNames(ctx context.Context, req *enroll.AuthzRequest)
 func (rg *Registrar) manufacturerByID(ctx context.Context, id int64) (*store.Anchor, error) {
 	anchors, err := rg.anchors.list(ctx, rg.store, rg.now())
 	if err != nil {
-		return nil, estError(unavailable(err))
+		return nil, unavailable(err)
 	}
 	for i := range anchors {
 		if anchors[i].ID == id {

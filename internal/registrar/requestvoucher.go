@@ -32,7 +32,7 @@ const (
 func (rg *Registrar) requestVoucher(w http.ResponseWriter, r *http.Request) {
 	voucherCMS, err := rg.obtainVoucher(r)
 	if err != nil {
-		writeError(w, err)
+		rg.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", MediaVoucherCMS)

@@ -299,4 +299,3 @@ func signedTestVoucher(t *testing.T, serial, nonce string) []byte {
 	}
 	return cms
 }
-

@@ -71,35 +71,35 @@ func (rg *Registrar) enrollStatus(w http.ResponseWriter, r *http.Request) {
 
 func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind string, ok, failed store.State) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		writeError(w, &httpError{http.StatusUnsupportedMediaType, "status reports are application/json"})
+		rg.fail(w, r, &httpError{http.StatusUnsupportedMediaType, "status reports are application/json"})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTelemetrySize))
 	if err != nil {
-		writeError(w, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("status report over %d bytes", maxTelemetrySize)})
+		rg.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("status report over %d bytes", maxTelemetrySize)})
 		return
 	}
 	report, canonical, err := parseStatusReport(body)
 	if err != nil {
-		writeError(w, &httpError{http.StatusBadRequest, err.Error()})
+		rg.fail(w, r, &httpError{http.StatusBadRequest, err.Error()})
 		return
 	}
 	pledge, err := rg.identify(r)
 	if err != nil {
-		writeError(w, err)
+		rg.fail(w, r, err)
 		return
 	}
 	p, err := rg.state.FindPledge(r.Context(), pledge.Manufacturer.ID, pledge.Serial)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, &httpError{http.StatusNotFound, "no voucher exchange with this pledge"})
+		rg.fail(w, r, &httpError{http.StatusNotFound, "no voucher exchange with this pledge"})
 		return
 	}
 	if err != nil {
-		writeError(w, unavailable(err))
+		rg.fail(w, r, unavailable(err))
 		return
 	}
 	if err := rg.state.RecordTelemetry(r.Context(), p.ID, kind, report.Status, report.Reason, canonical); err != nil {
-		writeError(w, unavailable(err))
+		rg.fail(w, r, unavailable(err))
 		return
 	}
 	// A report is telemetry (RFC 8995 5.7, 5.9.4), never an authorization:
@@ -112,7 +112,7 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 	}
 	if reportMoves(kind, p.State) {
 		if err := rg.state.SetState(r.Context(), p.ID, next); err != nil {
-			writeError(w, unavailable(err))
+			rg.fail(w, r, unavailable(err))
 			return
 		}
 	}
