@@ -3,27 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
-
-func writePEM(t *testing.T, path, typ string, ders ...[]byte) {
-	var b []byte
-	for _, d := range ders {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: d})...)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestLoadCommand runs a --sandbox load, then a --handshake-only one.
 func TestLoadCommand(t *testing.T) {
@@ -54,10 +44,10 @@ func TestLoadAgainstADeployment(t *testing.T) {
 	}
 	defer d.Close()
 	dir := t.TempDir()
-	writePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
-	writePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
-	writePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
-	writePEM(t, filepath.Join(dir, "owner.crt"), "CERTIFICATE", d.State.DomainRoot.Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "owner.crt"), "CERTIFICATE", d.State.DomainRoot.Raw)
 	var out bytes.Buffer
 	err = run(ctx, []string{"--devices", "8", "--concurrency", "4", "--mode", "atls-oscore", "--progress=false",
 		"--registrar-url", d.LB.URL, "--outer-ca", filepath.Join(dir, "lb.crt"),

@@ -93,15 +93,7 @@ func TestDatabaseOutage(t *testing.T) {
 		return resp
 	}
 
-	if err := cluster.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			cluster.Start(context.Background())
-		}
-	})
+	restart := testkit.StopPostgreSQL(t, cluster)
 	for name, call := range map[string]func() *http.Response{"requestvoucher": requestVoucher, "admin devices": listDevices} {
 		resp := call()
 		b, _ := io.ReadAll(resp.Body)
@@ -110,10 +102,7 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("%s with the database down: %d, Retry-After %q: %s", name, resp.StatusCode, resp.Header.Get("Retry-After"), b)
 		}
 	}
-	if err := cluster.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
+	restart()
 	resp := requestVoucher()
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

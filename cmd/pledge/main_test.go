@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"io"
 	"os"
 	"os/exec"
@@ -13,20 +12,11 @@ import (
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
-
-func writePEM(t *testing.T, path, typ string, ders ...[]byte) {
-	var b []byte
-	for _, d := range ders {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: d})...)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestOnboardCommand runs `pledge onboard` with an IDevID on disk against a
 // sandbox deployment through its load balancer, and checks the files it
@@ -44,11 +34,11 @@ func TestOnboardCommand(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(idevid.PrivateKey)
-	writePEM(t, filepath.Join(dir, "idevid.crt"), "CERTIFICATE", idevid.Certificate...)
-	writePEM(t, filepath.Join(dir, "idevid.key"), "PRIVATE KEY", keyDER)
-	writePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
-	writePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
-	writePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "idevid.crt"), "CERTIFICATE", idevid.Certificate...)
+	testkit.WritePEM(t, filepath.Join(dir, "idevid.key"), "PRIVATE KEY", keyDER)
+	testkit.WritePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
+	testkit.WritePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
 	out := filepath.Join(dir, "out")
 	args := []string{"onboard", "--registrar-url", d.LB.URL, "--mode", "atls-cose",
 		"--idevid-cert", filepath.Join(dir, "idevid.crt"), "--idevid-key", filepath.Join(dir, "idevid.key"),

@@ -69,11 +69,7 @@ func (e *atlsEnv) url() string { return e.d.LB.URL + atls.DefaultPath }
 // count is the number of rows of table (of the registrar database).
 func (e *atlsEnv) count(t *testing.T, table string) int {
 	t.Helper()
-	var n int
-	if err := e.d.Pool().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testkit.Count(t, e.d.Pool(), table)
 }
 
 // post sends body to the ATLS resource through hc.
@@ -141,11 +137,12 @@ func (e *atlsEnv) pledgeClient() *atls.Client {
 	return &atls.Client{URL: e.url(), HTTP: e.from("127.0.0.5"), Protocols: []string{atls.ProtoOSCORE}, Provisional: true}
 }
 
-// contextLifetime: the stored context lives Lifetimes.Context (24 h,
-// profile 1.9), not the 30 s of the handshake session that exported it.
-func (e *atlsEnv) contextLifetime(t *testing.T) {
+// deviceSession is an ATLS session of a new device serial, sold to the
+// deployment's domain, through the balancer.
+func (e *atlsEnv) deviceSession(t *testing.T, serial string) *atls.ClientSession {
+	t.Helper()
 	ctx := context.Background()
-	idevid, err := e.d.NewDevice(ctx, "ATLS-LIFE-1", true)
+	idevid, err := e.d.NewDevice(ctx, serial, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,9 +152,17 @@ func (e *atlsEnv) contextLifetime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sess
+}
+
+// contextLifetime: the stored context lives Lifetimes.Context (24 h,
+// profile 1.9), not the 30 s of the handshake session that exported it.
+func (e *atlsEnv) contextLifetime(t *testing.T) {
+	ctx := context.Background()
+	sess := e.deviceSession(t, "ATLS-LIFE-1")
 	defer sess.Close(ctx)
 	var life, reserved time.Duration
-	err = e.d.Pool().QueryRow(ctx, `SELECT c.expires_at - c.created_at, r.expires_at - c.created_at
+	err := e.d.Pool().QueryRow(ctx, `SELECT c.expires_at - c.created_at, r.expires_at - c.created_at
 		FROM atls_contexts c JOIN atls_cids r ON r.cid = c.recipient_id WHERE c.recipient_id = $1`,
 		sess.Exported().SenderID).Scan(&life, &reserved)
 	if err != nil {
@@ -377,16 +382,7 @@ func (e *atlsEnv) alertThen404(t *testing.T) {
 // one genuine request left it.
 func (e *atlsEnv) replayWhileCached(t *testing.T) {
 	ctx := context.Background()
-	idevid, err := e.d.NewDevice(ctx, "ATLS-REPLAY-1", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := e.pledgeClient()
-	c.TLS = &tls.Config{Certificates: []tls.Certificate{idevid}}
-	sess, err := c.Handshake(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := e.deviceSession(t, "ATLS-REPLAY-1")
 	defer sess.Close(ctx)
 	octx, err := oscore.NewContext(sess.Exported().Params())
 	if err != nil {

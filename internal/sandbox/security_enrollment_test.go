@@ -62,11 +62,7 @@ func testSecurityEnrollment(t *testing.T) {
 	}
 
 	t.Run("1/enroll-without-any-voucher-request", func(t *testing.T) {
-		idevid, err := d.NewDevice(ctx, "LIE-NOREQUEST", true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := newDirectPledge(t, d, idevid, "LIE-NOREQUEST")
+		p := newSoldDirectPledge(t, d, "LIE-NOREQUEST")
 		if status, _ := p.report("voucher_status", true); status != http.StatusNotFound {
 			t.Fatalf("voucher_status of an unknown pledge: %d", status)
 		}
@@ -80,11 +76,7 @@ func testSecurityEnrollment(t *testing.T) {
 	})
 
 	t.Run("1/voucher-issued-but-never-accepted", func(t *testing.T) {
-		idevid, err := d.NewDevice(ctx, "LIE-UNACCEPTED", true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := newDirectPledge(t, d, idevid, "LIE-UNACCEPTED")
+		p := newSoldDirectPledge(t, d, "LIE-UNACCEPTED")
 		if status, reason := p.requestVoucher(); status != http.StatusOK {
 			t.Fatalf("requestvoucher: %d %s", status, reason)
 		}
@@ -109,11 +101,7 @@ func testSecurityEnrollment(t *testing.T) {
 	t.Run("1/voucher-then-resold-elsewhere", func(t *testing.T) {
 		// A voucher obtained once does not outlive a later refusal: the
 		// device was sold on, its new MASA answer refuses this domain.
-		idevid, err := d.NewDevice(ctx, "LIE-RESOLD", true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := newDirectPledge(t, d, idevid, "LIE-RESOLD")
+		p := newSoldDirectPledge(t, d, "LIE-RESOLD")
 		if status, reason := p.requestVoucher(); status != http.StatusOK {
 			t.Fatalf("requestvoucher: %d %s", status, reason)
 		}
@@ -206,6 +194,17 @@ type directPledge struct {
 	idevid tls.Certificate
 	serial string
 	key    *ecdsa.PrivateKey
+}
+
+// newSoldDirectPledge is a directPledge of a new device serial, sold to the
+// deployment's domain.
+func newSoldDirectPledge(t *testing.T, d *sandbox.Deployment, serial string) *directPledge {
+	t.Helper()
+	idevid, err := d.NewDevice(context.Background(), serial, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newDirectPledge(t, d, idevid, serial)
 }
 
 func newDirectPledge(t *testing.T, d *sandbox.Deployment, idevid tls.Certificate, serial string) *directPledge {

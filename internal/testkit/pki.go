@@ -3,9 +3,7 @@ package testkit
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
@@ -15,16 +13,6 @@ import (
 
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
-
-// Key returns a fresh ECDSA P-256 key.
-func Key(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 var serials atomic.Int64
 
@@ -117,15 +105,6 @@ func SelfSignedCA(t testing.TB, cn string, now time.Time) []byte {
 	return c.Raw
 }
 
-// TLSCert is cert and key (and the chain after cert) as a tls.Certificate.
-func TLSCert(cert *x509.Certificate, key crypto.Signer, chain ...*x509.Certificate) tls.Certificate {
-	tc := tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
-	for _, c := range chain {
-		tc.Certificate = append(tc.Certificate, c.Raw)
-	}
-	return tc
-}
-
 // CSR is a PKCS#10 request (RFC 2986) with subject and extension requests
 // signed by key.
 func CSR(t testing.TB, key crypto.Signer, subject pkix.Name, exts ...pkix.Extension) []byte {
@@ -135,13 +114,4 @@ func CSR(t testing.TB, key crypto.Signer, subject pkix.Name, exts ...pkix.Extens
 		t.Fatal(err)
 	}
 	return der
-}
-
-// CertPool is a pool of certs.
-func CertPool(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
 }

@@ -69,6 +69,29 @@ func Snapshot(t testing.TB, db Querier, tables ...string) string {
 	return b.String()
 }
 
+// StopPostgreSQL stops cluster for a fault test and returns the function
+// that starts it again; if the test ends first, a cleanup starts it, so
+// the tests after it find the shared cluster running.
+func StopPostgreSQL(t testing.TB, cluster *testpg.Cluster) (restart func()) {
+	t.Helper()
+	if err := cluster.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			cluster.Start(context.Background())
+		}
+	})
+	return func() {
+		t.Helper()
+		if err := cluster.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		restarted = true
+	}
+}
+
 // FreeAddr is a loopback TCP address that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
