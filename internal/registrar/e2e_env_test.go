@@ -3,6 +3,7 @@ package registrar_test
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ type env struct {
 
 type envOptions struct {
 	approval string
+	logger   *slog.Logger // nil: discarded
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -33,6 +35,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		RegistrarDatabaseURL: testpg.Database(t),
 		Approval:             o.approval,
 		Manufacturer:         "Test Manufacturer",
+		Logger:               o.logger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net/http"
 	"testing"
 
@@ -18,7 +19,8 @@ import (
 // same deployment (no process restarted) onboards them, and nothing
 // recorded before the outage is lost.
 func TestDatabaseRestart(t *testing.T) {
-	e := newEnv(t, envOptions{approval: registrar.ApprovalAuto})
+	logs := newLogCapture()
+	e := newEnv(t, envOptions{approval: registrar.ApprovalAuto, logger: slog.New(logs)})
 	cluster := testpg.SharedCluster(t)
 	ctx := context.Background()
 	before := e.newDevice("PG-BEFORE", true)
@@ -29,6 +31,7 @@ func TestDatabaseRestart(t *testing.T) {
 	for _, mode := range pledge.Modes {
 		idevids[mode] = e.newDevice("PG-"+mode, true)
 	}
+	direct := e.newDevice("PG-DIRECT-RAW", true)
 	if err := cluster.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +41,8 @@ func TestDatabaseRestart(t *testing.T) {
 			cluster.Start(context.Background())
 		}
 	})
+	deviceRequestsDuringOutage(t, e, logs, "PG-DIRECT-RAW", direct)
+	handshakes503 := 0
 	for _, mode := range pledge.Modes {
 		cfg := e.pledgeConfig(mode, idevids[mode])
 		cfg.MaxRetries = 1
@@ -45,11 +50,26 @@ func TestDatabaseRestart(t *testing.T) {
 		var pe *pledge.Error
 		var se *atls.StatusError
 		switch {
+		case errors.As(err, &se):
+			// The ATLS layer answered: a flight forwarded to the
+			// session's owner, which the registry cannot resolve.
+			if se.StatusCode != http.StatusServiceUnavailable || se.RetryAfter <= 0 {
+				t.Fatalf("%s: ATLS answered %d Retry-After %v with the database down, want 503 with Retry-After", mode, se.StatusCode, se.RetryAfter)
+			}
+			handshakes503++
 		case errors.As(err, &pe) && pe.Status == http.StatusServiceUnavailable && pe.Retryable:
-		case errors.As(err, &se) && se.StatusCode == http.StatusServiceUnavailable && se.RetryAfter > 0:
 		default:
 			t.Fatalf("%s with the database down: %v", mode, err)
 		}
+	}
+	// The load balancer alternates between the replicas, so every ATLS
+	// handshake (two flights at least) reaches the replica that does not
+	// own its session.
+	if handshakes503 != len(pledge.Modes)-1 {
+		t.Errorf("%d ATLS handshakes answered 503, want every ATLS mode's", handshakes503)
+	}
+	if rec := logs.find(map[string]string{"msg": "ATLS session owner unresolved", "err": "replica: resolve"}); rec == nil || rec["request_id"] == "" {
+		t.Errorf("the cause of the ATLS 503s is not logged with a request id: %v", rec)
 	}
 	if err := cluster.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/requestid"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"
@@ -270,11 +271,15 @@ func (rg *Registrar) deviceRoutes() http.Handler {
 
 // resolveReplica finds another replica's internal listener for the ATLS
 // forwarder: a replica missing from the registry is gone (its sessions are
-// lost, 404); a registry that cannot be read is a passing failure (503).
+// lost, 404); a registry that cannot be read is a passing failure (503,
+// its cause logged with the request id).
 func (rg *Registrar) resolveReplica(ctx context.Context, id string) (*url.URL, error) {
 	u, err := rg.replicas.Resolve(ctx, id)
-	if errors.Is(err, replica.ErrUnknown) {
+	switch {
+	case errors.Is(err, replica.ErrUnknown):
 		return nil, fmt.Errorf("%w: %v", atls.ErrUnknownOwner, err)
+	case err != nil:
+		rg.log.ErrorContext(ctx, "ATLS session owner unresolved", "request_id", requestid.From(ctx), "owner", id, "err", err)
 	}
 	return u, err
 }
@@ -283,10 +288,10 @@ func (rg *Registrar) resolveReplica(ctx context.Context, id string) (*url.URL, e
 func (rg *Registrar) DeviceHandler() http.Handler { return rg.device }
 
 // PublicHandler serves the listener behind the load balancer: the ATLS
-// resource.
+// resource, each outer request with its request id (internal/requestid).
 func (rg *Registrar) PublicHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(rg.cfg.ATLSPath, rg.atls)
+	mux.Handle(rg.cfg.ATLSPath, requestid.Middleware(rg.atls))
 	return mux
 }
 
