@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/internal/testpg"
 )
 
@@ -38,18 +38,14 @@ func TestLoadCommand(t *testing.T) {
 // deployment the command did not start.
 func TestLoadAgainstADeployment(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testdeploy.Start(t)
 	dir := t.TempDir()
 	testkit.WritePEM(t, filepath.Join(dir, "anchor.crt"), "CERTIFICATE", d.MASAKeys.CACert.Raw)
 	testkit.WritePEM(t, filepath.Join(dir, "masa.crt"), "CERTIFICATE", d.MASAKeys.SignerCert.Raw)
 	testkit.WritePEM(t, filepath.Join(dir, "lb.crt"), "CERTIFICATE", d.LB.Certificate().Raw)
 	testkit.WritePEM(t, filepath.Join(dir, "owner.crt"), "CERTIFICATE", d.State.DomainRoot.Raw)
 	var out bytes.Buffer
-	err = run(ctx, []string{"--devices", "8", "--concurrency", "4", "--mode", "atls-oscore", "--progress=false",
+	err := run(ctx, []string{"--devices", "8", "--concurrency", "4", "--mode", "atls-oscore", "--progress=false",
 		"--registrar-url", d.LB.URL, "--outer-ca", filepath.Join(dir, "lb.crt"),
 		"--manufacturer-anchor", filepath.Join(dir, "anchor.crt"), "--masa-cert", filepath.Join(dir, "masa.crt"),
 		"--masa-admin-url", d.MASAAdmin.URL, "--factory-token", d.FactoryToken, "--sales-token", d.SalesToken,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"reflect"
 	"testing"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/sandbox"
-	"github.com/landfall-io/landfall/internal/testpg"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 )
 
 // TestSandboxRunsServeDefaults: the MASA the sandbox (and so the end-to-end
@@ -19,13 +18,7 @@ import (
 // are the sandbox's for both, so that they compare too. A field added to
 // masa.Config is compared without changing this test.
 func TestSandboxRunsServeDefaults(t *testing.T) {
-	d, err := sandbox.Start(context.Background(), sandbox.Options{
-		MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t), Replicas: 1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testdeploy.StartWith(t, sandbox.Options{Replicas: 1})
 	fs, o := serveFlags(io.Discard)
 	if err := parse(fs, nil, func(string) string { return "" }); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/internal/testpg"
 )
 
@@ -23,11 +23,7 @@ func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 // writes; a wrong manufacturer anchor makes it fail with a reason.
 func TestOnboardCommand(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{MASADatabaseURL: testpg.Database(t), RegistrarDatabaseURL: testpg.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testdeploy.Start(t)
 	idevid, err := d.NewDevice(ctx, "CLI-0001", true)
 	if err != nil {
 		t.Fatal(err)

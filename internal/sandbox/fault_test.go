@@ -10,6 +10,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 )
 
 // TestReplicaKilledUnderLoad kills one of the two replicas while devices
@@ -23,7 +24,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 
 func replicaKilledUnderLoad(t *testing.T, useNginx bool) {
 	ctx := context.Background()
-	d := startDeployment(t, sandbox.Options{})
+	d := testdeploy.Start(t)
 	var ngx *sandbox.Nginx
 	if useNginx {
 		var err error

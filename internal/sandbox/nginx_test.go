@@ -8,6 +8,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/internal/testpg"
 )
 
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 // mode, and directly over mutual TLS.
 func TestOnboardingThroughNginx(t *testing.T) {
 	ctx := context.Background()
-	d := startDeployment(t, sandbox.Options{})
+	d := testdeploy.Start(t)
 	ngx, err := sandbox.StartNginx(ctx, d.Publics)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
@@ -32,7 +33,7 @@ import (
 // X-Forwarded-For. Clients dial the balancer from their own loopback
 // addresses, so each is its own rate-limit key.
 func testSecurityATLS(t *testing.T) {
-	d := startDeployment(t, sandbox.Options{})
+	d := testdeploy.Start(t)
 	e := &atlsEnv{t: t, d: d}
 
 	t.Run("3/context-lifetime-is-its-own", e.contextLifetime)

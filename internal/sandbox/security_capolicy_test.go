@@ -19,6 +19,7 @@ import (
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/pkg/enroll"
 )
 
@@ -166,7 +167,7 @@ func testSecurityCAPolicy(t *testing.T) {
 
 func startCAPolicy(t *testing.T) *sandbox.Deployment {
 	t.Helper()
-	return startDeployment(t, sandbox.Options{})
+	return testdeploy.Start(t)
 }
 
 // newCSR makes a CSR for a fresh key with subject and extension requests.

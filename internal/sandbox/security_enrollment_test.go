@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,6 +20,7 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -29,7 +29,7 @@ import (
 // (item 6) and one source of its serial number (item 7).
 func testSecurityEnrollment(t *testing.T) {
 	ctx := context.Background()
-	d := startDeployment(t, sandbox.Options{})
+	d := testdeploy.Start(t)
 
 	// Lying about the voucher: the pledge reports status true for a
 	// voucher it never got, then asks for a certificate.
@@ -139,7 +139,7 @@ func testSecurityEnrollment(t *testing.T) {
 // own, whose manufacturer says commonName from the start.
 func commonNameSerials(t *testing.T) {
 	ctx := context.Background()
-	d := startDeployment(t, sandbox.Options{})
+	d := testdeploy.Start(t)
 	m, err := d.Store.GetManufacturer(ctx, d.ManufacturerID)
 	if err != nil {
 		t.Fatal(err)
@@ -271,10 +271,7 @@ func (p *directPledge) report(endpoint string, status bool) (int, string) {
 // pledge's serial number.
 func (p *directPledge) enroll() (int, string) {
 	p.t.Helper()
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: p.serial, CommonName: p.serial}}, p.key)
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	csr := testkit.CSR(p.t, p.key, pkix.Name{SerialNumber: p.serial, CommonName: p.serial})
 	resp, reason := p.post("/.well-known/est/simpleenroll", "application/pkcs10", []byte(base64.StdEncoding.EncodeToString(csr)))
 	return resp.StatusCode, reason
 }
@@ -307,7 +304,7 @@ func wantPledge(t *testing.T, d *sandbox.Deployment, serial string, state store.
 func sellElsewhere(t *testing.T, d *sandbox.Deployment, serial string) {
 	t.Helper()
 	ctx := context.Background()
-	ca, _ := selfSignedCA(t, "other.example Root CA")
+	ca, _ := testkit.CA(t, "other.example Root CA")
 	name := "other-" + strings.ToLower(serial)
 	owner, err := d.MASA.CreateOwner(ctx, name, ca.Raw, "test")
 	if err != nil {
@@ -334,9 +331,4 @@ func subCADevice(t *testing.T, d *sandbox.Deployment, serial string) tls.Certifi
 		t.Fatal(err)
 	}
 	return testkit.TLSCert(leaf, key, sub)
-}
-
-func selfSignedCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	return testkit.CA(t, name)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/voucher"
 	"github.com/landfall-io/landfall/pkg/voucher/vouchertest"
@@ -47,7 +48,7 @@ import (
 func testSecurityMASA(t *testing.T) {
 	ctx := context.Background()
 	masaDB := testpg.Database(t)
-	d := startDeployment(t, sandbox.Options{MASADatabaseURL: masaDB})
+	d := testdeploy.StartWith(t, sandbox.Options{MASADatabaseURL: masaDB})
 	db, err := pgx.Connect(ctx, masaDB)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/internal/registrar/store"
-	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 )
@@ -25,7 +25,7 @@ import (
 // endpoints (item 12).
 func testSecurityReplicas(t *testing.T) {
 	ctx := context.Background()
-	d := startDeployment(t, sandbox.Options{})
+	d := testdeploy.Start(t)
 	internalURL := func(t *testing.T, id string) string {
 		var u string
 		if err := d.Pool().QueryRow(ctx, `SELECT internal_url FROM replicas WHERE id = $1`, id).Scan(&u); err != nil {
