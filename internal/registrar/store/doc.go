@@ -3,7 +3,7 @@
 // operator's decisions about them, every voucher exchange, telemetry
 // report and issued certificate, the admin API's bearer tokens and the
 // audit trail, plus a read-only view of the replicas and ATLS contexts
-// that the cluster packages (internal/replica, internal/ctxstore) write.
+// that the cluster packages (internal/registrar/replica, internal/registrar/ctxstore) write.
 //
 // The schema is migrations/registrar; this package does not migrate.
 // Methods are grouped in files by table. Every method that changes what

@@ -21,7 +21,7 @@ type Context struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 }
 
-// Replica is one row of the replica registry (internal/replica).
+// Replica is one row of the replica registry (internal/registrar/replica).
 type Replica struct {
 	ID          string    `json:"id"`
 	InternalURL string    `json:"internal_url"`
