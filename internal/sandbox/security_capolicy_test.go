@@ -8,7 +8,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -186,16 +185,13 @@ func postCSR(t *testing.T, d *sandbox.Deployment, client tls.Certificate, op str
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: roots, Certificates: []tls.Certificate{client}, ServerName: u.Hostname(), MinVersion: tls.VersionTLS13}}}
 	defer hc.CloseIdleConnections()
-	resp, err := hc.Post(d.Direct[0].URL+enroll.DefaultPathPrefix+"/"+op, enroll.MediaTypePKCS10,
+	req, err := http.NewRequest(http.MethodPost, d.Direct[0].URL+enroll.DefaultPathPrefix+"/"+op,
 		strings.NewReader(base64.StdEncoding.EncodeToString(csr)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req.Header.Set("Content-Type", enroll.MediaTypePKCS10)
+	resp, b := testkit.Do(t, hc, req)
 	return resp.StatusCode, string(b)
 }
 

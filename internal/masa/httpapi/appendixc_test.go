@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 // registerAppendixC registers the Appendix C device with its IDevID and
@@ -44,16 +44,7 @@ func postCMS(t testing.TB, c *http.Client, url string, body []byte, accept strin
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return testkit.Do(t, c, req)
 }
 
 // TestAppendixCBeforeRegistration: the same request is refused with the
