@@ -44,8 +44,9 @@ type Config struct {
 	ATLSPath string
 	// Approval is ApprovalAuto, ApprovalAllowList or ApprovalManual.
 	Approval string
-	// MASA sends voucher-requests; MASARetryAfter is what a pledge is told
-	// when the MASA cannot be reached.
+	// MASA configures the MASAClient that is the VoucherSource when none
+	// is given; MASARetryAfter is what a pledge is told when the MASA
+	// cannot be reached.
 	MASA           MASAClient
 	MASARetryAfter time.Duration
 	// CSRPolicy is what EST requires of CSRs. RequireSerialNumber is always
