@@ -95,9 +95,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	raNoCmcRA := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "not a registrar"}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &p.a.ca)
 	raExpired := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "expired registrar"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidCmcRA}, NotBefore: testNow.Add(-48 * time.Hour), NotAfter: testNow.Add(-time.Hour)}, &p.a.ca)
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}, NotBefore: testNow.Add(-48 * time.Hour), NotAfter: testNow.Add(-time.Hour)}, &p.a.ca)
 	raFuture := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "future registrar"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidCmcRA}, NotBefore: testNow.Add(time.Hour), NotAfter: testNow.Add(48 * time.Hour)}, &p.a.ca)
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}, NotBefore: testNow.Add(time.Hour), NotAfter: testNow.Add(48 * time.Hour)}, &p.a.ca)
 
 	good := forDomain(owned, p.a, "nonce-1").build(t)
 	tampered := bytes.Replace(good, []byte("nonce-1"), []byte("nonce-2"), 1)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // answer is everything a caller sees of a device-side response but the
@@ -74,7 +75,7 @@ func TestNoEnumeration(t *testing.T) {
 		t.Fatal(err)
 	}
 	selfSigned := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "registrar.example.net"}, IsCA: true, BasicConstraintsValid: true,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidCmcRA}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}, nil)
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}, nil)
 
 	type probe struct {
 		name   string

@@ -17,8 +17,6 @@ import (
 	"github.com/landfall-io/landfall/pkg/voucher/vouchertest"
 )
 
-var oidCmcRA = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
-
 // testNow is the clock of the generated-PKI tests: the real time, because
 // pkg/voucher's CMS signer stamps signing-time from the real clock and
 // verification checks it against the signer's validity.
@@ -62,7 +60,7 @@ type domain struct {
 func newDomain(t testing.TB, name string) domain {
 	ca := newCA(t, name+" domain CA")
 	ra := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: name + " registrar"},
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidCmcRA}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature}, &ca)
 	return domain{ca: ca, registrar: ra}
 }
