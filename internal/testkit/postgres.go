@@ -21,19 +21,26 @@ type Querier interface {
 }
 
 // Database is a fresh database of the test cluster with schema migrated
-// up, and a pool on it closed when the test ends.
-func Database(t testing.TB, schema migrations.Schema) (*pgxpool.Pool, string) {
+// up, by its URL.
+func Database(t testing.TB, schema migrations.Schema) string {
 	t.Helper()
 	dsn := testpg.Database(t)
 	if _, err := migrations.Up(dsn, schema); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.New(context.Background(), dsn)
+	return dsn
+}
+
+// Pool is a pool on a fresh database with schema migrated up, closed when
+// the test ends.
+func Pool(t testing.TB, schema migrations.Schema) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), Database(t, schema))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return pool, dsn
+	return pool
 }
 
 // Count is the number of rows in table.

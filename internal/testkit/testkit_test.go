@@ -62,7 +62,7 @@ func TestPKI(t *testing.T) {
 
 // TestSnapshot: a snapshot changes when a row changes, and Count counts.
 func TestSnapshot(t *testing.T) {
-	pool, _ := testkit.Database(t, migrations.MASASchema)
+	pool := testkit.Pool(t, migrations.MASASchema)
 	before := testkit.Snapshot(t, pool, "owners", "devices")
 	if again := testkit.Snapshot(t, pool, "owners", "devices"); again != before {
 		t.Fatalf("snapshot of an unchanged database differs: %s, %s", before, again)

@@ -112,7 +112,7 @@ func appendixCConfig(t testing.TB) envConfig {
 
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	_, dsn := testkit.Database(t, migrations.MASASchema)
+	dsn := testkit.Database(t, migrations.MASASchema)
 	store, err := pgstore.Open(context.Background(), dsn, cfg.maxConns)
 	if err != nil {
 		t.Fatal(err)

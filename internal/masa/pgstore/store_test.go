@@ -22,7 +22,7 @@ var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func open(t *testing.T) *pgstore.Store {
 	t.Helper()
-	_, dsn := testkit.Database(t, migrations.MASASchema)
+	dsn := testkit.Database(t, migrations.MASASchema)
 	s, err := pgstore.Open(context.Background(), dsn, 8)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ type env struct {
 
 func newEnv(t *testing.T, sc *api.Checker, opts ...admin.Option) *env {
 	t.Helper()
-	pool, _ := testkit.Database(t, migrations.RegistrarSchema)
+	pool := testkit.Pool(t, migrations.RegistrarSchema)
 	e := &env{t: t, pool: pool, store: store.New(pool, store.WithClock(func() time.Time { return testNow })), tokens: map[store.Role]string{}}
 	var h http.Handler = admin.New(e.store, opts...)
 	if sc != nil {

@@ -20,7 +20,7 @@ var testStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newStore(t *testing.T) (*store.Store, *pgxpool.Pool, *testkit.Clock) {
 	t.Helper()
-	pool, _ := testkit.Database(t, migrations.RegistrarSchema)
+	pool := testkit.Pool(t, migrations.RegistrarSchema)
 	c := testkit.NewClock(testStart)
 	return store.New(pool, store.WithClock(c.Now)), pool, c
 }
