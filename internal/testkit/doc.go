@@ -8,9 +8,9 @@
 //     tls.Certificates.
 //   - postgres.go: migrated databases and pools on the test cluster
 //     (internal/testpg), row counts, table snapshots that show a refused
-//     request changed nothing, stopping PostgreSQL for a fault test, and a
-//     free loopback address.
-//   - http.go, files.go: a request with its whole answer read; PEM files.
+//     request changed nothing, stopping PostgreSQL for a fault test.
+//   - http.go, files.go: a free loopback address, a request with its whole
+//     answer read; PEM files.
 //
 // Sandbox deployments for tests are in the subpackage testdeploy, apart
 // because the sandbox links every service and the services' own tests use

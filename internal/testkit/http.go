@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"testing"
 )
@@ -20,4 +21,15 @@ func Do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, []byte
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// FreeAddr is a loopback TCP address that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -3,7 +3,6 @@ package testkit
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -97,15 +96,4 @@ func StopPostgreSQL(t testing.TB, cluster *testpg.Cluster) (restart func()) {
 		}
 		restarted = true
 	}
-}
-
-// FreeAddr is a loopback TCP address that was free a moment ago.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
