@@ -8,6 +8,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 )
 
@@ -31,42 +32,9 @@ func TestSandboxRunsServeDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, diff := range configDiff(svc.Config(), d.MASA.Config(), "Store", "MASAURL", "Logger") {
+	for _, diff := range testkit.FieldDiff(svc.Config(), d.MASA.Config(), "Store", "MASAURL", "Logger") {
 		t.Errorf("masa serve and the sandbox differ in %s", diff)
 	}
-}
-
-// configDiff names the fields of a and b that differ, apart from skip.
-// Functions are equal when they are the same function.
-func configDiff(a, b masa.Config, skip ...string) []string {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	var diffs []string
-	for i := range va.NumField() {
-		name := va.Type().Field(i).Name
-		if contains(skip, name) {
-			continue
-		}
-		fa, fb := va.Field(i), vb.Field(i)
-		same := false
-		if fa.Kind() == reflect.Func {
-			same = fa.IsNil() == fb.IsNil() && fa.Pointer() == fb.Pointer()
-		} else {
-			same = reflect.DeepEqual(fa.Interface(), fb.Interface())
-		}
-		if !same {
-			diffs = append(diffs, name)
-		}
-	}
-	return diffs
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestConfigDiffSeesEachField: configDiff reports a changed option, a
@@ -85,7 +53,7 @@ func TestConfigDiffSeesEachField(t *testing.T) {
 	base := masa.ConfigFromKeys(nil, keys, "")
 	base.AuditLogLimit = o.auditLogLimit // unchanged: no difference
 	base.Clock = func() time.Time { return time.Time{} }
-	got := configDiff(changed, base)
+	got := testkit.FieldDiff(changed, base)
 	want := []string{"Signer", "Clock", "RetryAfter", "RequireRegistrarTLS"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("configDiff = %v, want %v", got, want)

@@ -133,24 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	cfg, err := registrar.OnPostgreSQL(registrar.Config{
-		ReplicaID:              c.replicaID,
-		SessionKey:             st.SessionKey,
-		ContextKey:             st.ContextKey,
-		TLSCertificate:         st.TLSCert,
-		Approval:               c.approval,
-		MASA:                   registrar.MASAClient{Timeout: c.masaTimeout, Attempts: c.masaAttempts},
-		ATLSPath:               c.atlsPath,
-		CSRPolicy:              enroll.CSRPolicy{RequireSerialNumber: true, RequireChannelBinding: c.channelBinding},
-		ApprovalRetryAfter:     c.approvalRetry,
-		MaxHandshakes:          c.maxHandshakes,
-		MaxHandshakesPerClient: c.maxHandshakesPerClient,
-		RateLimit:              atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
-		TrustedProxies:         proxies,
-		CA:                     ca,
-		ForwardClient:          st.ForwardClient(),
-		Logger:                 log,
-	}, pool)
+	cfg, err := registrar.OnPostgreSQL(c.registrarConfig(st, proxies, ca, log), pool)
 	if err != nil {
 		return err
 	}
@@ -201,6 +184,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		err = nil
 	}
 	return err
+}
+
+// registrarConfig is the replica's configuration from the options, the
+// state directory and the CA backend; OnPostgreSQL adds the stores.
+func (c *serveConfig) registrarConfig(st *registrar.State, proxies []netip.Prefix, ca enroll.CA, log *slog.Logger) registrar.Config {
+	return registrar.Config{
+		ReplicaID:              c.replicaID,
+		SessionKey:             st.SessionKey,
+		ContextKey:             st.ContextKey,
+		TLSCertificate:         st.TLSCert,
+		Approval:               c.approval,
+		MASA:                   registrar.MASAClient{Timeout: c.masaTimeout, Attempts: c.masaAttempts},
+		ATLSPath:               c.atlsPath,
+		CSRPolicy:              enroll.CSRPolicy{RequireSerialNumber: true, RequireChannelBinding: c.channelBinding},
+		ApprovalRetryAfter:     c.approvalRetry,
+		MaxHandshakes:          c.maxHandshakes,
+		MaxHandshakesPerClient: c.maxHandshakesPerClient,
+		RateLimit:              atls.RateLimit{PerSecond: c.ratePerSecond, Burst: c.rateBurst},
+		TrustedProxies:         proxies,
+		CA:                     ca,
+		ForwardClient:          st.ForwardClient(),
+		Logger:                 log,
+	}
 }
 
 // newCA builds the EST backend the configuration names.

@@ -146,6 +146,15 @@ func New(cfg Config) (*Registrar, error) {
 	if cfg.MASA.Backoff == 0 {
 		cfg.MASA.Backoff = DefaultMASABackoff
 	}
+	// The ATLS limits as the server will enforce them, so that Config()
+	// reports what runs.
+	if cfg.MaxHandshakes == 0 {
+		cfg.MaxHandshakes = atls.DefaultMaxHandshakes
+	}
+	if cfg.MaxHandshakesPerClient == 0 {
+		cfg.MaxHandshakesPerClient = atls.DefaultMaxHandshakesPerClient
+	}
+	cfg.RateLimit = cfg.RateLimit.WithDefaults()
 	switch cfg.Approval {
 	case "":
 		cfg.Approval = ApprovalAuto
@@ -335,3 +344,7 @@ func (rg *Registrar) Run(ctx context.Context, internalURL *url.URL) error {
 
 // Close ends every ATLS session this replica holds.
 func (rg *Registrar) Close() { rg.atls.Close() }
+
+// Config is the replica's effective configuration: what it was built from,
+// with every default filled in.
+func (rg *Registrar) Config() Config { return rg.cfg }

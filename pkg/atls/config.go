@@ -67,6 +67,9 @@ type RateLimit struct {
 // so only floods and very large NATs meet it.
 var DefaultRateLimit = RateLimit{PerSecond: 100, Burst: 200, MaxClients: 65536}
 
+// DefaultMaxHandshakes is the default of ServerConfig.MaxHandshakes.
+const DefaultMaxHandshakes = 1024
+
 // DefaultMaxHandshakesPerClient is the default of
 // ServerConfig.MaxHandshakesPerClient.
 const DefaultMaxHandshakesPerClient = 64
@@ -187,7 +190,7 @@ func (c *ServerConfig) withDefaults() (ServerConfig, error) {
 		cfg.Path = DefaultPath
 	}
 	if cfg.MaxHandshakes == 0 {
-		cfg.MaxHandshakes = 1024
+		cfg.MaxHandshakes = DefaultMaxHandshakes
 	}
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = 16384
@@ -198,7 +201,7 @@ func (c *ServerConfig) withDefaults() (ServerConfig, error) {
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = time.Second
 	}
-	cfg.RateLimit = cfg.RateLimit.withDefaults()
+	cfg.RateLimit = cfg.RateLimit.WithDefaults()
 	cfg.Lifetimes = cfg.Lifetimes.withDefaults()
 	if cfg.FlightTimeout == 0 {
 		cfg.FlightTimeout = 60 * time.Second
@@ -212,8 +215,9 @@ func (c *ServerConfig) withDefaults() (ServerConfig, error) {
 	return cfg, nil
 }
 
-// withDefaults fills in DefaultRateLimit for zero fields.
-func (l RateLimit) withDefaults() RateLimit {
+// WithDefaults fills in DefaultRateLimit for zero fields: the limit a
+// server configured with l enforces.
+func (l RateLimit) WithDefaults() RateLimit {
 	if l.PerSecond == 0 {
 		l.PerSecond = DefaultRateLimit.PerSecond
 		if l.Burst == 0 {

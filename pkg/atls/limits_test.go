@@ -93,7 +93,7 @@ func TestRateLimitOnByDefault(t *testing.T) {
 		}
 	}
 	// A rate without a burst gets twice the rate.
-	r := (RateLimit{PerSecond: 3}).withDefaults()
+	r := (RateLimit{PerSecond: 3}).WithDefaults()
 	if r.Burst != 6 || r.MaxClients != DefaultRateLimit.MaxClients {
 		t.Fatalf("%+v", r)
 	}
