@@ -65,4 +65,3 @@ func TestFormatRetryAfter(t *testing.T) {
 		}
 	}
 }
-
