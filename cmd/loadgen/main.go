@@ -8,11 +8,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/landfall-io/landfall/internal/cli"
 )
@@ -20,16 +17,7 @@ import (
 const envPrefix = "LANDFALL_LOADGEN"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
-	if cli.IsHelp(err) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(1)
-	}
+	cli.Main("loadgen", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Getenv) })
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {

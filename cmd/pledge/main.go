@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/landfall-io/landfall/internal/cli"
 )
@@ -19,16 +17,7 @@ import (
 const envPrefix = "LANDFALL_PLEDGE"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
-	if cli.IsHelp(err) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pledge:", err)
-		os.Exit(1)
-	}
+	cli.Main("pledge", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Getenv) })
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/landfall-io/landfall/internal/cli"
 )
@@ -16,16 +14,7 @@ import (
 const envPrefix = "LANDFALL_REGISTRAR"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	if cli.IsHelp(err) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "registrar:", err)
-		os.Exit(1)
-	}
+	cli.Main("registrar", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv) })
 }
 
 // run dispatches a subcommand; main and the tests call it.
