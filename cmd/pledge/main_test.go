@@ -74,7 +74,7 @@ func TestDeviceLinksNoServer(t *testing.T) {
 	}
 	const mod = "github.com/landfall-io/landfall/"
 	for _, pkg := range strings.Fields(string(out)) {
-		for _, server := range []string{"internal/masa", "internal/registrar", "internal/sandbox", "internal/pgcluster", "internal/testpg", "internal/ctxstore", "internal/replica", "migrations"} {
+		for _, server := range []string{"internal/masa", "internal/registrar", "internal/sandbox", "internal/pgcluster", "internal/testpg", "migrations"} {
 			if pkg == mod+server || strings.HasPrefix(pkg, mod+server+"/") {
 				t.Errorf("cmd/pledge depends on %s", pkg)
 			}
