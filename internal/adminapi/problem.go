@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/requestid"
+	"github.com/landfall-io/landfall/pkg/enroll"
 )
 
 // Error is an error an admin handler raises itself: a status, a detail
@@ -132,11 +133,6 @@ func retryOf(err error) time.Duration {
 }
 
 // RetryAfter formats d as Retry-After delay-seconds (RFC 9110 10.2.3),
-// rounded up to a whole second and never below one.
-func RetryAfter(d time.Duration) string {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return strconv.FormatInt(s, 10)
-}
+// rounded up to a whole second and never below one: the one format of
+// every Landfall answer, device (pkg/enroll) and admin alike.
+func RetryAfter(d time.Duration) string { return enroll.FormatRetryAfter(d) }

@@ -12,10 +12,10 @@ import (
 // layer maps it to a response in one place (httpapi.writeError); any other
 // error becomes a 500 whose detail stays in the log.
 type Error struct {
-	Status     int
-	Reason     string
-	RetryAfter time.Duration
-	Err        error // underlying cause, logged, never shown
+	Status int
+	Reason string
+	Retry  time.Duration // sent as Retry-After when > 0
+	Err    error         // underlying cause, logged, never shown
 }
 
 func (e *Error) Error() string {
@@ -26,6 +26,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode and RetryAfter are the method set every Landfall error that
+// reaches an answer has (DESIGN decision 10).
+func (e *Error) StatusCode() int { return e.Status }
+
+// RetryAfter is the delay sent with 202 and 503, 0 if none.
+func (e *Error) RetryAfter() time.Duration { return e.Retry }
 
 func errorf(status int, cause error, format string, args ...any) *Error {
 	return &Error{Status: status, Reason: fmt.Sprintf(format, args...), Err: cause}
@@ -59,7 +66,7 @@ func Unprocessable(format string, args ...any) *Error {
 // Pending is a 202 with Retry-After: the MASA cannot decide yet (RFC 8995 5.6).
 func Pending(retry time.Duration, format string, args ...any) *Error {
 	e := errorf(http.StatusAccepted, nil, format, args...)
-	e.RetryAfter = retry
+	e.Retry = retry
 	return e
 }
 
@@ -69,7 +76,7 @@ func Pending(retry time.Duration, format string, args ...any) *Error {
 // ErrUnavailable and keeps cause for the log.
 func Unavailable(retry time.Duration, cause error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Reason: "MASA database unavailable; retry later",
-		RetryAfter: retry, Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
+		Retry: retry, Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
 }
 
 // ErrUnavailable matches the errors of a Store that cannot reach its

@@ -127,7 +127,7 @@ func classify(err error) (adminapi.Problem, bool) {
 	var me *masa.Error
 	if errors.As(err, &me) {
 		p := adminapi.NewProblem(me.Status, me.Reason)
-		p.RetryAfter = me.RetryAfter
+		p.RetryAfter = me.Retry
 		return p, true
 	}
 	return adminapi.Problem{}, false

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/requestid"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -44,7 +45,7 @@ func DeviceHandler(svc *masa.Service, opt DeviceOptions) http.Handler {
 	}
 	d := &deviceAPI{svc: svc, opt: opt}
 	r := chi.NewRouter()
-	r.Use(limitInFlight(opt.MaxInFlight, opt.Logger))
+	r.Use(requestid.Middleware, limitInFlight(opt.MaxInFlight, opt.Logger))
 	r.Post(voucher.PathRequestVoucher, opt.Metrics.instrument("requestvoucher", d.requestVoucher))
 	r.Post(voucher.PathRequestAuditLog, opt.Metrics.instrument("requestauditlog", d.requestAuditLog))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +121,7 @@ func limitInFlight(n int, log *slog.Logger) func(http.Handler) http.Handler {
 				defer func() { <-sem }()
 				next.ServeHTTP(w, r)
 			default:
-				writeText(w, r, log, &masa.Error{Status: http.StatusServiceUnavailable, Reason: "MASA busy, retry later", RetryAfter: time.Second})
+				writeText(w, r, log, &masa.Error{Status: http.StatusServiceUnavailable, Reason: "MASA busy, retry later", Retry: time.Second})
 			}
 		})
 	}

@@ -8,14 +8,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/requestid"
 )
 
 // statusAndReason maps any error to a status and a client-safe reason.
 func statusAndReason(err error) (int, string, time.Duration) {
 	var me *masa.Error
 	if errors.As(err, &me) {
-		return me.Status, me.Reason, me.RetryAfter
+		return me.Status, me.Reason, me.Retry
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -33,7 +35,7 @@ func logError(log *slog.Logger, r *http.Request, status int, err error) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	log.Log(r.Context(), level, "request failed", "request_id", requestid.From(r.Context()), "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 }
 
 // writeText answers a device-facing request with a plain-text reason
@@ -43,7 +45,7 @@ func writeText(w http.ResponseWriter, r *http.Request, log *slog.Logger, err err
 	logError(log, r, status, err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		w.Header().Set("Retry-After", adminapi.RetryAfter(retry))
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(reason + "\n"))

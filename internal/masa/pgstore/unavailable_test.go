@@ -67,7 +67,7 @@ func TestUnreachableDatabase(t *testing.T) {
 		err := call()
 		var me *masa.Error
 		if !errors.Is(err, masa.ErrUnavailable) || !errors.As(err, &me) ||
-			me.Status != http.StatusServiceUnavailable || me.RetryAfter != pgerr.RetryAfter {
+			me.Status != http.StatusServiceUnavailable || me.Retry != pgerr.RetryAfter {
 			t.Errorf("%s with the database unreachable: %v", name, err)
 		}
 	}
