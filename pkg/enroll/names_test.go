@@ -110,7 +110,9 @@ func TestCSRNamesRefused(t *testing.T) {
 func checkLDevIDWithOpenSSL(t *testing.T, c *x509.Certificate, serial string, sans []string) {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
+		// The LDevID policy check must not pass quietly without its
+		// independent reader: scripts/deps.sh installs openssl.
+		t.Fatal("openssl not installed (scripts/deps.sh installs it)")
 	}
 	text := runOpenSSL(t, c.Raw, "x509", "-inform", "DER", "-noout", "-text", "-nameopt", "RFC2253")
 	field := func(header string) (string, bool) {
