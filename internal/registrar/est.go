@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/pkg/atls"
@@ -107,7 +108,23 @@ func (rg *Registrar) checkVoucherObtained(ctx context.Context, en *enrollee) err
 // presented chain (IDevIDs may be issued by a manufacturer's sub-CA), with
 // the manufacturer's serial field: the one source of the serial number for
 // every step (RFC 8995 5.5, 5.9.2).
+//
+// The gate, the name policy and the issuing CA all ask for it within one
+// EST request; the request's lookups (see estPeer) answer the later asks.
 func (rg *Registrar) enrollee(ctx context.Context, chain []*x509.Certificate) (*enrollee, error) {
+	memo, _ := ctx.Value(enrollLookupsKey{}).(*enrollLookups)
+	key := chainKey(chain)
+	if en := memo.enrolleeFor(key); en != nil {
+		return en, nil
+	}
+	en, err := rg.findEnrollee(ctx, chain)
+	if err == nil {
+		memo.rememberEnrollee(key, en)
+	}
+	return en, err
+}
+
+func (rg *Registrar) findEnrollee(ctx context.Context, chain []*x509.Certificate) (*enrollee, error) {
 	id, err := rg.identifyChain(ctx, chain)
 	if err != nil {
 		return nil, err
@@ -125,7 +142,14 @@ func (rg *Registrar) enrollee(ctx context.Context, chain []*x509.Certificate) (*
 // pledgeOfCertificate maps a domain certificate this registrar issued back
 // to its pledge.
 func (rg *Registrar) pledgeOfCertificate(ctx context.Context, c *x509.Certificate) (int64, error) {
+	memo, _ := ctx.Value(enrollLookupsKey{}).(*enrollLookups)
+	if id, ok := memo.renewedPledge(c); ok {
+		return id, nil
+	}
 	id, err := rg.state.PledgeOfCertificate(ctx, fmt.Sprintf("%x", c.SerialNumber), c.Raw)
+	if err == nil {
+		memo.rememberRenewed(c, id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, enroll.ErrForbidden("certificate was not issued by this registrar")
 	}
@@ -135,10 +159,12 @@ func (rg *Registrar) pledgeOfCertificate(ctx context.Context, c *x509.Certificat
 	return id, nil
 }
 
-// estPeer hands the ATLS inner session's identity to pkg/enroll, and asks
-// for binary answers in the OSCORE mode (profile 5.6, RFC 9148).
+// estPeer hands the ATLS inner session's identity to pkg/enroll, asks
+// for binary answers in the OSCORE mode (profile 5.6, RFC 9148), and gives
+// every EST request its lookups.
 func estPeer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), enrollLookupsKey{}, &enrollLookups{}))
 		if p, ok := atls.PeerFromContext(r.Context()); ok {
 			ctx := enroll.WithPeer(r.Context(), enroll.Peer{Chain: p.ConnectionState.PeerCertificates, ChannelBinding: p.ChannelBinding})
 			if p.Protocol == atls.ProtoOSCORE {
@@ -148,4 +174,56 @@ func estPeer(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// enrollLookups are what one EST request found out about its pledge: the
+// enrollee of its chain, or the pledge its renewed certificate was issued
+// to. A nil *enrollLookups remembers nothing.
+type enrollLookups struct {
+	mu        sync.Mutex
+	chain     [sha256.Size]byte
+	en        *enrollee
+	renewed   []byte // DER of the renewed certificate
+	renewedID int64
+}
+
+type enrollLookupsKey struct{}
+
+func (m *enrollLookups) enrolleeFor(chain [sha256.Size]byte) *enrollee {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.en != nil && m.chain == chain {
+		return m.en
+	}
+	return nil
+}
+
+func (m *enrollLookups) rememberEnrollee(chain [sha256.Size]byte, en *enrollee) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.chain, m.en = chain, en
+	m.mu.Unlock()
+}
+
+func (m *enrollLookups) renewedPledge(c *x509.Certificate) (int64, bool) {
+	if m == nil {
+		return 0, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.renewedID, m.renewed != nil && bytes.Equal(m.renewed, c.Raw)
+}
+
+func (m *enrollLookups) rememberRenewed(c *x509.Certificate, id int64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.renewed, m.renewedID = c.Raw, id
+	m.mu.Unlock()
 }
