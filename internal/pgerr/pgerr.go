@@ -2,6 +2,7 @@ package pgerr
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net"
@@ -40,7 +41,9 @@ func Unreachable(err error) bool {
 		return true
 	case errors.Is(err, puddle.ErrClosedPool), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return true
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sql.ErrConnDone):
+		return true
+	case sqliteUnreachable(err):
 		return true
 	case errors.As(err, &pe):
 		// Class 08: connection exception; 57P01-03: the server is shutting
@@ -56,5 +59,5 @@ func Code(err error) string {
 	if errors.As(err, &pe) {
 		return pe.Code
 	}
-	return ""
+	return sqliteCode(err)
 }
