@@ -1,0 +1,3 @@
+DROP TABLE atls_contexts;
+DROP TABLE atls_cids;
+DROP TABLE replicas;
