@@ -152,9 +152,20 @@ func (h *harness) client(protos ...string) *Client {
 // post sends a raw request to the ATLS resource.
 func (h *harness) post(t testing.TB, contentType, cookie string, body []byte) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.ts.URL+DefaultPath, bytes.NewReader(body))
+	header := http.Header{}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		header.Set("Content-Type", contentType)
+	}
+	return h.postWith(t, header, cookie, body)
+}
+
+// postWith sends a raw request with the given header fields, and the
+// session cookie unless it is empty, to the ATLS resource.
+func (h *harness) postWith(t testing.TB, header http.Header, cookie string, body []byte) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.ts.URL+DefaultPath, bytes.NewReader(body))
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	if cookie != "" {
 		req.Header.Set("Cookie", "atls="+cookie)

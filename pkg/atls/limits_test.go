@@ -17,17 +17,10 @@ import (
 // postFrom sends a flight as a trusted proxy would forward it for client.
 func (h *harness) postFrom(t testing.TB, client, cookie string, body []byte) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.ts.URL+DefaultPath, bytes.NewReader(body))
-	req.Header.Set("Content-Type", ContentTypeATLS)
-	req.Header.Set("X-Forwarded-For", client)
-	if cookie != "" {
-		req.Header.Set("Cookie", "atls="+cookie)
-	}
-	resp, err := h.ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
+	header := http.Header{}
+	header.Set("Content-Type", ContentTypeATLS)
+	header.Set("X-Forwarded-For", client)
+	return h.postWith(t, header, cookie, body)
 }
 
 // TestHandshakesPerClientCap: one client address holding
