@@ -48,16 +48,12 @@ func (s *Server) serveServerKeyGen(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, op, err)
 		return
 	}
-	if err := s.record(r.Context(), e, issued); err != nil {
-		s.fail(w, r, op, err)
-		return
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	certsDER, err := s.recordedCerts(r.Context(), e, issued)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return
 	}
-	certsDER, err := EncodeCertsOnly(s.responseCerts(issued))
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return

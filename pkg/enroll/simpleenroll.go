@@ -127,11 +127,7 @@ func (s *Server) serveEnroll(w http.ResponseWriter, r *http.Request, op Operatio
 		s.fail(w, r, op, err)
 		return
 	}
-	if err := s.record(r.Context(), e, issued); err != nil {
-		s.fail(w, r, op, err)
-		return
-	}
-	der, err := EncodeCertsOnly(s.responseCerts(issued))
+	der, err := s.recordedCerts(r.Context(), e, issued)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return
@@ -153,6 +149,15 @@ func (s *Server) responseCerts(iss *Issued) []*x509.Certificate {
 		}
 	}
 	return certs
+}
+
+// recordedCerts records the issuance (record) and encodes the certs-only
+// answer for it (responseCerts).
+func (s *Server) recordedCerts(ctx context.Context, e *enrollment, iss *Issued) ([]byte, error) {
+	if err := s.record(ctx, e, iss); err != nil {
+		return nil, err
+	}
+	return EncodeCertsOnly(s.responseCerts(iss))
 }
 
 // record passes the issuance to the hook.
