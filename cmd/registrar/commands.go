@@ -9,12 +9,9 @@ import (
 	"net"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/store"
-	"github.com/landfall-io/landfall/migrations"
 )
 
 // newFlagSet is a subcommand's flag set whose --help lists every option
@@ -59,17 +56,38 @@ func initState(args []string, stdout io.Writer, getenv func(string) string) erro
 	return nil
 }
 
-func migrate(args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("migrate", "usage: registrar migrate [options]\n\nApplies the registrar's database schema.", stdout)
-	dsn := fs.String("database-url", "", "PostgreSQL URL, postgres://... (required)")
-	down := fs.Bool("down", false, "revert every migration instead (destroys all registrar data)")
+func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	verb := "up"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, args = args[0], args[1:]
+	}
+	fs := newFlagSet("migrate", "usage: registrar migrate [up|down|version] [options]\n\n"+
+		"Manages the registrar's database schema: up applies every newer migration (the default),\n"+
+		"down reverts the newest one only (to go back one release), version prints the version.\n"+
+		"On the embedded store the registrar must be stopped.", stdout)
+	dsn, stateDir := storeFlags(fs)
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
-	if *down {
-		return migrations.Down(*dsn, migrations.RegistrarSchema)
+	m, done, err := openMigrator(ctx, *dsn, *stateDir)
+	if err != nil {
+		return err
 	}
-	v, err := migrations.Up(*dsn, migrations.RegistrarSchema)
+	defer done()
+	var v uint
+	switch verb {
+	case "up":
+		v, err = m.Up()
+	case "down":
+		v, err = m.DownOne()
+	case "version":
+		var dirty bool
+		if v, dirty, err = m.Version(); err == nil && dirty {
+			err = fmt.Errorf("registrar schema version %d is dirty: a migration failed half-way; repair it by hand", v)
+		}
+	default:
+		return fmt.Errorf("registrar migrate: unknown action %q (up, down or version)", verb)
+	}
 	if err != nil {
 		return err
 	}
@@ -82,7 +100,7 @@ func token(ctx context.Context, args []string, stdout io.Writer, getenv func(str
 		return fmt.Errorf("usage: registrar token create --name N --role admin|operator|auditor")
 	}
 	fs := newFlagSet("token create", "usage: registrar token create [options]\n\nCreates an admin API bearer token and prints it once; only its hash is stored.", stdout)
-	dsn := fs.String("database-url", "", "PostgreSQL URL, postgres://... (required)")
+	dsn, stateDir := storeFlags(fs)
 	name := fs.String("name", "", "who the token is for (required)")
 	role := fs.String("role", "operator", "admin, operator or auditor")
 	if err := cli.Parse(fs, args[1:], envPrefix, getenv); err != nil {
@@ -91,12 +109,12 @@ func token(ctx context.Context, args []string, stdout io.Writer, getenv func(str
 	if *name == "" {
 		return fmt.Errorf("--name is required")
 	}
-	pool, err := pgxpool.New(ctx, *dsn)
+	db, done, err := openOperatorStore(ctx, *dsn, *stateDir)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	tok, err := store.New(pool).CreateToken(ctx, *name, store.Role(*role), "cli")
+	defer done()
+	tok, err := store.New(db).CreateToken(ctx, *name, store.Role(*role), "cli")
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "init":
 		return initState(args, stdout, getenv)
 	case "migrate":
-		return migrate(args, stdout, getenv)
+		return migrate(ctx, args, stdout, getenv)
 	case "token":
 		return token(ctx, args, stdout, getenv)
 	case "pledge", "manufacturer":
@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 const usage = `usage: registrar [serve] [options]   run a replica
        registrar init [options]      create the domain CA, certificates and shared keys
-       registrar migrate [options]   apply the database schema
+       registrar migrate [up|down|version] [options]   upgrade, go back one version, or show it
        registrar token create --name N --role admin|operator|auditor
        registrar pledge list|approve|deny [ids...]
        registrar manufacturer add|list

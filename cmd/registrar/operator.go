@@ -10,8 +10,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
@@ -25,7 +23,7 @@ func operatorCommand(ctx context.Context, noun string, args []string, stdout io.
 	}
 	verb, args := args[0], args[1:]
 	fs := newFlagSet(noun+" "+verb, "usage: registrar "+noun+" "+verb+" [options] [ids...]", stdout)
-	dsn := fs.String("database-url", "", "PostgreSQL URL, postgres://... (required)")
+	dsn, stateDir := storeFlags(fs)
 	actor := fs.String("actor", "cli:"+getenv("USER"), "who is acting, for the audit trail")
 	decision := fs.String("decision", "", "pledge list: only pledges with this decision (pending, approved, denied)")
 	name := fs.String("name", "", "manufacturer add: its name")
@@ -37,12 +35,12 @@ func operatorCommand(ctx context.Context, noun string, args []string, stdout io.
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
-	pool, err := pgxpool.New(ctx, *dsn)
+	db, done, err := openOperatorStore(ctx, *dsn, *stateDir)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	s := store.New(pool)
+	defer done()
+	s := store.New(db)
 	out := json.NewEncoder(stdout)
 	out.SetIndent("", "  ")
 	switch noun + " " + verb {

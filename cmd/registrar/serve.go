@@ -52,13 +52,13 @@ type serveConfig struct {
 func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func(string) string) error) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve", "usage: registrar [serve] [options]\n\nRuns one registrar replica: ATLS behind the load balancer, direct mutual TLS,\nthe internal listener for replica-to-replica forwarding, and the admin listener.", stdout)
-	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL, postgres://... (required)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL, postgres://..., shared by every replica; empty: one registrar on the embedded SQLite store <state-dir>/"+embeddedFile)
 	fs.StringVar(&c.stateDir, "state-dir", "/var/lib/landfall/registrar", "directory written by `registrar init`")
 	fs.StringVar(&c.replicaID, "replica-id", "", "this replica's id in ATLS session ids, at most 16 bytes, unique per replica; default: a prefix of the host name and 8 random characters, new at each start (a live duplicate is refused)")
 	fs.StringVar(&c.listenPublic, "listen-public", ":8080", "address of the plain-HTTP ATLS listener behind the TLS-terminating load balancer")
 	fs.StringVar(&c.listenDirect, "listen-direct", ":8443", "address of the direct mutual-TLS listener (RFC 8995 without a middlebox); empty disables it")
 	fs.StringVar(&c.listenInternal, "listen-internal", ":8444", "address of the internal listener other replicas forward ATLS flights to (mutual TLS with the registrar certificate)")
-	fs.StringVar(&c.internalURL, "internal-url", "", "URL other replicas reach the internal listener at, e.g. https://10.0.0.5:8444 (required)")
+	fs.StringVar(&c.internalURL, "internal-url", "", "URL other replicas reach the internal listener at, e.g. https://10.0.0.5:8444 (required with --database-url)")
 	fs.StringVar(&c.listenAdmin, "listen-admin", "127.0.0.1:9090", "address of the admin listener (health, readiness, admin API)")
 	fs.StringVar(&c.atlsPath, "atls-path", atls.DefaultPath, "public path of the ATLS resource, when the load balancer adds a prefix")
 	fs.IntVar(&c.maxHandshakes, "max-handshakes", 1024, "ATLS sessions still in handshake this replica holds at once (503 beyond)")
@@ -78,7 +78,7 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.DurationVar(&c.masaTimeout, "masa-timeout", registrar.DefaultMASATimeout, "timeout of one voucher-request to a MASA")
 	fs.IntVar(&c.masaAttempts, "masa-attempts", registrar.DefaultMASAAttempts, "attempts at reaching a MASA before the pledge is told to retry later")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "PostgreSQL connections of this replica")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "PostgreSQL connections of this replica (--database-url)")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply the database schema at start-up")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests in flight")
 	return c, func(args []string, getenv func(string) string) error { return cli.Parse(fs, args, envPrefix, getenv) }
@@ -93,8 +93,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	if c.databaseURL == "" || c.internalURL == "" {
-		return errors.New("--database-url and --internal-url are required")
+	if c.databaseURL != "" && c.internalURL == "" {
+		return errors.New("--internal-url is required with --database-url: other replicas forward ATLS flights to it")
+	}
+	if c.internalURL == "" {
+		c.internalURL = loopbackURL(c.listenInternal)
 	}
 	if c.replicaID == "" {
 		host, _ := os.Hostname()
@@ -112,31 +115,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	if c.migrate {
-		v, err := migrations.Up(c.databaseURL, migrations.RegistrarSchema)
-		if err != nil {
-			return err
-		}
-		log.Info("database schema", "version", v)
-	}
-	poolCfg, err := pgxpool.ParseConfig(c.databaseURL)
-	if err != nil {
-		return err
-	}
-	poolCfg.MaxConns = int32(c.dbMaxConns)
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
 	ca, err := newCA(ctx, c, st)
 	if err != nil {
 		return err
 	}
-	cfg, err := registrar.OnPostgreSQL(c.registrarConfig(st, proxies, ca, log), pool)
+	cfg, closeStore, err := c.openStore(ctx, c.registrarConfig(st, proxies, ca, log), log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	rg, err := registrar.New(cfg)
 	if err != nil {
 		return err
@@ -184,6 +171,56 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		err = nil
 	}
 	return err
+}
+
+// openStore puts the registrar's state on PostgreSQL (--database-url, any
+// number of replicas) or, without one, on the embedded SQLite file in the
+// state directory (one registrar), migrating it first unless --migrate=false.
+func (c *serveConfig) openStore(ctx context.Context, cfg registrar.Config, log *slog.Logger) (registrar.Config, func(), error) {
+	if c.databaseURL == "" {
+		db, err := openEmbedded(ctx, c.stateDir)
+		if err != nil {
+			return cfg, nil, err
+		}
+		if c.migrate {
+			if err := migrateEmbedded(db, log); err != nil {
+				db.Close()
+				return cfg, nil, err
+			}
+		}
+		log.Info("store", "backend", "sqlite", "path", db.Path())
+		cfg, err = registrar.OnSQLite(cfg, db)
+		return cfg, func() { db.Close() }, err
+	}
+	if c.migrate {
+		v, err := migrations.Up(c.databaseURL, migrations.RegistrarSchema)
+		if err != nil {
+			return cfg, nil, err
+		}
+		log.Info("database schema", "version", v)
+	}
+	poolCfg, err := pgxpool.ParseConfig(c.databaseURL)
+	if err != nil {
+		return cfg, nil, err
+	}
+	poolCfg.MaxConns = int32(c.dbMaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return cfg, nil, err
+	}
+	log.Info("store", "backend", "postgresql", "host", poolCfg.ConnConfig.Host, "database", poolCfg.ConnConfig.Database)
+	cfg, err = registrar.OnPostgreSQL(cfg, pool)
+	return cfg, pool.Close, err
+}
+
+// loopbackURL is the internal URL of a single registrar: nobody else
+// forwards to it, but it registers like any replica.
+func loopbackURL(listen string) string {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		port = "8444"
+	}
+	return "https://" + net.JoinHostPort("127.0.0.1", port)
 }
 
 // registrarConfig is the replica's configuration from the options, the

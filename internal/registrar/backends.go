@@ -12,6 +12,7 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar/ctxstore"
 	"github.com/landfall-io/landfall/internal/registrar/replica"
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
@@ -99,21 +100,30 @@ var (
 )
 
 // OnPostgreSQL returns cfg with the registrar's state, ATLS context store
-// and replica registry on pool, as every deployment runs them; `registrar
-// serve` and the sandbox both build their registrars this way.
-func OnPostgreSQL(cfg Config, pool *pgxpool.Pool) (Config, error) {
+// and replica registry on pool, as every replicated deployment runs them;
+// `registrar serve --database-url` and the sandbox build their registrars
+// this way.
+func OnPostgreSQL(cfg Config, pool *pgxpool.Pool) (Config, error) { return onDatabase(cfg, pool) }
+
+// OnSQLite returns cfg with the same three on the embedded store db, for a
+// single registrar (`registrar serve` without --database-url). The SQL and
+// the code are the PostgreSQL ones (internal/sqldb); only one process can
+// hold db, so there are no other replicas to forward to.
+func OnSQLite(cfg Config, db *sqldb.SQLiteDB) (Config, error) { return onDatabase(cfg, db) }
+
+func onDatabase(cfg Config, db sqldb.DB) (Config, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	contexts, err := ctxstore.New(pool, cfg.ContextKey, cfg.ReplicaID)
+	contexts, err := ctxstore.New(db, cfg.ContextKey, cfg.ReplicaID)
 	if err != nil {
 		return cfg, err
 	}
 	contexts.Now = now
-	replicas := replica.NewRegistry(pool)
+	replicas := replica.NewRegistry(db)
 	replicas.Now = now
-	cfg.Store = store.New(pool, store.WithClock(now))
+	cfg.Store = store.New(db, store.WithClock(now))
 	cfg.Contexts, cfg.Replicas = contexts, replicas
 	return cfg, nil
 }

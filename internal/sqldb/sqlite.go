@@ -51,6 +51,20 @@ func (e *InUseError) Error() string {
 // process, fails with *InUseError until Close. The schema is not migrated
 // here (package migrations does that).
 func OpenSQLite(ctx context.Context, path string) (*SQLiteDB, error) {
+	return openSQLite(ctx, path, true)
+}
+
+// OpenSQLiteShared opens the database at path without the process lock,
+// for a short-lived tool (the operator CLI) beside the serving process:
+// SQLite itself serialises their writes under WAL. The file must exist.
+func OpenSQLiteShared(ctx context.Context, path string) (*SQLiteDB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqldb: %w", err)
+	}
+	return openSQLite(ctx, path, false)
+}
+
+func openSQLite(ctx context.Context, path string, exclusive bool) (*SQLiteDB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqldb: %q: a database path may not contain '?' or '#'", path)
 	}
@@ -58,9 +72,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: %w", err)
 	}
-	lock, err := lockFile(abs + ".lock")
-	if err != nil {
-		return nil, err
+	var lock *os.File
+	if exclusive {
+		if lock, err = lockFile(abs + ".lock"); err != nil {
+			return nil, err
+		}
 	}
 	dsn := abs + "?_txlock=immediate&_busy_timeout=" + strconv.Itoa(BusyTimeoutMillis) +
 		"&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL"
@@ -103,6 +119,9 @@ func lockFile(name string) (*os.File, error) {
 }
 
 func unlock(f *os.File) {
+	if f == nil {
+		return
+	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	f.Close()
 }

@@ -166,3 +166,25 @@ func TestConcurrentWritersQueue(t *testing.T) {
 		t.Fatalf("%d rows (%v), want %d", n, err, writers*each)
 	}
 }
+
+// A shared open (the operator CLI) works beside the serving process and
+// sees its writes; it needs an existing file.
+func TestSharedOpenBesideServer(t *testing.T) {
+	db, path := open(t)
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, `INSERT INTO t (name, at) VALUES ('served', $1)`, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tool, err := sqldb.OpenSQLiteShared(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tool.Close()
+	var n int
+	if err := tool.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("shared open sees %d rows (%v)", n, err)
+	}
+	if _, err := sqldb.OpenSQLiteShared(ctx, filepath.Join(t.TempDir(), "missing.db")); err == nil {
+		t.Fatal("a shared open created a missing database")
+	}
+}

@@ -29,7 +29,7 @@ func parseTime(s string) (time.Time, error) {
 var bytesType = reflect.TypeFor[[]byte]()
 
 // values encodes query arguments for SQLite: times as TimeFormat text,
-// slices other than byte strings as JSON arrays; the rest is left to
+// slices other than byte strings and maps as JSON; the rest is left to
 // database/sql.
 func values(args []any) ([]any, error) {
 	out := make([]any, len(args))
@@ -45,7 +45,7 @@ func values(args []any) ([]any, error) {
 			}
 		default:
 			rv := reflect.ValueOf(a)
-			if rv.Kind() == reflect.Slice && !rv.Type().ConvertibleTo(bytesType) {
+			if isJSON(rv.Type()) {
 				b, err := json.Marshal(a)
 				if err != nil {
 					return nil, fmt.Errorf("sqldb: argument %d: %w", i+1, err)
@@ -59,6 +59,12 @@ func values(args []any) ([]any, error) {
 	return out, nil
 }
 
+// isJSON reports whether values of t travel as JSON: slices other than
+// byte strings, and maps.
+func isJSON(t reflect.Type) bool {
+	return t.Kind() == reflect.Map || (t.Kind() == reflect.Slice && !t.ConvertibleTo(bytesType))
+}
+
 // scanTargets wraps the destinations values() encoded for.
 func scanTargets(dest []any) []any {
 	out := make([]any, len(dest))
@@ -70,7 +76,7 @@ func scanTargets(dest []any) []any {
 			out[i] = nullTimeDest{p}
 		default:
 			rv := reflect.ValueOf(d)
-			if rv.Kind() == reflect.Pointer && rv.Elem().Kind() == reflect.Slice && !rv.Elem().Type().ConvertibleTo(bytesType) {
+			if rv.Kind() == reflect.Pointer && isJSON(rv.Elem().Type()) {
 				out[i] = jsonDest{d}
 				continue
 			}
@@ -122,7 +128,7 @@ func timeOf(src any) (*time.Time, error) {
 	return nil, fmt.Errorf("sqldb: %T scanned into a time.Time", src)
 }
 
-// jsonDest decodes a JSON array column into a slice; NULL leaves it nil.
+// jsonDest decodes a JSON column into a slice or map; NULL leaves it nil.
 type jsonDest struct{ p any }
 
 func (d jsonDest) Scan(src any) error {

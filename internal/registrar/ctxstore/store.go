@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
@@ -22,7 +22,7 @@ const cidReservation = 2 * time.Minute
 
 // Store is the PostgreSQL context store.
 type Store struct {
-	pool    *pgxpool.Pool
+	db      sqldb.DB
 	seal    cipher.AEAD
 	replica string
 	// CIDLen is the length of allocated CIDs (capped by the AEAD); default 4.
@@ -32,7 +32,7 @@ type Store struct {
 
 // New returns a store on pool. key is the 32-byte context-sealing key all
 // replicas share; replica names this replica in CID reservations.
-func New(pool *pgxpool.Pool, key []byte, replica string) (*Store, error) {
+func New(db sqldb.DB, key []byte, replica string) (*Store, error) {
 	if len(key) != 32 {
 		return nil, errors.New("ctxstore: the context key must be 32 bytes")
 	}
@@ -44,7 +44,7 @@ func New(pool *pgxpool.Pool, key []byte, replica string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, seal: aead, replica: replica, CIDLen: 4, Now: time.Now}, nil
+	return &Store{db: db, seal: aead, replica: replica, CIDLen: 4, Now: time.Now}, nil
 }
 
 // AllocateCID implements atls.CIDAllocator: a random CID, reserved in
@@ -59,7 +59,7 @@ func (s *Store) AllocateCID(ctx context.Context, maxLen int) ([]byte, error) {
 		if _, err := rand.Read(cid); err != nil {
 			return nil, err
 		}
-		tag, err := s.pool.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
+		tag, err := s.db.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
 			ON CONFLICT (cid) DO NOTHING`, cid, s.replica, s.Now().Add(cidReservation))
 		if err != nil {
 			return nil, fmt.Errorf("ctxstore: allocate CID: %w", err)
@@ -73,7 +73,7 @@ func (s *Store) AllocateCID(ctx context.Context, maxLen int) ([]byte, error) {
 
 // ReleaseCID implements atls.CIDAllocator; it deletes the CID's context too.
 func (s *Store) ReleaseCID(ctx context.Context, cid []byte) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM atls_cids WHERE cid = $1`, cid)
+	_, err := s.db.Exec(ctx, `DELETE FROM atls_cids WHERE cid = $1`, cid)
 	return err
 }
 
@@ -88,7 +88,7 @@ func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
 		return err
 	}
 	sealed := s.seal.Seal(nonce, nonce, secret, p.RecipientID)
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
 			ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at
 			WHERE NOT EXISTS (SELECT 1 FROM atls_contexts WHERE recipient_id = $1)`,
@@ -129,7 +129,7 @@ func (s *Store) Get(ctx context.Context, kid []byte) (*oscore.StoredContext, err
 		high   int64
 		bitmap int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT sender_id, protocol, tls_suite, aead, hkdf, secret_sealed, peer_chain,
+	err := s.db.QueryRow(ctx, `SELECT sender_id, protocol, tls_suite, aead, hkdf, secret_sealed, peer_chain,
 			local_cert, channel_binding, created_at, expires_at, replay_high, replay_bitmap
 		FROM atls_contexts WHERE recipient_id = $1 AND expires_at > $2`, kid, s.Now()).Scan(
 		&c.Params.SenderID, &c.Protocol, &suite, &aead, &hkdf, &sealed, &c.PeerCertificates,
@@ -172,17 +172,17 @@ func (s *Store) MarkSeen(ctx context.Context, kid []byte, piv uint64) error {
 		return oscore.ErrReplay
 	}
 	// Bit i of the bitmap stands for Partial IV replay_high - i.
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := s.db.Exec(ctx, `
 		UPDATE atls_contexts SET
 			replay_bitmap = CASE
 				WHEN $2 > replay_high THEN
 					CASE WHEN $2 - replay_high >= 32 THEN 1
-					     ELSE ((replay_bitmap << ($2 - replay_high)::int) | 1) & 4294967295 END
-				ELSE replay_bitmap | (1::bigint << (replay_high - $2)::int) END,
-			replay_high = GREATEST(replay_high, $2)
+					     ELSE ((replay_bitmap << CAST($2 - replay_high AS integer)) | 1) & 4294967295 END
+				ELSE replay_bitmap | (CAST(1 AS bigint) << CAST(replay_high - $2 AS integer)) END,
+			replay_high = CASE WHEN $2 > replay_high THEN $2 ELSE replay_high END
 		WHERE recipient_id = $1 AND expires_at > $3 AND (
 			$2 > replay_high OR
-			(replay_high - $2 < 32 AND replay_bitmap & (1::bigint << (replay_high - $2)::int) = 0))`,
+			(replay_high - $2 < 32 AND replay_bitmap & (CAST(1 AS bigint) << CAST(replay_high - $2 AS integer)) = 0))`,
 		kid, int64(piv), s.Now())
 	if err != nil {
 		return fmt.Errorf("ctxstore: mark seen: %w", err)
@@ -191,7 +191,7 @@ func (s *Store) MarkSeen(ctx context.Context, kid []byte, piv uint64) error {
 		return nil
 	}
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM atls_contexts WHERE recipient_id = $1 AND expires_at > $2)`,
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM atls_contexts WHERE recipient_id = $1 AND expires_at > $2)`,
 		kid, s.Now()).Scan(&exists); err != nil {
 		return fmt.Errorf("ctxstore: mark seen: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Store) MarkSeen(ctx context.Context, kid []byte, piv uint64) error {
 
 // Sweep deletes expired CID reservations and contexts.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM atls_cids WHERE expires_at <= $1`, s.Now())
+	tag, err := s.db.Exec(ctx, `DELETE FROM atls_cids WHERE expires_at <= $1`, s.Now())
 	if err != nil {
 		return 0, err
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/landfall-io/landfall/internal/sqldb"
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/oscore"
@@ -20,36 +20,33 @@ func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 
 var testKey = bytes.Repeat([]byte{0x42}, 32)
 
-func newStore(t *testing.T) (*Store, *pgxpool.Pool) {
+func newStore(t *testing.T, backend testkit.Backend) (*Store, sqldb.DB) {
 	t.Helper()
-	dsn := testpg.Database(t)
-	if _, err := migrations.Up(dsn, migrations.RegistrarSchema); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(context.Background(), dsn)
+	db := backend.Open(t, migrations.RegistrarSchema)
+	s, err := New(db, testKey, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	s, err := New(pool, testKey, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, pool
+	return s, db
 }
 
-// The PostgreSQL store passes the same suite as the in-memory one,
-// including concurrent replays from many goroutines (many replicas).
+// The store passes the same suite as the in-memory one on both backends,
+// including concurrent replays from many goroutines (many replicas on
+// PostgreSQL; many requests on the embedded store).
 func TestConformance(t *testing.T) {
-	oscoretest.RunContextStore(t, func(t *testing.T, now func() time.Time) oscore.ContextStore {
-		s, _ := newStore(t)
-		s.Now = now
-		return s
+	testkit.EachBackend(t, func(t *testing.T, backend testkit.Backend) {
+		oscoretest.RunContextStore(t, func(t *testing.T, now func() time.Time) oscore.ContextStore {
+			s, _ := newStore(t, backend)
+			s.Now = now
+			return s
+		})
 	})
 }
 
-func TestSecretsSealedAtRest(t *testing.T) {
-	s, pool := newStore(t)
+func TestSecretsSealedAtRest(t *testing.T) { testkit.EachBackend(t, tSecretsSealedAtRest) }
+
+func tSecretsSealedAtRest(t *testing.T, backend testkit.Backend) {
+	s, pool := newStore(t, backend)
 	ctx := context.Background()
 	c := oscoretest.Sample([]byte{5, 5}, s.Now())
 	if err := s.Put(ctx, c); err != nil {
@@ -71,11 +68,13 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	}
 }
 
-func TestCIDAllocation(t *testing.T) {
-	s, _ := newStore(t)
+func TestCIDAllocation(t *testing.T) { testkit.EachBackend(t, tCIDAllocation) }
+
+func tCIDAllocation(t *testing.T, backend testkit.Backend) {
+	s, _ := newStore(t, backend)
 	ctx := context.Background()
 	// A CID reserved by one replica is never handed out again, by any.
-	s2, _ := New(s.pool, testKey, "r2")
+	s2, _ := New(s.db, testKey, "r2")
 	s.CIDLen, s2.CIDLen = 1, 1
 	seen := map[byte]bool{}
 	for i := range 300 {
@@ -120,8 +119,10 @@ func TestCIDAllocation(t *testing.T) {
 
 // A context stored under an allocated CID keeps the reservation for its
 // own lifetime.
-func TestPutExtendsReservation(t *testing.T) {
-	s, pool := newStore(t)
+func TestPutExtendsReservation(t *testing.T) { testkit.EachBackend(t, tPutExtendsReservation) }
+
+func tPutExtendsReservation(t *testing.T, backend testkit.Backend) {
+	s, pool := newStore(t, backend)
 	ctx := context.Background()
 	cid, err := s.AllocateCID(ctx, 6)
 	if err != nil {
@@ -143,8 +144,10 @@ func TestPutExtendsReservation(t *testing.T) {
 // TestSweepKeepsLiveContexts: a context lives its own lifetime (profile
 // 1.9): Sweep long after the handshake's CID reservation would have lapsed
 // leaves it, and removes it (row and CID) once it expired.
-func TestSweepKeepsLiveContexts(t *testing.T) {
-	s, pool := newStore(t)
+func TestSweepKeepsLiveContexts(t *testing.T) { testkit.EachBackend(t, tSweepKeepsLiveContexts) }
+
+func tSweepKeepsLiveContexts(t *testing.T, backend testkit.Backend) {
+	s, pool := newStore(t, backend)
 	ctx := context.Background()
 	base := time.Now()
 	s.Now = func() time.Time { return base }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/pkg/atls"
 )
 
@@ -28,7 +28,7 @@ var ErrDuplicate = errors.New("replica: the id is held by another live replica")
 // first one's heartbeat is fresh, and so that a replica refreshes and
 // removes only its own row.
 type Registry struct {
-	pool     *pgxpool.Pool
+	db       sqldb.DB
 	instance string
 	// Timeout is how old a heartbeat may be before its replica counts as
 	// gone; default 15 s. Interval is the heartbeat period; default 5 s.
@@ -39,8 +39,8 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry on pool with default timings.
-func NewRegistry(pool *pgxpool.Pool) *Registry {
-	return &Registry{pool: pool, instance: rand.Text(), Timeout: 15 * time.Second, Interval: 5 * time.Second, Now: time.Now, Logger: slog.Default()}
+func NewRegistry(db sqldb.DB) *Registry {
+	return &Registry{db: db, instance: rand.Text(), Timeout: 15 * time.Second, Interval: 5 * time.Second, Now: time.Now, Logger: slog.Default()}
 }
 
 // Register records (or re-records) replica id with its internal URL. It
@@ -49,7 +49,7 @@ func NewRegistry(pool *pgxpool.Pool) *Registry {
 // ErrDuplicate.
 func (r *Registry) Register(ctx context.Context, id string, internal *url.URL) error {
 	now := r.Now()
-	tag, err := r.pool.Exec(ctx, `
+	tag, err := r.db.Exec(ctx, `
 		INSERT INTO replicas (id, internal_url, started_at, heartbeat_at, instance) VALUES ($1, $2, $3, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET internal_url = EXCLUDED.internal_url,
 			started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, instance = EXCLUDED.instance
@@ -67,7 +67,7 @@ func (r *Registry) Register(ctx context.Context, id string, internal *url.URL) e
 // Heartbeat refreshes replica id's heartbeat, if the row is still this
 // process's.
 func (r *Registry) Heartbeat(ctx context.Context, id string) error {
-	tag, err := r.pool.Exec(ctx, `UPDATE replicas SET heartbeat_at = $2 WHERE id = $1 AND instance = $3`, id, r.Now(), r.instance)
+	tag, err := r.db.Exec(ctx, `UPDATE replicas SET heartbeat_at = $2 WHERE id = $1 AND instance = $3`, id, r.Now(), r.instance)
 	if err != nil {
 		return fmt.Errorf("replica: heartbeat %s: %w", id, err)
 	}
@@ -80,14 +80,14 @@ func (r *Registry) Heartbeat(ctx context.Context, id string) error {
 // Deregister removes replica id, on orderly shutdown: only this process's
 // row, never one another process has since registered.
 func (r *Registry) Deregister(ctx context.Context, id string) error {
-	_, err := r.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1 AND instance = $2`, id, r.instance)
+	_, err := r.db.Exec(ctx, `DELETE FROM replicas WHERE id = $1 AND instance = $2`, id, r.instance)
 	return err
 }
 
 // Resolve returns the internal URL of a live replica.
 func (r *Registry) Resolve(ctx context.Context, id string) (*url.URL, error) {
 	var raw string
-	err := r.pool.QueryRow(ctx, `SELECT internal_url FROM replicas WHERE id = $1 AND heartbeat_at >= $2`,
+	err := r.db.QueryRow(ctx, `SELECT internal_url FROM replicas WHERE id = $1 AND heartbeat_at >= $2`,
 		id, r.Now().Add(-r.Timeout)).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrUnknown
@@ -100,7 +100,7 @@ func (r *Registry) Resolve(ctx context.Context, id string) (*url.URL, error) {
 
 // Live lists the replicas whose heartbeat is fresh, for the admin API.
 func (r *Registry) Live(ctx context.Context) ([]Replica, error) {
-	rows, err := r.pool.Query(ctx, `SELECT id, internal_url, started_at, heartbeat_at FROM replicas
+	rows, err := r.db.Query(ctx, `SELECT id, internal_url, started_at, heartbeat_at FROM replicas
 		WHERE heartbeat_at >= $1 ORDER BY id`, r.Now().Add(-r.Timeout))
 	if err != nil {
 		return nil, err

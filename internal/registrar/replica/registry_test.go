@@ -5,49 +5,29 @@ import (
 	"errors"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
 )
 
 func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newRegistry(t *testing.T) (*Registry, *clock) {
-	dsn := testpg.Database(t)
-	if _, err := migrations.Up(dsn, migrations.RegistrarSchema); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r := NewRegistry(pool)
+func newRegistry(t *testing.T, backend testkit.Backend) (*Registry, *testkit.Clock) {
+	db := backend.Open(t, migrations.RegistrarSchema)
+	c := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := NewRegistry(db)
 	r.Now = c.Now
 	return r, c
 }
 
-func TestRegisterResolveExpire(t *testing.T) {
+func TestRegisterResolveExpire(t *testing.T) { testkit.EachBackend(t, tRegisterResolveExpire) }
+
+func tRegisterResolveExpire(t *testing.T, backend testkit.Backend) {
 	ctx := context.Background()
-	r, c := newRegistry(t)
+	r, c := newRegistry(t, backend)
 	a, _ := url.Parse("https://10.0.0.1:8444")
 	if err := r.Register(ctx, "a", a); err != nil {
 		t.Fatal(err)
@@ -59,15 +39,15 @@ func TestRegisterResolveExpire(t *testing.T) {
 	if _, err := r.Resolve(ctx, "b"); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("unknown replica: %v", err)
 	}
-	c.add(10 * time.Second)
+	c.Advance(10 * time.Second)
 	if err := r.Heartbeat(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	c.add(14 * time.Second)
+	c.Advance(14 * time.Second)
 	if _, err := r.Resolve(ctx, "a"); err != nil {
 		t.Fatalf("fresh heartbeat: %v", err)
 	}
-	c.add(2 * time.Second)
+	c.Advance(2 * time.Second)
 	if _, err := r.Resolve(ctx, "a"); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("expired heartbeat resolved: %v", err)
 	}
@@ -108,10 +88,12 @@ func TestRegistrarSchemaUpDownUp(t *testing.T) {
 // A second process with a live replica's id is refused, does not take the
 // row over, and its shutdown leaves the live replica's row alone; once the
 // first one's heartbeat expires, the id may be reused.
-func TestDuplicateReplicaID(t *testing.T) {
+func TestDuplicateReplicaID(t *testing.T) { testkit.EachBackend(t, tDuplicateReplicaID) }
+
+func tDuplicateReplicaID(t *testing.T, backend testkit.Backend) {
 	ctx := context.Background()
-	first, c := newRegistry(t)
-	second := NewRegistry(first.pool)
+	first, c := newRegistry(t, backend)
+	second := NewRegistry(first.db)
 	second.Now = c.Now
 	a, _ := url.Parse("https://10.0.0.1:8444")
 	b, _ := url.Parse("https://10.0.0.2:8444")
@@ -134,7 +116,7 @@ func TestDuplicateReplicaID(t *testing.T) {
 	if err := first.Register(ctx, "pod", a); err != nil {
 		t.Fatalf("re-registering one's own row: %v", err)
 	}
-	c.add(first.Timeout + time.Second)
+	c.Advance(first.Timeout + time.Second)
 	if err := second.Register(ctx, "pod", b); err != nil {
 		t.Fatalf("taking over an expired id: %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/landfall-io/landfall/internal/sqldb"
 )
 
 // AllowEntry is one device the owner expects: with an allow-list
@@ -85,14 +87,11 @@ func (s *Store) ImportAllowlist(ctx context.Context, rows []ImportRow, actor str
 		if len(bad) > 0 {
 			return &ImportError{Rows: bad}
 		}
-		// xmax = 0 tells a fresh insert from an updated row.
-		err = tx.QueryRow(ctx, `WITH up AS (
-				INSERT INTO allowlist (manufacturer_id, serial, note, created_at)
-				SELECT m, s, n, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(m, s, n)
-				ON CONFLICT (manufacturer_id, serial) DO UPDATE SET note = EXCLUDED.note
-				RETURNING xmax = 0 AS inserted)
-			SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up`,
-			mids, serials, notes, s.clock()).Scan(&res.Added, &res.Updated)
+		if sqldb.DialectOf(s.db) == sqldb.SQLite {
+			res.Added, res.Updated, err = upsertAllowlistSQLite(ctx, tx, mids, serials, notes, s.clock())
+		} else {
+			res.Added, res.Updated, err = upsertAllowlistPostgres(ctx, tx, mids, serials, notes, s.clock())
+		}
 		if err != nil {
 			return err
 		}
@@ -103,6 +102,36 @@ func (s *Store) ImportAllowlist(ctx context.Context, rows []ImportRow, actor str
 		return ImportResult{}, err
 	}
 	return res, nil
+}
+
+// upsertAllowlistPostgres inserts or updates every entry in one statement;
+// xmax = 0 tells a fresh insert from an updated row.
+func upsertAllowlistPostgres(ctx context.Context, tx pgx.Tx, mids []int64, serials, notes []string, now time.Time) (added, updated int, err error) {
+	err = tx.QueryRow(ctx, `WITH up AS (
+				INSERT INTO allowlist (manufacturer_id, serial, note, created_at)
+				SELECT m, s, n, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(m, s, n)
+				ON CONFLICT (manufacturer_id, serial) DO UPDATE SET note = EXCLUDED.note
+				RETURNING xmax = 0 AS inserted)
+			SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up`,
+		mids, serials, notes, now).Scan(&added, &updated)
+	return added, updated, err
+}
+
+// upsertAllowlistSQLite counts the entries already present, then inserts
+// or updates them all; the transaction holds the write lock throughout.
+func upsertAllowlistSQLite(ctx context.Context, tx pgx.Tx, mids []int64, serials, notes []string, now time.Time) (added, updated int, err error) {
+	const entries = `SELECT m.value AS m, s.value AS s, n.value AS n FROM json_each($1) m
+		JOIN json_each($2) s ON s.key = m.key JOIN json_each($3) n ON n.key = m.key`
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM allowlist a JOIN (`+entries+`) u
+		ON a.manufacturer_id = u.m AND a.serial = u.s`, mids, serials, notes).Scan(&updated)
+	if err != nil {
+		return 0, 0, err
+	}
+	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
+	_, err = tx.Exec(ctx, `INSERT INTO allowlist (manufacturer_id, serial, note, created_at)
+		SELECT u.m, u.s, u.n, $4 FROM (`+entries+`) u WHERE true
+		ON CONFLICT (manufacturer_id, serial) DO UPDATE SET note = excluded.note`, mids, serials, notes, now)
+	return len(mids) - updated, updated, err
 }
 
 // ListAllowlist returns allow-list entries ordered by manufacturer id and
@@ -118,7 +147,7 @@ func (s *Store) ListAllowlist(ctx context.Context, f AllowFilter) (Page[AllowEnt
 	if err != nil {
 		return Page[AllowEntry]{}, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT a.manufacturer_id, m.name, a.serial, a.note, a.created_at
+	rows, err := s.db.Query(ctx, `SELECT a.manufacturer_id, m.name, a.serial, a.note, a.created_at
 		FROM allowlist a JOIN manufacturers m ON m.id = a.manufacturer_id
 		WHERE ($1 = 0 OR a.manufacturer_id = $1) AND (NOT $2 OR (a.manufacturer_id, a.serial) > ($3, $4))
 		ORDER BY a.manufacturer_id, a.serial LIMIT $5`,
@@ -151,7 +180,7 @@ func (s *Store) DeleteAllowlistEntry(ctx context.Context, manufacturerID int64, 
 // Allowed reports whether the allow-list holds manufacturerID's serial.
 func (s *Store) Allowed(ctx context.Context, manufacturerID int64, serial string) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allowlist WHERE manufacturer_id = $1 AND serial = $2)`,
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allowlist WHERE manufacturer_id = $1 AND serial = $2)`,
 		manufacturerID, serial).Scan(&ok)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, classify("allowed", err)

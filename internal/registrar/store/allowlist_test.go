@@ -14,8 +14,10 @@ import (
 
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
 
-func TestAllowlistImport(t *testing.T) {
-	s, pool, _ := newStore(t)
+func TestAllowlistImport(t *testing.T) { testkit.EachBackend(t, tAllowlistImport) }
+
+func tAllowlistImport(t *testing.T, backend testkit.Backend) {
+	s, pool, _ := newStore(t, backend)
 	ctx := context.Background()
 	acme := mustManufacturer(t, s, "Acme")
 	mustManufacturer(t, s, "Bolt")

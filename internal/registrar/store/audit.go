@@ -72,9 +72,9 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) (Page[Event], err
 	if !f.Until.IsZero() {
 		until = &f.Until
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit_events
+	rows, err := s.db.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit_events
 		WHERE ($1 = '' OR action = $1) AND ($2 = '' OR subject = $2)
-		  AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4)
+		  AND (`+s.sql("$3::timestamptz", "$3")+` IS NULL OR at >= $3) AND (`+s.sql("$4::timestamptz", "$4")+` IS NULL OR at < $4)
 		  AND (NOT $5 OR id < $6)
 		ORDER BY id DESC LIMIT $7`,
 		f.Action, f.Subject, since, until, hasCursor, after, limit+1)

@@ -35,7 +35,7 @@ func (s *Store) RecordCertificate(ctx context.Context, c Certificate) error {
 	if c.Serial == "" || len(c.DER) == 0 || c.Operation == "" {
 		return invalidf("a certificate needs its serial, operation and DER")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+	_, err := s.db.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING`,
 		c.Serial, c.PledgeID, c.Operation, c.Subject, c.NotBefore, c.NotAfter, c.DER, s.clock())
 	if pgCode(err) == codeForeignKeyViolation {
@@ -46,7 +46,7 @@ func (s *Store) RecordCertificate(ctx context.Context, c Certificate) error {
 
 // ListCertificates returns pledgeID's certificates, oldest first.
 func (s *Store) ListCertificates(ctx context.Context, pledgeID int64) ([]Certificate, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+	rows, err := s.db.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
 		WHERE pledge_id = $1 ORDER BY created_at, serial`, pledgeID)
 	if err != nil {
 		return nil, classify("list certificates", err)
@@ -73,7 +73,7 @@ func (s *Store) AllCertificates(ctx context.Context, f CertificateFilter) (Page[
 	if err != nil {
 		return Page[Certificate]{}, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+	rows, err := s.db.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
 		WHERE NOT $1 OR (created_at, serial) > ($2, $3)
 		ORDER BY created_at, serial LIMIT $4`, hasCursor, at, serial, limit+1)
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *Store) AllCertificates(ctx context.Context, f CertificateFilter) (Page[
 // it (RFC 7030 4.2.2: re-enrollment renews a certificate of this CA).
 func (s *Store) PledgeOfCertificate(ctx context.Context, serial string, der []byte) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT pledge_id FROM certificates WHERE serial = $1 AND der = $2`, serial, der).Scan(&id)
+	err := s.db.QueryRow(ctx, `SELECT pledge_id FROM certificates WHERE serial = $1 AND der = $2`, serial, der).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, notFound("certificate", serial)
 	}

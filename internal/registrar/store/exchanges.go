@@ -60,7 +60,7 @@ func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
 		status = &e.MASAStatus
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
+	err := s.db.QueryRow(ctx, `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
 			voucher, nonce, outcome, masa_status, reason, replica, created_at, idevid_sha256)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
@@ -73,7 +73,7 @@ func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
 
 // ListExchanges returns pledgeID's voucher exchanges, oldest first.
 func (s *Store) ListExchanges(ctx context.Context, pledgeID int64) ([]Exchange, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
+	rows, err := s.db.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
 			coalesce(nonce, ''), outcome, coalesce(masa_status, 0), reason, replica, created_at, idevid_sha256
 		FROM voucher_exchanges WHERE pledge_id = $1 ORDER BY created_at, id`, pledgeID)
 	if err != nil {
@@ -95,7 +95,7 @@ func (s *Store) ListExchanges(ctx context.Context, pledgeID int64) ([]Exchange, 
 // voucher does not count once a later request was refused, as after the
 // device was sold on.
 func (s *Store) LatestExchange(ctx context.Context, pledgeID int64) (*Exchange, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
+	rows, err := s.db.Query(ctx, `SELECT id, pledge_id, pledge_request, registrar_request, voucher,
 			coalesce(nonce, ''), outcome, coalesce(masa_status, 0), reason, replica, created_at, idevid_sha256
 		FROM voucher_exchanges WHERE pledge_id = $1 ORDER BY id DESC LIMIT 1`, pledgeID)
 	if err != nil {

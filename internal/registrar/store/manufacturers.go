@@ -190,7 +190,7 @@ func (s *Store) UpdateManufacturer(ctx context.Context, m Manufacturer, actor st
 
 // GetManufacturer returns manufacturer id.
 func (s *Store) GetManufacturer(ctx context.Context, id int64) (*Manufacturer, error) {
-	m, err := scanManufacturer(s.pool.QueryRow(ctx, `SELECT `+manufacturerColumns+` FROM manufacturers WHERE id = $1`, id))
+	m, err := scanManufacturer(s.db.QueryRow(ctx, `SELECT `+manufacturerColumns+` FROM manufacturers WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("manufacturer", id)
 	}
@@ -203,7 +203,7 @@ func (s *Store) GetManufacturer(ctx context.Context, id int64) (*Manufacturer, e
 // ListManufacturers returns every manufacturer, by name. Deployments
 // trust a handful, so the list is not paged.
 func (s *Store) ListManufacturers(ctx context.Context) ([]Manufacturer, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+manufacturerColumns+` FROM manufacturers ORDER BY name`)
+	rows, err := s.db.Query(ctx, `SELECT `+manufacturerColumns+` FROM manufacturers ORDER BY name`)
 	if err != nil {
 		return nil, classify("list manufacturers", err)
 	}

@@ -10,8 +10,10 @@ import (
 	"github.com/landfall-io/landfall/internal/testkit"
 )
 
-func TestManufacturers(t *testing.T) {
-	s, pool, _ := newStore(t)
+func TestManufacturers(t *testing.T) { testkit.EachBackend(t, tManufacturers) }
+
+func tManufacturers(t *testing.T, backend testkit.Backend) {
+	s, pool, _ := newStore(t, backend)
 	ctx := context.Background()
 	anchor, masaAnchor := selfSigned(t, "Acme IDevID CA"), selfSigned(t, "Acme MASA CA")
 
@@ -115,7 +117,11 @@ func TestManufacturers(t *testing.T) {
 // wildcard, an absolute URI) and depend on the serial. A refused template
 // changes nothing.
 func TestManufacturerLDevIDTemplates(t *testing.T) {
-	s, pool, _ := newStore(t)
+	testkit.EachBackend(t, tManufacturerLDevIDTemplates)
+}
+
+func tManufacturerLDevIDTemplates(t *testing.T, backend testkit.Backend) {
+	s, pool, _ := newStore(t, backend)
 	ctx := context.Background()
 	anchor := selfSigned(t, "Cobalt IDevID CA")
 	m, err := s.CreateManufacturer(ctx, store.Manufacturer{Name: "Cobalt", IDevIDAnchor: anchor,

@@ -98,7 +98,7 @@ func (s *Store) Touch(ctx context.Context, manufacturerID int64, serial string, 
 		return nil, invalidf("an IDevID is required")
 	}
 	now := s.clock()
-	p, err := scanPledge(s.pool.QueryRow(ctx, `INSERT INTO pledges (manufacturer_id, serial, idevid, created_at, updated_at)
+	p, err := scanPledge(s.db.QueryRow(ctx, `INSERT INTO pledges (manufacturer_id, serial, idevid, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $4)
 		ON CONFLICT (manufacturer_id, serial) DO UPDATE SET idevid = EXCLUDED.idevid, updated_at = EXCLUDED.updated_at
 		RETURNING `+pledgeColumns, manufacturerID, serial, idevidDER, now))
@@ -113,7 +113,7 @@ func (s *Store) Touch(ctx context.Context, manufacturerID int64, serial string, 
 
 // GetPledge returns pledge id.
 func (s *Store) GetPledge(ctx context.Context, id int64) (*Pledge, error) {
-	p, err := scanPledge(s.pool.QueryRow(ctx, `SELECT `+pledgeColumns+` FROM pledges WHERE id = $1`, id))
+	p, err := scanPledge(s.db.QueryRow(ctx, `SELECT `+pledgeColumns+` FROM pledges WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("pledge", id)
 	}
@@ -125,7 +125,7 @@ func (s *Store) GetPledge(ctx context.Context, id int64) (*Pledge, error) {
 
 // FindPledge returns the pledge with manufacturerID's serial.
 func (s *Store) FindPledge(ctx context.Context, manufacturerID int64, serial string) (*Pledge, error) {
-	p, err := scanPledge(s.pool.QueryRow(ctx, `SELECT `+pledgeColumns+` FROM pledges
+	p, err := scanPledge(s.db.QueryRow(ctx, `SELECT `+pledgeColumns+` FROM pledges
 		WHERE manufacturer_id = $1 AND serial = $2`, manufacturerID, serial))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("pledge", strconv.FormatInt(manufacturerID, 10)+"/"+serial)
@@ -152,9 +152,9 @@ func (s *Store) ListPledges(ctx context.Context, f PledgeFilter) (Page[Pledge], 
 	if _, err := decodeCursor(f.Cursor, &after); err != nil {
 		return Page[Pledge]{}, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+pledgeColumns+` FROM pledges
+	rows, err := s.db.Query(ctx, `SELECT `+pledgeColumns+` FROM pledges
 		WHERE id > $1 AND ($2 = '' OR decision = $2) AND ($3 = '' OR state = $3)
-		  AND ($4 = 0 OR manufacturer_id = $4) AND starts_with(serial, $5)
+		  AND ($4 = 0 OR manufacturer_id = $4) AND substr(serial, 1, length($5)) = $5
 		ORDER BY id LIMIT $6`,
 		after, string(f.Decision), string(f.State), f.ManufacturerID, f.SerialPrefix, limit+1)
 	if err != nil {
@@ -185,7 +185,7 @@ func (s *Store) Decide(ctx context.Context, ids []int64, decision Decision, acto
 	err := s.inTx(ctx, "decide", func(tx pgx.Tx) error {
 		now := s.clock()
 		rows, err := tx.Query(ctx, `UPDATE pledges SET decision = $2, decided_by = $3, decided_at = $4, updated_at = $4
-			WHERE id = ANY($1) RETURNING `+pledgeColumns, uniq, string(decision), actor, now)
+			WHERE id `+s.sql("= ANY($1)", "IN (SELECT value FROM json_each($1))")+` RETURNING `+pledgeColumns, uniq, string(decision), actor, now)
 		if err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (s *Store) SetState(ctx context.Context, id int64, state State) error {
 	if !state.Valid() {
 		return invalidf("unknown state %q", state)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE pledges SET state = $2, updated_at = $3 WHERE id = $1`, id, string(state), s.clock())
+	tag, err := s.db.Exec(ctx, `UPDATE pledges SET state = $2, updated_at = $3 WHERE id = $1`, id, string(state), s.clock())
 	if err != nil {
 		return classify("set pledge state", err)
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/landfall-io/landfall/internal/testkit"
 )
 
-func TestTouchFindGetSetState(t *testing.T) {
-	s, _, clk := newStore(t)
+func TestTouchFindGetSetState(t *testing.T) { testkit.EachBackend(t, tTouchFindGetSetState) }
+
+func tTouchFindGetSetState(t *testing.T, backend testkit.Backend) {
+	s, _, clk := newStore(t, backend)
 	ctx := context.Background()
 	acme := mustManufacturer(t, s, "Acme")
 
@@ -69,8 +71,10 @@ func TestTouchFindGetSetState(t *testing.T) {
 }
 
 // Many replicas see the same pledge's first contact at once: one row.
-func TestTouchConcurrent(t *testing.T) {
-	s, pool, _ := newStore(t)
+func TestTouchConcurrent(t *testing.T) { testkit.EachBackend(t, tTouchConcurrent) }
+
+func tTouchConcurrent(t *testing.T, backend testkit.Backend) {
+	s, pool, _ := newStore(t, backend)
 	acme := mustManufacturer(t, s, "Acme")
 	const n = 24
 	ids := make([]int64, n)
@@ -99,8 +103,10 @@ func TestTouchConcurrent(t *testing.T) {
 	}
 }
 
-func TestListPledges(t *testing.T) {
-	s, _, _ := newStore(t)
+func TestListPledges(t *testing.T) { testkit.EachBackend(t, tListPledges) }
+
+func tListPledges(t *testing.T, backend testkit.Backend) {
+	s, _, _ := newStore(t, backend)
 	ctx := context.Background()
 	acme, bolt := mustManufacturer(t, s, "Acme"), mustManufacturer(t, s, "Bolt")
 	var acmeIDs []int64
@@ -169,8 +175,10 @@ func TestListPledges(t *testing.T) {
 	}
 }
 
-func TestDecide(t *testing.T) {
-	s, pool, clk := newStore(t)
+func TestDecide(t *testing.T) { testkit.EachBackend(t, tDecide) }
+
+func tDecide(t *testing.T, backend testkit.Backend) {
+	s, pool, clk := newStore(t, backend)
 	ctx := context.Background()
 	acme := mustManufacturer(t, s, "Acme")
 	a, b, c := mustPledge(t, s, acme.ID, "A-1"), mustPledge(t, s, acme.ID, "A-2"), mustPledge(t, s, acme.ID, "A-3")

@@ -13,7 +13,11 @@ import (
 )
 
 func TestExchangesTelemetryCertificates(t *testing.T) {
-	s, pool, clk := newStore(t)
+	testkit.EachBackend(t, tExchangesTelemetryCertificates)
+}
+
+func tExchangesTelemetryCertificates(t *testing.T, backend testkit.Backend) {
+	s, pool, clk := newStore(t, backend)
 	ctx := context.Background()
 	acme := mustManufacturer(t, s, "Acme")
 	p, q := mustPledge(t, s, acme.ID, "A-1"), mustPledge(t, s, acme.ID, "A-2")
@@ -127,8 +131,10 @@ func TestExchangesTelemetryCertificates(t *testing.T) {
 	}
 }
 
-func TestTokens(t *testing.T) {
-	s, pool, _ := newStore(t)
+func TestTokens(t *testing.T) { testkit.EachBackend(t, tTokens) }
+
+func tTokens(t *testing.T, backend testkit.Backend) {
+	s, pool, _ := newStore(t, backend)
 	ctx := context.Background()
 	tok, err := s.CreateToken(ctx, "olga", store.RoleOperator, "bootstrap")
 	if err != nil {
@@ -189,8 +195,10 @@ func TestTokens(t *testing.T) {
 	}
 }
 
-func TestAudit(t *testing.T) {
-	s, _, clk := newStore(t)
+func TestAudit(t *testing.T) { testkit.EachBackend(t, tAudit) }
+
+func tAudit(t *testing.T, backend testkit.Backend) {
+	s, _, clk := newStore(t, backend)
 	ctx := context.Background()
 	for i := range 6 {
 		action := "pledge.approve"

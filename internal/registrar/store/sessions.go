@@ -48,7 +48,7 @@ func (s *Store) Contexts(ctx context.Context, limit int, cursor string) (Page[Co
 		return Page[Context]{}, invalidf("malformed cursor")
 	}
 	// Only the columns shown are read: secret_sealed never leaves the database.
-	rows, err := s.pool.Query(ctx, `SELECT recipient_id, protocol, tls_suite, peer_chain[1], created_at, expires_at
+	rows, err := s.db.Query(ctx, `SELECT recipient_id, protocol, tls_suite, peer_chain, created_at, expires_at
 		FROM atls_contexts WHERE expires_at > $1 AND (NOT $2 OR recipient_id > $3)
 		ORDER BY recipient_id LIMIT $4`, s.clock(), hasCursor, after, limit+1)
 	if err != nil {
@@ -56,15 +56,16 @@ func (s *Store) Contexts(ctx context.Context, limit int, cursor string) (Page[Co
 	}
 	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Context, error) {
 		var c Context
-		var rid, peer []byte
+		var rid []byte
+		var chain [][]byte
 		var suite int
-		if err := r.Scan(&rid, &c.Protocol, &suite, &peer, &c.CreatedAt, &c.ExpiresAt); err != nil {
+		if err := r.Scan(&rid, &c.Protocol, &suite, &chain, &c.CreatedAt, &c.ExpiresAt); err != nil {
 			return c, err
 		}
 		c.RecipientID = hex.EncodeToString(rid)
 		c.Suite = tls.CipherSuiteName(uint16(suite))
-		if len(peer) > 0 {
-			if cert, err := x509.ParseCertificate(peer); err == nil {
+		if len(chain) > 0 {
+			if cert, err := x509.ParseCertificate(chain[0]); err == nil {
 				c.PeerSubject = cert.Subject.String()
 			}
 		}
@@ -79,7 +80,7 @@ func (s *Store) Contexts(ctx context.Context, limit int, cursor string) (Page[Co
 // Replicas returns every registered replica, by id, stale ones included:
 // a replica whose heartbeat stopped is what an operator looks for.
 func (s *Store) Replicas(ctx context.Context) ([]Replica, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, internal_url, started_at, heartbeat_at FROM replicas ORDER BY id`)
+	rows, err := s.db.Query(ctx, `SELECT id, internal_url, started_at, heartbeat_at FROM replicas ORDER BY id`)
 	if err != nil {
 		return nil, classify("list replicas", err)
 	}

@@ -12,10 +12,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
-func TestSessions(t *testing.T) {
-	s, pool, _ := newStore(t)
+func TestSessions(t *testing.T) { testkit.EachBackend(t, tSessions) }
+
+func tSessions(t *testing.T, backend testkit.Backend) {
+	s, pool, _ := newStore(t, backend)
 	ctx := context.Background()
 	peer := selfSigned(t, "pledge A-1")
 	for _, c := range []struct {
@@ -63,7 +66,7 @@ func TestSessions(t *testing.T) {
 	if rs, err := s.Replicas(ctx); err != nil || len(rs) != 0 {
 		t.Errorf("no replicas: %+v %v", rs, err)
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO replicas VALUES ('r2', 'https://10.0.0.2:8444', $1, $1), ('r1', 'https://10.0.0.1:8444', $1, $1)`, testStart); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO replicas (id, internal_url, started_at, heartbeat_at) VALUES ('r2', 'https://10.0.0.2:8444', $1, $1), ('r1', 'https://10.0.0.1:8444', $1, $1)`, testStart); err != nil {
 		t.Fatal(err)
 	}
 	rs, err := s.Replicas(ctx)
@@ -72,7 +75,8 @@ func TestSessions(t *testing.T) {
 	}
 }
 
-// A database that cannot be reached is ErrUnavailable, whatever the call.
+// A database that cannot be reached is ErrUnavailable, whatever the call,
+// on either backend.
 func TestUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -82,11 +86,14 @@ func TestUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer down.Close()
-	_, open, _ := newStore(t)
-	closed := store.New(open)
-	open.Close()
+	_, pg, _ := newStore(t, testkit.Backends[0])
+	closedPool := store.New(pg)
+	testkit.Close(pg)
+	_, lite, _ := newStore(t, testkit.Backends[1])
+	closedSQLite := store.New(lite)
+	testkit.Close(lite)
 
-	for name, s := range map[string]*store.Store{"refused": store.New(down), "closed pool": closed} {
+	for name, s := range map[string]*store.Store{"refused": store.New(down), "closed pool": closedPool, "closed sqlite": closedSQLite} {
 		for op, call := range map[string]func() error{
 			"ping":   func() error { return s.Ping(ctx) },
 			"list":   func() error { _, err := s.ListPledges(ctx, store.PledgeFilter{}); return err },

@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/internal/sqldb"
 )
 
-// Store is the registrar's state on a pgx pool. It is safe for concurrent
-// use by any number of goroutines and replicas.
+// Store is the registrar's state on PostgreSQL (any number of replicas) or
+// on the embedded SQLite store (one registrar). It is safe for concurrent
+// use.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	db  sqldb.DB
+	now func() time.Time
 }
 
 // Option configures a Store.
@@ -28,9 +30,10 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
-// New returns a store on pool. The schema must already be migrated.
-func New(pool *pgxpool.Pool, opts ...Option) *Store {
-	s := &Store{pool: pool, now: time.Now}
+// New returns a store on db: a *pgxpool.Pool or an *sqldb.SQLiteDB. The
+// schema must already be migrated.
+func New(db sqldb.DB, opts ...Option) *Store {
+	s := &Store{db: db, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -39,7 +42,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 
 // Ping checks that the database answers, for a readiness probe.
 func (s *Store) Ping(ctx context.Context) error {
-	return classify("ping", s.pool.Ping(ctx))
+	return classify("ping", s.db.Ping(ctx))
 }
 
 // clock is the store's time, at the microsecond precision PostgreSQL keeps.
@@ -47,10 +50,14 @@ func (s *Store) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
+// sql picks the statement for the store's dialect: pg for PostgreSQL, lite
+// for SQLite, where the two cannot share one text.
+func (s *Store) sql(pg, lite string) string { return sqldb.Pick(s.db, pg, lite) }
+
 // inTx runs fn in one transaction, committing when it returns nil, and
 // classifies the error.
 func (s *Store) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
-	return classify(op, pgx.BeginFunc(ctx, s.pool, fn))
+	return classify(op, pgx.BeginFunc(ctx, s.db, fn))
 }
 
 // Page is one page of a keyset-paginated list. Next is the cursor of the

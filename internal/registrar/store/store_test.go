@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
@@ -18,11 +17,13 @@ func TestMain(m *testing.M) { os.Exit(testpg.Run(m)) }
 
 var testStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func newStore(t *testing.T) (*store.Store, *pgxpool.Pool, *testkit.Clock) {
+// newStore is a store on a fresh database of backend b: every suite of
+// this package runs on PostgreSQL and on the embedded SQLite store.
+func newStore(t *testing.T, b testkit.Backend) (*store.Store, sqldb.DB, *testkit.Clock) {
 	t.Helper()
-	pool := testkit.Pool(t, migrations.RegistrarSchema)
+	db := b.Open(t, migrations.RegistrarSchema)
 	c := testkit.NewClock(testStart)
-	return store.New(pool, store.WithClock(c.Now)), pool, c
+	return store.New(db, store.WithClock(c.Now)), db, c
 }
 
 // selfSigned returns a DER CA certificate with subject cn.

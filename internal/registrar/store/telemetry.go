@@ -35,7 +35,7 @@ func (s *Store) RecordTelemetry(ctx context.Context, pledgeID int64, kind string
 	if !json.Valid(body) {
 		return invalidf("telemetry body is not JSON")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO telemetry (pledge_id, kind, status, reason, body, created_at)
+	_, err := s.db.Exec(ctx, `INSERT INTO telemetry (pledge_id, kind, status, reason, body, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, pledgeID, kind, status, reason, string(body), s.clock())
 	if pgCode(err) == codeForeignKeyViolation {
 		return notFound("pledge", pledgeID)
@@ -45,7 +45,7 @@ func (s *Store) RecordTelemetry(ctx context.Context, pledgeID int64, kind string
 
 // ListTelemetry returns pledgeID's status reports, oldest first.
 func (s *Store) ListTelemetry(ctx context.Context, pledgeID int64) ([]Telemetry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, pledge_id, kind, status, reason, body::text, created_at
+	rows, err := s.db.Query(ctx, `SELECT id, pledge_id, kind, status, reason, CAST(body AS text), created_at
 		FROM telemetry WHERE pledge_id = $1 ORDER BY created_at, id`, pledgeID)
 	if err != nil {
 		return nil, classify("list telemetry", err)

@@ -102,7 +102,7 @@ func (s *Store) CreateToken(ctx context.Context, name string, role Role, actor s
 // revoked token is ErrUnauthenticated.
 func (s *Store) Authenticate(ctx context.Context, token string) (Principal, error) {
 	var p Principal
-	err := s.pool.QueryRow(ctx, `SELECT id, name, role FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,
+	err := s.db.QueryRow(ctx, `SELECT id, name, role FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,
 		hashToken(token)).Scan(&p.TokenID, &p.Name, &p.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
@@ -118,7 +118,10 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 func (s *Store) RevokeToken(ctx context.Context, id int64, actor string) error {
 	return s.inTx(ctx, "revoke token", func(tx pgx.Tx) error {
 		var revoked *time.Time
-		err := tx.QueryRow(ctx, `SELECT revoked_at FROM admin_tokens WHERE id = $1 FOR UPDATE`, id).Scan(&revoked)
+		err := tx.QueryRow(ctx, s.sql(
+			`SELECT revoked_at FROM admin_tokens WHERE id = $1 FOR UPDATE`,
+			// An SQLite transaction holds the write lock from its start.
+			`SELECT revoked_at FROM admin_tokens WHERE id = $1`), id).Scan(&revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("token", id)
 		}
@@ -137,7 +140,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, actor string) error {
 
 // ListTokens returns every token, revoked ones included, by id.
 func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, role, created_at, revoked_at FROM admin_tokens ORDER BY id`)
+	rows, err := s.db.Query(ctx, `SELECT id, name, role, created_at, revoked_at FROM admin_tokens ORDER BY id`)
 	if err != nil {
 		return nil, classify("list tokens", err)
 	}
