@@ -111,6 +111,14 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 			return cfg
 		}
 	}
+	ans := &answers{}
+	if inner := configFor; inner != nil {
+		configFor = func(mode string, idevid tls.Certificate) pledge.Config {
+			cfg := inner(mode, idevid)
+			cfg.HTTP = ans.wrap(cfg.HTTP)
+			return cfg
+		}
+	}
 	fmt.Fprintf(stdout, "minting %d IDevIDs through the MASA's factory API and selling them to the owner...\n", *n)
 	devices := make([]tls.Certificate, *n)
 	serials := make([]string, *n)
@@ -130,7 +138,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		}
 		return handshakeRun(ctx, stdout, *c, devices, func(d tls.Certificate) pledge.Config { return configFor(*mode, d) }, directConfig)
 	}
-	r := &loadRun{steps: map[string][]time.Duration{}, failures: map[string]int{}}
+	r := &loadRun{steps: map[string][]time.Duration{}, failures: map[string]int{}, answers: ans}
 	start := time.Now()
 	stopBar := r.drawProgress(stdout, *n, *progress)
 	var next atomic.Int64
@@ -166,6 +174,7 @@ type loadRun struct {
 	failures map[string]int
 	done     atomic.Int64
 	failed   atomic.Int64
+	answers  *answers
 }
 
 func (r *loadRun) record(res *pledge.Result, err error) {
@@ -215,7 +224,7 @@ func (r *loadRun) drawProgress(w io.Writer, n int, enabled bool) func() {
 		for {
 			d := int(r.done.Load())
 			bar := strings.Repeat("#", d*40/n) + strings.Repeat(".", 40-d*40/n)
-			fmt.Fprintf(w, "\r[%s] %d/%d, %d failed", bar, d, n, r.failed.Load())
+			fmt.Fprintf(w, "\r[%s] %d/%d, %d failed, %d answered 503", bar, d, n, r.failed.Load(), r.answers.unavailable.Load())
 			select {
 			case <-stop:
 				fmt.Fprintln(w)
@@ -233,6 +242,7 @@ func (r *loadRun) report(w io.Writer, mode string, c int, elapsed time.Duration)
 	ok := len(r.total)
 	fmt.Fprintf(w, "\nmode %s, concurrency %d: %d succeeded, %d failed in %s: %.1f onboardings/s\n",
 		mode, c, ok, r.failed.Load(), elapsed.Round(time.Millisecond), float64(ok)/elapsed.Seconds())
+	fmt.Fprintln(w, r.answers.summary())
 	if len(r.failures) > 0 {
 		fmt.Fprintln(w, "failures:")
 		for reason, k := range r.failures {
