@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,10 +49,16 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 	}
 }
 
-// TestServeRunsAReplica initialises a state, starts `registrar serve` on a
-// real database, completes ATLS handshakes in each mode through its public
-// listener, checks readiness, and shuts it down.
+// TestServeRunsAReplica initialises a state, starts `registrar serve` on
+// PostgreSQL and, without a database URL, on the embedded store, completes
+// ATLS handshakes in each mode through its public listener, runs the
+// operator commands beside it, checks readiness, and shuts it down.
 func TestServeRunsAReplica(t *testing.T) {
+	t.Run("postgresql", func(t *testing.T) { testServe(t, testpg.Database(t)) })
+	t.Run("sqlite", func(t *testing.T) { testServe(t, "") })
+}
+
+func testServe(t *testing.T, dsn string) {
 	dir := filepath.Join(t.TempDir(), "state")
 	if err := run(context.Background(), []string{"init", "--state-dir", dir, "--domain", "example.net", "--dns-names", "registrar.example.net,localhost", "--ip-addresses", "127.0.0.1"}, io.Discard, io.Discard, noenv); err != nil {
 		t.Fatal(err)
@@ -65,20 +72,33 @@ func TestServeRunsAReplica(t *testing.T) {
 	}
 	checkStateChains(t, st)
 
-	dsn := testpg.Database(t)
 	pub, internal, admin := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	env := map[string]string{
 		"LANDFALL_REGISTRAR_DATABASE_URL": dsn,
 		"LANDFALL_REGISTRAR_STATE_DIR":    dir,
 	}
+	args := []string{"serve", "--replica-id", "r1", "--listen-public", pub, "--listen-internal", internal,
+		"--listen-admin", admin, "--listen-direct", ""}
+	if dsn != "" {
+		args = append(args, "--internal-url", "https://"+internal)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--replica-id", "r1", "--listen-public", pub, "--listen-internal", internal,
-			"--internal-url", "https://" + internal, "--listen-admin", admin, "--listen-direct", ""},
-			io.Discard, io.Discard, func(k string) string { return env[k] })
-	}()
+	var logs syncBuffer
+	go func() { done <- run(ctx, args, io.Discard, &logs, func(k string) string { return env[k] }) }()
 	waitReady(t, "http://"+admin+"/readyz", done)
+	if dsn == "" {
+		if !strings.Contains(logs.String(), `"msg":"store","backend":"sqlite"`) {
+			t.Errorf("serve without a database URL does not say it runs on the embedded store:\n%s", logs.String())
+		}
+		// A second registrar on the same state is a replica: refused.
+		err := run(context.Background(), []string{"serve", "--replica-id", "r2", "--listen-public", testkit.FreeAddr(t),
+			"--listen-internal", testkit.FreeAddr(t), "--listen-admin", testkit.FreeAddr(t), "--listen-direct", ""},
+			io.Discard, io.Discard, func(k string) string { return env[k] })
+		if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "--database-url") {
+			t.Fatalf("second registrar on the embedded store: %v", err)
+		}
+	}
 	// An operator token from the CLI opens the admin API.
 	var tok bytes.Buffer
 	if err := run(context.Background(), []string{"token", "create", "--name", "ops", "--role", "auditor"}, &tok, io.Discard,
@@ -150,7 +170,28 @@ func TestServeRunsAReplica(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not shut down")
 	}
+	// Stopped, the schema goes back one version and up again.
+	getenv = func(k string) string { return env[k] }
+	for _, step := range []struct{ verb, want string }{{"version", "version 4"}, {"down", "version 3"}, {"up", "version 4"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"migrate", step.verb}, &out, io.Discard, getenv); err != nil || !strings.Contains(out.String(), step.want) {
+			t.Fatalf("migrate %s: %v %q, want %q", step.verb, err, out.String(), step.want)
+		}
+	}
 }
+
+// syncBuffer is a bytes.Buffer the serve goroutine writes its log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 // waitReady polls readiness until the replica answers (bounded, no sleeps
 // beyond the poll interval) or serve fails.
