@@ -13,7 +13,7 @@ import (
 // faultLoad is the load every fault runs under: key-export ATLS (the
 // default mode) through the load balancer.
 const (
-	faultDevices     = 32
+	faultDevices     = 48
 	faultConcurrency = 8
 	faultMode        = pledge.ModeATLSOSCORE
 )
@@ -25,7 +25,7 @@ const (
 func (d *deployment) postgresFault(t *testing.T) {
 	const prefix = "PGDOWN"
 	l := d.startLoad(t, prefix, faultMode, faultDevices, faultConcurrency)
-	d.waitCertified(t, l, faultDevices/4)
+	d.waitCertified(t, l, faultConcurrency/2)
 	if err := d.pg.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func (d *deployment) postgresFault(t *testing.T) {
 func (d *deployment) masaFault(t *testing.T) {
 	const prefix = "MASADOWN"
 	l := d.startLoad(t, prefix, faultMode, faultDevices, faultConcurrency)
-	d.waitCertified(t, l, faultDevices/4)
+	d.waitCertified(t, l, faultConcurrency/2)
 	d.masa.stop(t)
 	if !d.masa.exited() {
 		t.Fatal("the MASA did not stop")
@@ -108,7 +108,7 @@ func (d *deployment) masaFault(t *testing.T) {
 func (d *deployment) replicaKill(t *testing.T) {
 	const prefix = "KILL"
 	l := d.startLoad(t, prefix, faultMode, faultDevices, faultConcurrency)
-	d.waitCertified(t, l, faultDevices/4)
+	d.waitCertified(t, l, faultConcurrency/2)
 	d.replicas["registrar-b"].kill()
 	before, err := d.certified(prefix)
 	if err != nil {

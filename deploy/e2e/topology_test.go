@@ -21,8 +21,10 @@ import (
 //     readiness and the devices see 503 with Retry-After while it is
 //     down, every device then onboards exactly once;
 //  3. stops the MASA (SIGTERM, as `docker compose stop`) under load:
-//     the devices are told to retry (503, Retry-After), no voucher
-//     exchange is half-written, every device onboards once it is back;
+//     the devices are told to retry (503, Retry-After; inside ATLS, so
+//     counted from the registrar's voucher exchanges that found the MASA
+//     unreachable), no voucher exchange is half-written, every device
+//     onboards once it is back;
 //  4. kills one replica with SIGKILL under load: every device onboards,
 //     with exactly one certificate each in the registrar's certificates
 //     table.
@@ -59,8 +61,12 @@ import (
 //     testkit.WriteStepCAHome (root and intermediate with encrypted
 //     keys, the JWK provisioner DOCKER_STEPCA_INIT_PROVISIONER_NAME with
 //     an encrypted key, secrets/password, no database), with the
-//     provisioner template docs/deployment.md's step 2 asks for; it
-//     listens on 127.0.0.1 and a free port instead of :9000.
+//     provisioner template docs/deployment.md's step 2 asks for and a
+//     maxTLSCertDuration of 366 days: `step ca init` leaves step-ca's
+//     24 h, and the registrars ask for their default --cert-validity of
+//     a year (compose sets none), which step-ca refuses (403 on every
+//     simpleenroll). It listens on 127.0.0.1 and a free port instead
+//     of :9000.
 //   - deploy/nginx.conf: the upstream lines "server registrar-x:8080;"
 //     name the replicas' loopback ports, "listen 443 ssl" becomes
 //     127.0.0.1 and a free port, the ./deploy/tls mount
