@@ -40,6 +40,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	n := fs.Int("devices", 100, "number of virtual devices")
 	c := fs.Int("concurrency", 16, "devices onboarding at once")
 	sb := fs.Bool("sandbox", false, "start a whole deployment here (PostgreSQL, MASA, two replicas, a load balancer) and load it")
+	embedded := fs.Bool("embedded", false, "with --sandbox: one registrar and the MASA on the embedded SQLite store instead (no PostgreSQL)")
 	var target pledgecli.Flags
 	target.Register(fs, false)
 	mode := &target.Mode
@@ -63,7 +64,14 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	var directConfig func(idevid tls.Certificate) pledge.Config
 	if *sb {
 		fmt.Fprintln(stdout, "starting the sandbox deployment...")
-		d, err := sandbox.StartStandalone(ctx, sandbox.Options{RateLimit: loadRateLimit})
+		start := sandbox.StartStandalone
+		if *embedded {
+			start = func(ctx context.Context, o sandbox.Options) (*sandbox.Deployment, error) {
+				o.Embedded = true
+				return sandbox.Start(ctx, o)
+			}
+		}
+		d, err := start(ctx, sandbox.Options{RateLimit: loadRateLimit})
 		if err != nil {
 			return err
 		}

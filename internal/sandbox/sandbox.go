@@ -41,12 +41,11 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
-	"github.com/landfall-io/landfall/internal/masa/pgstore"
 	"github.com/landfall-io/landfall/internal/pgcluster"
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/store"
-	"github.com/landfall-io/landfall/migrations"
+	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/enroll"
 )
@@ -55,10 +54,14 @@ import (
 type Options struct {
 	MASADatabaseURL      string // empty databases, migrated here
 	RegistrarDatabaseURL string
-	Approval             string // registrar.ApprovalAuto by default
-	Replicas             int    // default 2
-	Domain               string // default example.net
-	Manufacturer         string // default "Example Manufacturer"
+	// Embedded runs the MASA and one registrar on the embedded SQLite
+	// store, as `masa serve` and `registrar serve` do without a database
+	// URL; the database URLs are then unused and Replicas must be 0 or 1.
+	Embedded     bool
+	Approval     string // registrar.ApprovalAuto by default
+	Replicas     int    // default 2
+	Domain       string // default example.net
+	Manufacturer string // default "Example Manufacturer"
 	// RateLimit of new ATLS sessions per client address; the zero value
 	// is the production default. A load generator is one client address
 	// and sets its own.
@@ -93,6 +96,7 @@ type Deployment struct {
 
 	dir       string
 	pool      *pgxpool.Pool
+	lite      *sqldb.SQLiteDB // the registrar's embedded store (Options.Embedded)
 	closers   []func()
 	approval  string
 	rateLimit atls.RateLimit
@@ -101,7 +105,12 @@ type Deployment struct {
 
 // Start builds and starts a deployment. Close stops it.
 func Start(ctx context.Context, o Options) (d *Deployment, err error) {
-	if o.Replicas == 0 {
+	switch {
+	case o.Embedded && o.Replicas > 1:
+		return nil, errors.New("sandbox: replicas need PostgreSQL: the embedded store serves one registrar")
+	case o.Embedded:
+		o.Replicas = 1
+	case o.Replicas == 0:
 		o.Replicas = 2
 	}
 	if o.Domain == "" {
@@ -201,8 +210,16 @@ func (d *Deployment) Close() {
 	d.closers = nil
 }
 
-// Pool is the registrar database's pool.
+// Pool is the registrar database's pool; nil on the embedded store.
 func (d *Deployment) Pool() *pgxpool.Pool { return d.pool }
+
+// DB is the registrar's database, on either backend.
+func (d *Deployment) DB() sqldb.DB {
+	if d.lite != nil {
+		return d.lite
+	}
+	return d.pool
+}
 
 func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 	keys, err := masa.InitKeys(filepath.Join(d.dir, "masa"), masa.InitOptions{Organization: o.Manufacturer, Hosts: []string{"127.0.0.1", "localhost"}})
@@ -210,10 +227,7 @@ func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 		return err
 	}
 	d.MASAKeys = keys
-	if _, err := migrations.Up(o.MASADatabaseURL, migrations.MASASchema); err != nil {
-		return err
-	}
-	mstore, err := pgstore.Open(ctx, o.MASADatabaseURL, 20)
+	mstore, err := openMASAStore(ctx, o, filepath.Join(d.dir, "masa", "masa.db"))
 	if err != nil {
 		return err
 	}
@@ -258,14 +272,10 @@ func (d *Deployment) prepareRegistrar(ctx context.Context, o Options) error {
 		return err
 	}
 	d.OwnerID = owner.ID
-	if _, err := migrations.Up(o.RegistrarDatabaseURL, migrations.RegistrarSchema); err != nil {
+	if err := d.openRegistrarStore(ctx, o, filepath.Join(stateDir, "registrar.db")); err != nil {
 		return err
 	}
-	if d.pool, err = pgxpool.New(ctx, o.RegistrarDatabaseURL); err != nil {
-		return err
-	}
-	d.closers = append(d.closers, d.pool.Close)
-	d.Store = store.New(d.pool)
+	d.Store = store.New(d.DB())
 	m, err := d.Store.CreateManufacturer(ctx, store.Manufacturer{
 		Name: o.Manufacturer, IDevIDAnchor: d.MASAKeys.CACert.Raw, MASAAnchor: d.MASAKeys.CACert.Raw,
 	}, "sandbox")
@@ -286,7 +296,7 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	// Only what this deployment decides is set here; every other field
 	// keeps the production default registrar.New gives it, as in
 	// `registrar serve`.
-	cfg, err := registrar.OnPostgreSQL(registrar.Config{
+	cfg, err := d.onStore(registrar.Config{
 		ReplicaID:      id,
 		SessionKey:     d.State.SessionKey,
 		ContextKey:     d.State.ContextKey,
@@ -299,7 +309,7 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 		CA:             ca,
 		ForwardClient:  d.State.ForwardClient(),
 		Logger:         log,
-	}, d.pool)
+	})
 	if err != nil {
 		return nil, err
 	}
