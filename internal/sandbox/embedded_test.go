@@ -60,7 +60,7 @@ func TestEmbeddedUnderLoad(t *testing.T) {
 	}
 	db := d.DB()
 	for table, want := range map[string]int{
-		"certificates":                                    n,
+		"certificates": n,
 		"(SELECT DISTINCT pledge_id FROM certificates) c": n,
 		"pledges WHERE state = 'enrolled'":                n,
 		"voucher_exchanges WHERE outcome = 'issued'":      n,
