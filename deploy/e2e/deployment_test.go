@@ -44,9 +44,6 @@ func up(t *testing.T) *deployment {
 	t.Helper()
 	c, ngxConf := readCompose(t)
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	d := &deployment{t: t, dir: dir, replicas: map[string]*proc{}, files: map[string]string{}}
 	d.m = newHostMap(t, c, dir)
 	t.Cleanup(d.logsOnFailure)
@@ -193,7 +190,8 @@ func (d *deployment) writeOuterCA(ca *x509.Certificate) {
 	}
 }
 
-// logsOnFailure logs the end of every service's log when the test failed.
+// logsOnFailure logs the end of every service's log when the test
+// failed, and copies the whole logs into $LANDFALL_E2E_KEEP_LOGS when set.
 func (d *deployment) logsOnFailure() {
 	if !d.t.Failed() {
 		return
