@@ -11,6 +11,9 @@
 //     request changed nothing, stopping PostgreSQL for a fault test.
 //   - http.go, files.go: a free loopback address, a request with its whole
 //     answer read; PEM files.
+//   - stepca.go: a step-ca home directory as the smallstep/step-ca image
+//     initialises it (root, intermediate, a JWK provisioner with an
+//     encrypted key, the password file), for a step-ca process.
 //
 // Sandbox deployments for tests are in the subpackage testdeploy, apart
 // because the sandbox links every service and the services' own tests use
