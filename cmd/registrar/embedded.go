@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/landfall-io/landfall/internal/sqldb"
+	"github.com/landfall-io/landfall/migrations"
+)
+
+// embeddedFile is the embedded store's file in the state directory.
+const embeddedFile = "registrar.db"
+
+// openEmbedded opens the single registrar's SQLite store. A second
+// process on the same file is refused: replicas share PostgreSQL.
+func openEmbedded(ctx context.Context, stateDir string) (*sqldb.SQLiteDB, error) {
+	db, err := sqldb.OpenSQLite(ctx, filepath.Join(stateDir, embeddedFile))
+	var inUse *sqldb.InUseError
+	if errors.As(err, &inUse) {
+		return nil, fmt.Errorf("%w; to run more than one registrar replica, give every replica the same --database-url (PostgreSQL)", err)
+	}
+	return db, err
+}
+
+// migrateEmbedded brings the embedded store to the newest schema.
+func migrateEmbedded(db *sqldb.SQLiteDB, log *slog.Logger) error {
+	m, err := migrations.ForSQLite(db, migrations.RegistrarSchema)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	v, err := m.Up()
+	if err != nil {
+		return err
+	}
+	log.Info("database schema", "version", v, "backend", "sqlite")
+	return nil
+}
+
+// storeFlags are the options that name the store, as serve has them: a
+// PostgreSQL URL, or the state directory holding the embedded store.
+func storeFlags(fs *flag.FlagSet) (dsn, stateDir *string) {
+	dsn = fs.String("database-url", "", "PostgreSQL URL, postgres://...; empty: the embedded store in --state-dir")
+	stateDir = fs.String("state-dir", "/var/lib/landfall/registrar", "directory written by `registrar init`, holding the embedded store")
+	return dsn, stateDir
+}
+
+// openOperatorStore opens the store for an operator command. The embedded
+// store is opened beside a running registrar (no process lock): SQLite
+// serialises the writes of both.
+func openOperatorStore(ctx context.Context, dsn, stateDir string) (sqldb.DB, func(), error) {
+	if dsn == "" {
+		db, err := sqldb.OpenSQLiteShared(ctx, filepath.Join(stateDir, embeddedFile))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (run `registrar serve` once to create the embedded store, or give --database-url)", err)
+		}
+		return db, func() { db.Close() }, nil
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, pool.Close, nil
+}
+
+// openMigrator opens the schema of either store; the embedded one is
+// locked like a serving registrar, so that nothing runs on it meanwhile.
+func openMigrator(ctx context.Context, dsn, stateDir string) (*migrations.Migrator, func(), error) {
+	if dsn != "" {
+		m, err := migrations.ForURL(dsn, migrations.RegistrarSchema)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, func() { m.Close() }, nil
+	}
+	db, err := openEmbedded(ctx, stateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := migrations.ForSQLite(db, migrations.RegistrarSchema)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return m, func() { m.Close(); db.Close() }, nil
+}
