@@ -42,7 +42,7 @@ type ExchangeStore interface {
 // CertificateStore records the domain certificates EST issued (RFC 7030
 // 4.2, RFC 8995 5.9) and maps one back to its pledge for re-enrollment.
 type CertificateStore interface {
-	RecordCertificate(ctx context.Context, c store.Certificate) error
+	RecordEnrollment(ctx context.Context, c store.Certificate) error
 	ListCertificates(ctx context.Context, pledgeID int64) ([]store.Certificate, error)
 	PledgeOfCertificate(ctx context.Context, serial string, der []byte) (int64, error)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/landfall-io/landfall/internal/pledge"
 	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/registrar/store"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // TestOnboardingInEveryMode: pledges complete voucher and enrollment over
@@ -49,9 +50,11 @@ func TestOnboardingInEveryMode(t *testing.T) {
 	}
 	// The replicas counted what they did.
 	var issued float64
+	var metrics strings.Builder
 	for _, rg := range e.Replicas {
 		rec := httptest.NewRecorder()
 		rg.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		metrics.WriteString(rec.Body.String())
 		for _, line := range strings.Split(rec.Body.String(), "\n") {
 			if strings.HasPrefix(line, `landfall_registrar_voucher_exchanges_total{outcome="issued"}`) {
 				var v float64
@@ -62,6 +65,15 @@ func TestOnboardingInEveryMode(t *testing.T) {
 	}
 	if issued != float64(len(pledge.Modes)) {
 		t.Fatalf("replicas counted %v issued vouchers, want %d", issued, len(pledge.Modes))
+	}
+	// Requests are counted by their route as the pledge names it.
+	for _, route := range []string{voucher.PathRequestVoucher, "/.well-known/est/simpleenroll"} {
+		if !strings.Contains(metrics.String(), `route="`+route+`"`) {
+			t.Errorf("no request counted on route %s", route)
+		}
+	}
+	if strings.Contains(metrics.String(), "/.well-known/est/.well-known") {
+		t.Error("EST routes are labelled with their prefix twice")
 	}
 	if e.LBRequests.Load() < 8 {
 		t.Fatalf("the load balancer saw only %d requests", e.LBRequests.Load())

@@ -72,12 +72,13 @@ func (c *recordingCA) ServerKeyGen(ctx context.Context, req *enroll.EnrollReques
 	return issued, key, nil
 }
 
-// record stores an issued certificate and moves the pledge on. When it
-// fails the certificate is withheld: the pledge is told to retry (503), and
+// record stores an issued certificate and moves the pledge on, in one
+// transaction (a crash between the two would leave a certificate on record
+// for a pledge that never counts as enrolled). When it fails the certificate is withheld: the pledge is told to retry (503), and
 // the certificate, which only the pledge's key can use and nobody received,
 // is logged for the operator.
 func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Operation, cert *x509.Certificate) error {
-	err := c.rg.state.RecordCertificate(ctx, store.Certificate{
+	err := c.rg.state.RecordEnrollment(ctx, store.Certificate{
 		Serial:    fmt.Sprintf("%x", cert.SerialNumber),
 		PledgeID:  pledgeID,
 		Operation: string(op),
@@ -86,9 +87,6 @@ func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Oper
 		NotAfter:  cert.NotAfter,
 		DER:       cert.Raw,
 	})
-	if err == nil {
-		err = c.rg.state.SetState(ctx, pledgeID, store.StateEnrolled)
-	}
 	if err != nil {
 		c.rg.log.ErrorContext(ctx, "certificate issued but not recorded: withheld from the pledge",
 			"pledge", pledgeID, "serial", fmt.Sprintf("%x", cert.SerialNumber), "err", err)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/landfall-io/landfall/internal/requestid"
+	"github.com/landfall-io/landfall/pkg/enroll"
 )
 
 // metrics are the replica's Prometheus metrics, served on the admin
@@ -71,7 +73,9 @@ func (rg *Registrar) observe(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		route := "unmatched"
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
+			// EST's own router, handed every path under its prefix, routes
+			// the full path again: chi joins the two patterns.
+			route = strings.Replace(rc.RoutePattern(), enroll.DefaultPathPrefix+enroll.DefaultPathPrefix, enroll.DefaultPathPrefix, 1)
 		}
 		d := time.Since(start)
 		rg.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()

@@ -44,6 +44,34 @@ func (s *Store) RecordCertificate(ctx context.Context, c Certificate) error {
 	return classify("record certificate", err)
 }
 
+// RecordEnrollment stores c and marks its pledge enrolled, in one
+// transaction: a certificate is on record exactly when its pledge's state
+// says so, whatever fails in between (RFC 8995 5.9.3). Like
+// RecordCertificate it is idempotent on the serial.
+func (s *Store) RecordEnrollment(ctx context.Context, c Certificate) error {
+	if c.Serial == "" || len(c.DER) == 0 || c.Operation == "" {
+		return invalidf("a certificate needs its serial, operation and DER")
+	}
+	err := s.inTx(ctx, "record enrollment", func(tx pgx.Tx) error {
+		now := s.clock()
+		if _, err := tx.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING`,
+			c.Serial, c.PledgeID, c.Operation, c.Subject, c.NotBefore, c.NotAfter, c.DER, now); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE pledges SET state = $2, updated_at = $3 WHERE id = $1`,
+			c.PledgeID, string(StateEnrolled), now)
+		if err == nil && tag.RowsAffected() == 0 {
+			return notFound("pledge", c.PledgeID)
+		}
+		return err
+	})
+	if pgCode(err) == codeForeignKeyViolation {
+		return notFound("pledge", c.PledgeID)
+	}
+	return err
+}
+
 // ListCertificates returns pledgeID's certificates, oldest first.
 func (s *Store) ListCertificates(ctx context.Context, pledgeID int64) ([]Certificate, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+certificateColumns+` FROM certificates

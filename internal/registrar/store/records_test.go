@@ -244,3 +244,32 @@ func tAudit(t *testing.T, backend testkit.Backend) {
 		}
 	}
 }
+
+// RecordEnrollment writes the certificate and the pledge's state together:
+// both or neither.
+func TestRecordEnrollment(t *testing.T) { testkit.EachBackend(t, tRecordEnrollment) }
+
+func tRecordEnrollment(t *testing.T, backend testkit.Backend) {
+	s, db, _ := newStore(t, backend)
+	ctx := context.Background()
+	m := mustManufacturer(t, s, "Acme")
+	p := mustPledge(t, s, m.ID, "E-1")
+	c := store.Certificate{Serial: "e1", PledgeID: p.ID, Operation: "simpleenroll", Subject: "CN=E-1",
+		NotBefore: testStart, NotAfter: testStart.Add(time.Hour), DER: []byte{1, 2}}
+	for range 2 { // a retried enrollment records nothing twice
+		if err := s.RecordEnrollment(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetPledge(ctx, p.ID)
+	if err != nil || got.State != store.StateEnrolled || testkit.Count(t, db, "certificates") != 1 {
+		t.Fatalf("after RecordEnrollment: %+v %v, %d certificates", got, err, testkit.Count(t, db, "certificates"))
+	}
+	c.Serial, c.PledgeID = "e2", 999
+	if err := s.RecordEnrollment(ctx, c); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown pledge: %v", err)
+	}
+	if n := testkit.Count(t, db, "certificates"); n != 1 {
+		t.Fatalf("a refused enrollment left %d certificates", n)
+	}
+}
