@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +55,14 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	handshakes := fs.Bool("handshake-only", false, "measure handshakes alone: the mode's, then direct TLS to the same deployment as the baseline (needs --sandbox)")
 	progress := fs.Bool("progress", true, "draw a live progress bar")
 	useNginx := fs.Bool("nginx", false, "put a real nginx (TLS termination, round-robin) in front of the replicas instead of the in-process balancer")
+	regMetrics := fs.String("registrar-metrics-url", "", "comma-separated: each registrar replica's Prometheus endpoint (admin listener, /metrics), for its CPU per onboarding (without --sandbox)")
+	masaMetrics := fs.String("masa-metrics-url", "", "the MASA's Prometheus endpoint (admin listener, /metrics), for its CPU per onboarding (without --sandbox)")
+	metricsTok := fs.String("metrics-token", "", "bearer token sent to the metrics and profile endpoints (the registrar's need role auditor)")
+	metricsCA := fs.String("metrics-ca", "", "PEM file: CA of https metrics endpoints, beside the system roots")
+	dbURL := fs.String("database-url", "", "PostgreSQL URL of a maintenance database (postgres) on the deployment's server, for transactions and statements per onboarding of its other databases (without --sandbox; the sandbox's own is used otherwise)")
+	profileDir := fs.String("profile", "", "directory to write CPU profiles of the servers into: with --sandbox the whole process over the load (pledge goroutines labelled role=pledge), otherwise each metrics URL's /debug/pprof/profile")
+	profileSecs := fs.Int("profile-seconds", 20, "without --sandbox: length of each server's CPU profile, from the start of the load")
+	floorRuns := fs.Int("floor", 0, "after the load, time the crypto floor (internal/bench) this many times, single-threaded, and report server CPU per onboarding divided by it")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
 	}
@@ -62,6 +73,14 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	var mint func(ctx context.Context, serial string) (tls.Certificate, error)
 	var sell func(ctx context.Context, serials []string) error
 	var directConfig func(idevid tls.Certificate) pledge.Config
+	probe := &costProbe{wire: &wireCounter{}}
+	defer probe.wire.close()
+	var profiles []func(ctx context.Context) error
+	if *profileDir != "" {
+		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+			return err
+		}
+	}
 	if *sb {
 		fmt.Fprintln(stdout, "starting the sandbox deployment...")
 		start := sandbox.StartStandalone
@@ -76,6 +95,22 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 			return err
 		}
 		defer d.Close()
+		servers := "pledges, registrars, MASA and balancer"
+		if *useNginx {
+			servers = "pledges, registrars and MASA"
+		}
+		probe.cpu = append(probe.cpu, cpuSource{"loadgen process (" + servers + ": one process)", selfCPU})
+		if d.DatabasePort != 0 {
+			probe.dbURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", d.DatabasePort)
+			port := d.DatabasePort
+			probe.cpu = append(probe.cpu, cpuSource{"PostgreSQL (postmaster and backends)", func(context.Context) (float64, error) {
+				pid, err := postmasterOn(port)
+				if err != nil {
+					return 0, err
+				}
+				return procTreeCPU(pid)
+			}})
+		}
 		*masaAdmin, *factoryTok, *salesTok = d.MASAAdmin.URL, d.FactoryToken, d.SalesToken
 		ownerPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.State.DomainRoot.Raw})
 		f := &factory{adminURL: *masaAdmin, factoryTok: *factoryTok, saleTok: *salesTok, client: http.DefaultClient}
@@ -90,6 +125,8 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 			}
 			defer ngx.Stop()
 			fmt.Fprintf(stdout, "nginx at %s\n", ngx.URL)
+			pgid := ngx.ProcessGroup()
+			probe.cpu = append(probe.cpu, cpuSource{"nginx (master and worker)", func(context.Context) (float64, error) { return procTreeCPU(pgid) }})
 			configFor = func(mode string, idevid tls.Certificate) pledge.Config {
 				cfg := d.PledgeConfig(mode, idevid)
 				if mode != pledge.ModeDirect {
@@ -118,12 +155,51 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 			cfg.Mode, cfg.IDevID = mode, idevid
 			return cfg
 		}
+		probe.cpu = append(probe.cpu, cpuSource{"loadgen process (pledges only)", selfCPU})
+		probe.dbURL = *dbURL
+		mc, err := metricsClient(*metricsCA)
+		if err != nil {
+			return err
+		}
+		var targets [][2]string
+		for _, u := range strings.Split(*regMetrics, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				targets = append(targets, [2]string{"registrar", u})
+			}
+		}
+		if u := strings.TrimSpace(*masaMetrics); u != "" {
+			targets = append(targets, [2]string{"masa", u})
+		}
+		for _, t := range targets {
+			host := t[1]
+			if pu, err := url.Parse(t[1]); err == nil {
+				host = pu.Host
+			}
+			name := t[0] + " " + host
+			probe.cpu = append(probe.cpu, cpuSource{name, scrapeCPU(mc, t[1], *metricsTok)})
+			if *profileDir != "" {
+				file := filepath.Join(*profileDir, strings.NewReplacer(":", "_", "/", "_", " ", "-").Replace(name)+".cpu.pprof")
+				mu := t[1]
+				profiles = append(profiles, func(ctx context.Context) error {
+					return fetchProfile(ctx, mc, mu, *metricsTok, file, *profileSecs)
+				})
+			}
+		}
 	}
 	ans := &answers{}
 	if inner := configFor; inner != nil {
+		// The devices' bytes are counted at their dialer in the ATLS
+		// modes, through a counting relay in direct mode (whose transport
+		// is the pledge's own). The handshake-only baseline
+		// (directConfig) is not counted.
 		configFor = func(mode string, idevid tls.Certificate) pledge.Config {
 			cfg := inner(mode, idevid)
-			cfg.HTTP = ans.wrap(cfg.HTTP)
+			if mode == pledge.ModeDirect {
+				if u, err := probe.wire.viaRelay(cfg.RegistrarURL); err == nil {
+					cfg.RegistrarURL = u
+				}
+			}
+			cfg.HTTP = ans.wrap(probe.wire.client(cfg.HTTP))
 			return cfg
 		}
 	}
@@ -147,6 +223,23 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		return handshakeRun(ctx, stdout, *c, devices, func(d tls.Certificate) pledge.Config { return configFor(*mode, d) }, directConfig)
 	}
 	r := &loadRun{steps: map[string][]time.Duration{}, failures: map[string]int{}, answers: ans}
+	before := probe.snapshot(ctx)
+	stopProfile := func() {}
+	profErrs := make(chan error, len(profiles))
+	if *profileDir != "" && *sb {
+		f, err := os.Create(filepath.Join(*profileDir, "sandbox.cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	for _, p := range profiles {
+		go func() { profErrs <- p(ctx) }()
+	}
 	start := time.Now()
 	stopBar := r.drawProgress(stdout, *n, *progress)
 	var next atomic.Int64
@@ -160,15 +253,35 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 				if i >= *n || ctx.Err() != nil {
 					return
 				}
-				res, _, err := pledge.OnboardRetrying(ctx, configFor(*mode, devices[i]), 5)
-				r.record(res, err)
+				// Goroutines the pledge starts inherit the label; the
+				// servers' (started by their listeners) do not, so a
+				// sandbox profile tells pledge CPU from server CPU.
+				pprof.Do(ctx, pprof.Labels("role", "pledge"), func(ctx context.Context) {
+					res, _, err := pledge.OnboardRetrying(ctx, configFor(*mode, devices[i]), 5)
+					r.record(res, err)
+				})
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopBar()
+	stopProfile()
+	after := probe.snapshot(ctx)
 	r.report(stdout, *mode, *c, elapsed)
+	ok := len(r.total)
+	probe.report(stdout, before, after, ok, elapsed)
+	if *floorRuns > 0 && ok > 0 {
+		floorReport(stdout, *floorRuns, *mode, before, after, probe.cpu, ok, *sb)
+	}
+	for range profiles {
+		if err := <-profErrs; err != nil {
+			fmt.Fprintf(stdout, "profile: %v\n", err)
+		}
+	}
+	if *profileDir != "" {
+		fmt.Fprintf(stdout, "CPU profiles in %s\n", *profileDir)
+	}
 	if r.failed.Load() > 0 {
 		return fmt.Errorf("%d of %d onboardings failed", r.failed.Load(), *n)
 	}

@@ -108,7 +108,20 @@ func (c *Cluster) Start(ctx context.Context) error {
 		"-c max_connections=300",
 		"-c shared_buffers=64MB",
 	}, " ")
+	if c.hasStatStatements() {
+		// Statement counts for load runs (cmd/loadgen); a database sees
+		// them once it runs CREATE EXTENSION pg_stat_statements.
+		opts += " -c shared_preload_libraries=pg_stat_statements"
+	}
 	return c.run(ctx, "pg_ctl", "-D", c.data, "-o", opts, "-l", filepath.Join(c.data, "server.log"), "-w", "-t", "60", "start")
+}
+
+// hasStatStatements reports whether the server's installation ships the
+// pg_stat_statements module (Debian's postgresql package does), which
+// Start then preloads.
+func (c *Cluster) hasStatStatements() bool {
+	_, err := os.Stat(filepath.Join(filepath.Dir(c.bindir), "lib", "pg_stat_statements.so"))
+	return err == nil
 }
 
 // Stop stops the server immediately, as a crash would, keeping its data.
