@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -25,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 // testPKI is a manufacturer CA that mints IDevIDs and a domain CA behind an
@@ -78,7 +78,6 @@ func (p *testPKI) idevid(t testing.TB, serial string) ([]*x509.Certificate, cryp
 
 func issueLeaf(t testing.TB, parent *x509.Certificate, parentKey crypto.Signer, subj pkix.Name) ([]*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	key := mustKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      subj,
@@ -87,24 +86,14 @@ func issueLeaf(t testing.TB, parent *x509.Certificate, parentKey crypto.Signer, 
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, key := testkit.Issue(t, tmpl, parent, parentKey)
 	return []*x509.Certificate{c, parent}, key
 }
 
+// mustKey is a fresh ECDSA P-256 key.
 func mustKey(t testing.TB) crypto.Signer {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return testkit.Key(t)
 }
 
 // csrOpts describes a test CSR.
