@@ -50,6 +50,14 @@ type costProbe struct {
 	// exists or could be created there.
 	statsReady bool
 	statsErr   error
+	// top > 0 lists the top statements by calls per onboarding.
+	top int
+}
+
+// stmtCalls is one pg_stat_statements entry.
+type stmtCalls struct {
+	db, query string
+	calls     int64
 }
 
 type costSnapshot struct {
@@ -58,6 +66,7 @@ type costSnapshot struct {
 	machine float64 // busy CPU seconds of the whole machine
 	xacts   map[string]int64
 	stmts   map[string]int64
+	byStmt  map[string]stmtCalls // database and queryid -> entry
 	dbErr   error
 	sent    int64
 	recv    int64
@@ -75,6 +84,9 @@ func (p *costProbe) snapshot(ctx context.Context) costSnapshot {
 	if p.dbURL != "" {
 		time.Sleep(pgFlushWait) // waiting for another process's statistics collector
 		s.xacts, s.stmts, s.dbErr = p.pgStats(ctx)
+		if s.dbErr == nil && p.top > 0 && p.statsReady {
+			s.byStmt, s.dbErr = p.pgStatements(ctx)
+		}
 	}
 	for _, c := range p.cpu {
 		v, err := c.read(ctx)
@@ -148,6 +160,37 @@ func (p *costProbe) pgStats(ctx context.Context) (map[string]int64, map[string]i
 	return xacts, stmts, rows.Err()
 }
 
+// pgStatements reads every pg_stat_statements entry of the server's other
+// databases.
+func (p *costProbe) pgStatements(ctx context.Context) (map[string]stmtCalls, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT d.datname, s.queryid::text, s.query, s.calls FROM pg_stat_statements s
+		JOIN pg_database d ON d.oid = s.dbid WHERE d.datname <> current_database()`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]stmtCalls{}
+	for rows.Next() {
+		var e stmtCalls
+		var id string
+		if err := rows.Scan(&e.db, &id, &e.query, &e.calls); err != nil {
+			return nil, err
+		}
+		e.query = strings.Join(strings.Fields(e.query), " ")
+		if len(e.query) > 110 {
+			e.query = e.query[:110] + "..."
+		}
+		out[e.db+"/"+id] = e
+	}
+	return out, rows.Err()
+}
+
 // report prints the per-onboarding figures between before and after.
 func (p *costProbe) report(w io.Writer, before, after costSnapshot, ok int, elapsed time.Duration) {
 	if ok == 0 {
@@ -198,12 +241,34 @@ func (p *costProbe) report(w io.Writer, before, after costSnapshot, ok int, elap
 				line += fmt.Sprintf("; statements unmeasured (pg_stat_statements: %v)", p.statsErr)
 			}
 			fmt.Fprintln(w, line)
+			p.reportTop(w, before, after, per)
 		}
 	}
 	if p.wire != nil {
 		s, r, c := after.sent-before.sent, after.recv-before.recv, after.conns-before.conns
 		fmt.Fprintf(w, "  wire  %8.0f bytes (%.0f sent by the device, %.0f received), %.2f TCP connections\n",
 			float64(s+r)/per, float64(s)/per, float64(r)/per, float64(c)/per)
+	}
+}
+
+func (p *costProbe) reportTop(w io.Writer, before, after costSnapshot, per float64) {
+	if p.top <= 0 || after.byStmt == nil {
+		return
+	}
+	var list []stmtCalls
+	for k, e := range after.byStmt {
+		e.calls -= before.byStmt[k].calls
+		if e.calls > 0 {
+			list = append(list, e)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].calls > list[j].calls })
+	fmt.Fprintln(w, "  db    top statements, calls per onboarding:")
+	for i, e := range list {
+		if i == p.top {
+			break
+		}
+		fmt.Fprintf(w, "  db    %6.2f  %-9s %s\n", float64(e.calls)/per, e.db, e.query)
 	}
 }
 

@@ -62,6 +62,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	dbURL := fs.String("database-url", "", "PostgreSQL URL of a maintenance database (postgres) on the deployment's server, for transactions and statements per onboarding of its other databases (without --sandbox; the sandbox's own is used otherwise)")
 	profileDir := fs.String("profile", "", "directory to write CPU profiles of the servers into: with --sandbox the whole process over the load (pledge goroutines labelled role=pledge), otherwise each metrics URL's /debug/pprof/profile")
 	profileSecs := fs.Int("profile-seconds", 20, "without --sandbox: length of each server's CPU profile, from the start of the load")
+	dbTop := fs.Int("db-top", 0, "list this many statements with the most calls per onboarding (pg_stat_statements)")
 	floorRuns := fs.Int("floor", 0, "after the load, time the crypto floor (internal/bench) this many times, single-threaded, and report server CPU per onboarding divided by it")
 	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return err
@@ -73,7 +74,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	var mint func(ctx context.Context, serial string) (tls.Certificate, error)
 	var sell func(ctx context.Context, serials []string) error
 	var directConfig func(idevid tls.Certificate) pledge.Config
-	probe := &costProbe{wire: &wireCounter{}}
+	probe := &costProbe{wire: &wireCounter{}, top: *dbTop}
 	defer probe.wire.close()
 	var profiles []func(ctx context.Context) error
 	if *profileDir != "" {
