@@ -82,7 +82,11 @@ func ForURL(dsn string, s Schema) (*Migrator, error) {
 // ForSQLite returns a Migrator for the SQLite form of s (directory
 // sqlite/<Dir> of SQLite) on the embedded database db.
 func ForSQLite(db *sqldb.SQLiteDB, s Schema) (*Migrator, error) {
-	src, err := iofs.New(SQLite, "sqlite/"+s.Dir)
+	lite, err := sqliteSource(s)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: sqlite/%s: %w", s.Dir, err)
+	}
+	src, err := iofs.New(lite, ".")
 	if err != nil {
 		return nil, fmt.Errorf("migrations: sqlite/%s: %w", s.Dir, err)
 	}

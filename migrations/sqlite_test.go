@@ -48,18 +48,22 @@ func TestSQLiteUpDownByOne(t *testing.T) {
 	}
 }
 
-// The SQLite form of each schema has as many migrations as the PostgreSQL
-// form, under the same names.
+// Every SQLite-only file replaces a PostgreSQL migration of the same name:
+// the two schemas keep the same versions.
 func TestSQLiteMirrorsPostgreSQL(t *testing.T) {
 	for _, s := range []migrations.Schema{migrations.RegistrarSchema, migrations.MASASchema} {
 		pg, _ := fs.ReadDir(s.FS, s.Dir)
 		lite, _ := migrations.SQLite.ReadDir("sqlite/" + s.Dir)
-		if len(pg) == 0 || len(pg) != len(lite) {
+		if len(pg) == 0 || len(lite) == 0 {
 			t.Fatalf("%s: %d PostgreSQL files, %d SQLite files", s.Dir, len(pg), len(lite))
 		}
-		for i := range pg {
-			if pg[i].Name() != lite[i].Name() {
-				t.Errorf("%s: %s has no SQLite twin (found %s)", s.Dir, pg[i].Name(), lite[i].Name())
+		names := map[string]bool{}
+		for _, e := range pg {
+			names[e.Name()] = true
+		}
+		for _, e := range lite {
+			if !names[e.Name()] {
+				t.Errorf("%s: sqlite/%s has no PostgreSQL twin", s.Dir, e.Name())
 			}
 		}
 	}

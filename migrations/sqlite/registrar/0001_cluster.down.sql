@@ -1,3 +1,0 @@
-DROP TABLE atls_contexts;
-DROP TABLE atls_cids;
-DROP TABLE replicas;

@@ -1,2 +1,0 @@
-ALTER TABLE replicas DROP COLUMN instance;
-ALTER TABLE voucher_exchanges DROP COLUMN idevid_sha256;
