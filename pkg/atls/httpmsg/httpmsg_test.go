@@ -43,14 +43,8 @@ func TestReadRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, err := ReadRequest(crlf(tt.in))
-			if tt.err != nil {
-				if !errors.Is(err, tt.err) {
-					t.Fatalf("err = %v, want %v", err, tt.err)
-				}
+			if !readAsExpected(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if req.Method != tt.method || req.RequestURI != tt.target || req.URL.RequestURI() != tt.target {
 				t.Errorf("got %s %s (%s)", req.Method, req.RequestURI, req.URL.RequestURI())
@@ -149,14 +143,8 @@ func TestReadResponse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := ReadResponse(crlf(tt.in), tt.req)
-			if tt.err != nil {
-				if !errors.Is(err, tt.err) {
-					t.Fatalf("err = %v, want %v", err, tt.err)
-				}
+			if !readAsExpected(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != tt.status || string(body) != tt.body {
@@ -206,4 +194,20 @@ func TestWriteResponse(t *testing.T) {
 			t.Errorf("status %d accepted", s)
 		}
 	}
+}
+
+// readAsExpected checks a read's error against the one a case wants and
+// reports whether the case goes on to check what was read.
+func readAsExpected(t *testing.T, err, want error) bool {
+	t.Helper()
+	if want != nil {
+		if !errors.Is(err, want) {
+			t.Fatalf("err = %v, want %v", err, want)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
