@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
-	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/masa/sqlstore"
 	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/pkg/voucher"
@@ -120,7 +120,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("serve exited %d", exit)
 	}
 	// The cause of each 503 is logged: the store operation that failed.
-	for _, cause := range []string{"pgstore: device record", "pgstore: token by secret"} {
+	for _, cause := range []string{"sqlstore: device record", "sqlstore: token by secret"} {
 		if !strings.Contains(log.String(), cause) {
 			t.Errorf("no logged cause %q in:\n%s", cause, log.String())
 		}
@@ -151,7 +151,7 @@ func registrarRequest(t *testing.T, env map[string]string, dsn, serial string) [
 		UnknownExtKeyUsage: []asn1.ObjectIdentifier{voucher.OIDCmcRA}}, domain, domainKey)
 
 	// The sale, straight into the store: the admin API is not under test.
-	store, err := pgstore.Open(context.Background(), dsn, 1)
+	store, err := sqlstore.Open(context.Background(), dsn, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

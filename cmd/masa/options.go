@@ -10,7 +10,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/masa"
-	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/masa/sqlstore"
 )
 
 // common is what every subcommand takes: the database, the key directory
@@ -62,7 +62,7 @@ func (c *common) requireDatabase() error {
 
 // open connects the store and loads the keys, for serve and the one-shot
 // commands.
-func (c *common) open(ctx context.Context) (*pgstore.Store, *masa.Keys, error) {
+func (c *common) open(ctx context.Context) (*sqlstore.Store, *masa.Keys, error) {
 	if err := c.requireDatabase(); err != nil {
 		return nil, nil, err
 	}
@@ -70,7 +70,7 @@ func (c *common) open(ctx context.Context) (*pgstore.Store, *masa.Keys, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys (run masa init?): %w", err)
 	}
-	store, err := pgstore.Open(ctx, c.databaseURL, int32(c.dbMaxConns))
+	store, err := sqlstore.Open(ctx, c.databaseURL, int32(c.dbMaxConns))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +79,7 @@ func (c *common) open(ctx context.Context) (*pgstore.Store, *masa.Keys, error) {
 
 // openService builds the MASA with its production defaults for the
 // one-shot commands, logging to stderr.
-func (c *common) openService(ctx context.Context, stderr io.Writer) (*masa.Service, *pgstore.Store, error) {
+func (c *common) openService(ctx context.Context, stderr io.Writer) (*masa.Service, *sqlstore.Store, error) {
 	log, err := newLogger(stderr, c.logLevel)
 	if err != nil {
 		return nil, nil, err

@@ -21,8 +21,8 @@
 //     device import; ownership.go: owners, ownership, device status and
 //     voucher policy; tokens.go: admin API tokens; keys.go: the key
 //     directory `masa init` writes.
-//   - store.go: the Store interface this package owns; pgstore implements
-//     it on PostgreSQL. errors.go: Error, which carries the HTTP status.
+//   - store.go: the Store interface this package owns; sqlstore implements
+//     it on PostgreSQL and on embedded SQLite. errors.go: Error, which carries the HTTP status.
 //
 // HTTP lives in httpapi; cmd/masa parses configuration and runs.
 //

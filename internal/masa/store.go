@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Store is the state the MASA needs. The MASA owns this interface so that a
-// second implementation (an embedded single-node store) can sit beside
-// pgstore. Lookups that find nothing return ErrNotFound; inserts that
+// Store is the state the MASA needs. The MASA owns this interface;
+// sqlstore implements it on PostgreSQL and on the embedded SQLite store of
+// a single MASA. Lookups that find nothing return ErrNotFound; inserts that
 // collide return ErrDuplicate; a database that cannot be reached gives an
 // Unavailable error (503 with Retry-After, matching ErrUnavailable) on
 // every method. Methods that change several rows do so atomically: all or

@@ -2,7 +2,7 @@
 // against, and its two backends.
 //
 // The stores (internal/registrar/store, ctxstore and replica, and
-// internal/masa/pgstore) were written for PostgreSQL through pgx; DB is
+// internal/masa/sqlstore) were written for PostgreSQL through pgx; DB is
 // exactly the part of pgx they use. *pgxpool.Pool satisfies it as it is,
 // for the replicated deployment. SQLite, the embedded single-node store
 // (DESIGN decision 7, issue 13), is reached through modernc.org/sqlite (pure

@@ -23,7 +23,7 @@ import (
 // rejected request changed nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	return testkit.Snapshot(e.t, e.store.Pool(), "owners", "devices", "policies", "vouchers", "audit_events", "tokens")
+	return testkit.Snapshot(e.t, e.store.DB(), "owners", "devices", "policies", "vouchers", "audit_events", "tokens")
 }
 
 type call struct {

@@ -76,7 +76,7 @@ func benchmarkVoucherHTTPS(b *testing.B, newConn bool) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "vouchers/s")
 	var n int64
-	if err := e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM vouchers`).Scan(&n); err != nil || n != int64(b.N) {
+	if err := e.store.DB().QueryRow(ctx, `SELECT count(*) FROM vouchers`).Scan(&n); err != nil || n != int64(b.N) {
 		b.Fatalf("%d vouchers recorded for %d requests (%v)", n, b.N, err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
-	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/masa/sqlstore"
 	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testpg"
 	"github.com/landfall-io/landfall/migrations"
@@ -78,7 +78,7 @@ func readKey(t testing.TB, name string) crypto.Signer {
 // listeners over real TLS / HTTP.
 type env struct {
 	t      testing.TB
-	store  *pgstore.Store
+	store  *sqlstore.Store
 	svc    *masa.Service
 	device *httptest.Server
 	admin  *httptest.Server
@@ -113,7 +113,7 @@ func appendixCConfig(t testing.TB) envConfig {
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	dsn := testkit.Database(t, migrations.MASASchema)
-	store, err := pgstore.Open(context.Background(), dsn, cfg.maxConns)
+	store, err := sqlstore.Open(context.Background(), dsn, cfg.maxConns)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/landfall-io/landfall/internal/masa"
+	"github.com/landfall-io/landfall/internal/sqldb"
 )
 
 // deviceCols select a masa.Device by position.
@@ -26,7 +27,7 @@ func (s *Store) DeviceRecord(ctx context.Context, serial string) (masa.DeviceRec
 		dpLifetime, ppLifetime                   *int64
 	)
 	d := &rec.Device
-	err := s.pool.QueryRow(ctx, `SELECT `+deviceCols+`,
+	err := s.db.QueryRow(ctx, `SELECT `+deviceCols+`,
 			o.name, o.ca_cert, o.ca_sha256, o.domain_id, o.created_at,
 			dp.nonceless_allowed, dp.max_lifetime_seconds, dp.trust_on_first_use,
 			pp.nonceless_allowed, pp.max_lifetime_seconds, pp.trust_on_first_use
@@ -85,7 +86,7 @@ func (s *Store) ImportDevices(ctx context.Context, ds []masa.Device, ev masa.Aud
 
 // ExistingSerials implements masa.Store.
 func (s *Store) ExistingSerials(ctx context.Context, serials []string) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT serial_number FROM devices WHERE serial_number = ANY($1)`, serials)
+	rows, err := s.db.Query(ctx, `SELECT serial_number FROM devices WHERE `+inList(s.db, "serial_number", 1), serials)
 	if err != nil {
 		return nil, classify("existing serials", err)
 	}
@@ -102,7 +103,7 @@ func (s *Store) ExistingSerials(ctx context.Context, serials []string) (map[stri
 
 // ListDevices implements masa.Store, paged by serial number.
 func (s *Store) ListDevices(ctx context.Context, f masa.DeviceFilter) ([]masa.Device, error) {
-	return queryAll[masa.Device](ctx, s.pool, "list devices", `SELECT `+deviceCols+` FROM devices d
+	return queryAll[masa.Device](ctx, s.db, "list devices", `SELECT `+deviceCols+` FROM devices d
 		WHERE ($1 = '' OR d.serial_number = $1)
 		  AND ($2 = 0 OR d.owner_id = $2)
 		  AND ($3 = '' OR ($3 IN ('active', 'disabled') AND d.status = $3)
@@ -113,22 +114,22 @@ func (s *Store) ListDevices(ctx context.Context, f masa.DeviceFilter) ([]masa.De
 		f.SerialNumber, f.OwnerID, f.Status, f.Product, f.After, f.Limit)
 }
 
-// selectionWhere returns the WHERE clause and argument for a selection,
-// using placeholders from $n on.
-func selectionWhere(sel masa.Selection, n int) (string, []any) {
+// selectionWhere returns the WHERE clause and argument for a selection in
+// db's dialect, using placeholders from $n on.
+func selectionWhere(db sqldb.DB, sel masa.Selection, n int) (string, []any) {
 	if len(sel.SerialNumbers) > 0 {
-		return fmt.Sprintf("serial_number = ANY($%d)", n), []any{sel.SerialNumbers}
+		return inList(db, "serial_number", n), []any{sel.SerialNumbers}
 	}
 	return fmt.Sprintf("serial_number BETWEEN $%d AND $%d", n, n+1), []any{sel.From, sel.To}
 }
 
 // checkListed fails with ErrNotFound when a listed serial is unknown.
-func checkListed(ctx context.Context, tx pgx.Tx, sel masa.Selection) error {
+func checkListed(ctx context.Context, db sqldb.DB, tx pgx.Tx, sel masa.Selection) error {
 	if len(sel.SerialNumbers) == 0 {
 		return nil
 	}
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM devices WHERE serial_number = ANY($1)`, sel.SerialNumbers).Scan(&n); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM devices WHERE `+inList(db, "serial_number", 1), sel.SerialNumbers).Scan(&n); err != nil {
 		return err
 	}
 	uniq := map[string]bool{}
@@ -145,10 +146,10 @@ func checkListed(ctx context.Context, tx pgx.Tx, sel masa.Selection) error {
 func (s *Store) SetDeviceStatus(ctx context.Context, sel masa.Selection, status string, ev masa.AuditEvent) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, "set device status", func(tx pgx.Tx) error {
-		if err := checkListed(ctx, tx, sel); err != nil {
+		if err := checkListed(ctx, s.db, tx, sel); err != nil {
 			return err
 		}
-		where, args := selectionWhere(sel, 3)
+		where, args := selectionWhere(s.db, sel, 3)
 		tag, err := tx.Exec(ctx, `UPDATE devices SET status = $1, updated_at = $2 WHERE `+where,
 			append([]any{status, ev.At}, args...)...)
 		if err != nil {

@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (s *Store) TokenBySecret(ctx context.Context, sha []byte) (masa.Token, erro
 
 // ListTokens implements masa.Store.
 func (s *Store) ListTokens(ctx context.Context) ([]masa.Token, error) {
-	return queryAll[masa.Token](ctx, s.pool, "list tokens", `SELECT `+tokenCols+` FROM tokens ORDER BY id`)
+	return queryAll[masa.Token](ctx, s.db, "list tokens", `SELECT `+tokenCols+` FROM tokens ORDER BY id`)
 }
 
 // RevokeToken implements masa.Store.

@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"errors"
@@ -21,9 +21,9 @@ func classify(op string, err error) error {
 	case errors.Is(err, masa.ErrNotFound), errors.Is(err, masa.ErrDuplicate), errors.Is(err, masa.ErrUnavailable):
 		return err
 	case pgerr.Unreachable(err):
-		return masa.Unavailable(pgerr.RetryAfter, fmt.Errorf("pgstore: %s: %w", op, err))
+		return masa.Unavailable(pgerr.RetryAfter, fmt.Errorf("sqlstore: %s: %w", op, err))
 	}
-	return fmt.Errorf("pgstore: %s: %w", op, err)
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
 // notFound turns "no row" into masa.ErrNotFound.

@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func (s *Store) RecordVoucher(ctx context.Context, v masa.VoucherRecord, claim *
 	}
 	if claim == nil {
 		// The hot path: one statement, no explicit transaction.
-		return v, classify("record voucher", insert(ctx, s.pool))
+		return v, classify("record voucher", insert(ctx, s.db))
 	}
 	err := s.inTx(ctx, "record voucher", func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO owners (name, ca_cert, ca_sha256, domain_id, created_at)
@@ -62,7 +62,7 @@ func (s *Store) RecordVoucher(ctx context.Context, v masa.VoucherRecord, claim *
 
 // ListVouchers implements masa.Store, paged by id.
 func (s *Store) ListVouchers(ctx context.Context, f masa.VoucherFilter) ([]masa.VoucherRecord, error) {
-	return queryAll[masa.VoucherRecord](ctx, s.pool, "list vouchers", `SELECT `+voucherCols+` FROM vouchers
+	return queryAll[masa.VoucherRecord](ctx, s.db, "list vouchers", `SELECT `+voucherCols+` FROM vouchers
 		WHERE ($1 = '' OR serial_number = $1) AND ($2 = 0 OR owner_id = $2) AND id > $3
 		ORDER BY id LIMIT $4`, f.SerialNumber, f.OwnerID, f.After, f.Limit)
 }
@@ -71,10 +71,10 @@ func (s *Store) ListVouchers(ctx context.Context, f masa.VoucherFilter) ([]masa.
 // device and the count of all, for its RFC 8995 5.8 audit log.
 func (s *Store) DeviceVouchers(ctx context.Context, serial string, limit int) ([]masa.VoucherRecord, int64, error) {
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM vouchers WHERE serial_number = $1`, serial).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM vouchers WHERE serial_number = $1`, serial).Scan(&total); err != nil {
 		return nil, 0, classify("device vouchers", err)
 	}
-	vs, err := queryAll[masa.VoucherRecord](ctx, s.pool, "device vouchers", `SELECT `+voucherCols+` FROM vouchers
+	vs, err := queryAll[masa.VoucherRecord](ctx, s.db, "device vouchers", `SELECT `+voucherCols+` FROM vouchers
 		WHERE serial_number = $1 ORDER BY id DESC LIMIT $2`, serial, limit)
 	if err != nil {
 		return nil, 0, err

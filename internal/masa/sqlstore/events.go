@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 // ListEvents implements masa.Store, paged by id.
 func (s *Store) ListEvents(ctx context.Context, f masa.EventFilter) ([]masa.AuditEvent, error) {
-	return queryAll[masa.AuditEvent](ctx, s.pool, "list events", `SELECT id, at, actor, action, COALESCE(serial_number, ''), detail
+	return queryAll[masa.AuditEvent](ctx, s.db, "list events", `SELECT id, at, actor, action, COALESCE(serial_number, ''), detail
 		FROM audit_events WHERE ($1 = '' OR serial_number = $1) AND id > $2 ORDER BY id LIMIT $3`,
 		f.SerialNumber, f.After, f.Limit)
 }

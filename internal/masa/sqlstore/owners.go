@@ -1,4 +1,4 @@
-package pgstore
+package sqlstore
 
 import (
 	"context"
@@ -42,27 +42,28 @@ func (s *Store) Owner(ctx context.Context, id int64) (masa.Owner, error) {
 
 // ListOwners implements masa.Store.
 func (s *Store) ListOwners(ctx context.Context) ([]masa.Owner, error) {
-	return queryAll[masa.Owner](ctx, s.pool, "list owners", `SELECT `+ownerCols+` FROM owners ORDER BY id`)
+	return queryAll[masa.Owner](ctx, s.db, "list owners", `SELECT `+ownerCols+` FROM owners ORDER BY id`)
 }
 
 // OwnersByAnchor implements masa.Store.
 func (s *Store) OwnersByAnchor(ctx context.Context, sha256s [][]byte, domainIDs []string) ([]masa.Owner, error) {
-	return queryAll[masa.Owner](ctx, s.pool, "owners by anchor", `SELECT `+ownerCols+` FROM owners
-		WHERE ca_sha256 = ANY($1) OR domain_id = ANY($2) ORDER BY id LIMIT 64`, sha256s, domainIDs)
+	return queryAll[masa.Owner](ctx, s.db, "owners by anchor", `SELECT `+ownerCols+` FROM owners
+		WHERE `+inByteList(s.db, "ca_sha256", 1)+` OR `+inList(s.db, "domain_id", 2)+` ORDER BY id LIMIT 64`,
+		byteList(s.db, sha256s), domainIDs)
 }
 
 // AssignOwner implements masa.Store.
 func (s *Store) AssignOwner(ctx context.Context, sel masa.Selection, ownerID int64, ev masa.AuditEvent) ([]string, error) {
 	var changed []string
 	err := s.inTx(ctx, "assign owner", func(tx pgx.Tx) error {
-		if err := checkListed(ctx, tx, sel); err != nil {
+		if err := checkListed(ctx, s.db, tx, sel); err != nil {
 			return err
 		}
 		var owner *int64
 		if ownerID != 0 {
 			owner = &ownerID
 		}
-		where, args := selectionWhere(sel, 3)
+		where, args := selectionWhere(s.db, sel, 3)
 		rows, err := tx.Query(ctx, `UPDATE devices SET owner_id = $1, updated_at = $2 WHERE `+where+
 			` AND owner_id IS DISTINCT FROM $1 RETURNING serial_number`, append([]any{owner, ev.At}, args...)...)
 		if err != nil {

@@ -1,33 +1,60 @@
-package pgstore_test
+package sqlstore_test
 
 import (
 	"context"
 	"errors"
 	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/landfall-io/landfall/internal/masa"
-	"github.com/landfall-io/landfall/internal/masa/pgstore"
+	"github.com/landfall-io/landfall/internal/masa/sqlstore"
 	"github.com/landfall-io/landfall/internal/pgerr"
+	"github.com/landfall-io/landfall/internal/sqldb"
+	"github.com/landfall-io/landfall/migrations"
 )
 
 // TestUnreachableDatabase: every method of a store whose database cannot
-// be reached fails with masa.Unavailable (503, Retry-After), as the
+// be reached (PostgreSQL: nothing listens; SQLite: the database was closed
+// under the store) fails with masa.Unavailable (503, Retry-After), as the
 // registrar's store does, so that every MASA endpoint answers 503 with
 // Retry-After during an outage instead of 500.
 func TestUnreachableDatabase(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
-	s, err := pgstore.Open(context.Background(), "postgres://nobody@"+addr+"/masa?sslmode=disable&connect_timeout=5", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	t.Run("postgresql", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close() // nothing listens there now
+		s, err := sqlstore.Open(context.Background(), "postgres://nobody@"+addr+"/masa?sslmode=disable&connect_timeout=5", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		allUnavailable(t, s)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sqldb.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "masa.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := migrations.ForSQLite(db, migrations.MASASchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Up(); err != nil {
+			t.Fatal(err)
+		}
+		s := sqlstore.New(db)
+		db.Close() // under the store
+		allUnavailable(t, s)
+	})
+}
+
+func allUnavailable(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	ev := masa.AuditEvent{At: now, Actor: "t", Action: "x"}
 	sel := masa.Selection{SerialNumbers: []string{"A"}}
@@ -76,10 +103,11 @@ func TestUnreachableDatabase(t *testing.T) {
 // TestStatementErrorsAreNotUnavailable: a statement the database refuses
 // is the request's fault or a bug, never "retry later".
 func TestStatementErrorsAreNotUnavailable(t *testing.T) {
-	s := open(t)
-	_, err := s.CreateToken(context.Background(), masa.Token{Name: "n", Role: "root", SHA256: []byte("g"), CreatedAt: now})
-	var me *masa.Error
-	if err == nil || errors.Is(err, masa.ErrUnavailable) || errors.As(err, &me) {
-		t.Errorf("check violation classified as %v", err)
-	}
+	forEachBackend(t, func(t *testing.T, s *sqlstore.Store) {
+		_, err := s.CreateToken(context.Background(), masa.Token{Name: "n", Role: "root", SHA256: []byte("g"), CreatedAt: now})
+		var me *masa.Error
+		if err == nil || errors.Is(err, masa.ErrUnavailable) || errors.As(err, &me) {
+			t.Errorf("check violation classified as %v", err)
+		}
+	})
 }
