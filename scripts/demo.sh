@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The main job, on one machine: starts PostgreSQL, a MASA and two registrar
-# replicas behind a TLS-terminating load balancer, and onboards a device
-# over ATLS, printing each step. Options are passed to cmd/demo
-# (--mode direct|atls-records|atls-oscore|atls-cose, --serial, --out DIR).
+# The main job, on one machine, as real processes: builds masa, registrar and
+# pledge, runs `masa init`, `registrar init`, `masa serve` and `registrar
+# serve` on their embedded SQLite stores (no PostgreSQL needed), and
+# onboards a device with `pledge onboard` through a TLS-terminating load
+# balancer, printing each step. Needs only Go. Options are passed to
+# cmd/demo: --mode direct|atls-records|atls-oscore|atls-cose, --serial,
+# --out DIR, --dir DIR, --keep (leave it running; Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+command -v go >/dev/null 2>&1 || { echo "demo: the go tool (Go 1.26) is needed" >&2; exit 1; }
 exec go run ./cmd/demo "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system programs Landfall's tests and demo need, when missing:
+# Installs the system programs Landfall's tests need, when missing (the demo
+# needs none of them: scripts/demo.sh runs on Go alone):
 # PostgreSQL server binaries, nginx, OpenSSL and Python 3 (ATLS interop test).
 # Uses apt-get when run as root on Debian/Ubuntu; otherwise says what to install.
 set -euo pipefail
