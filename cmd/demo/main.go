@@ -142,6 +142,33 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.sayIndented(stdout)
 
+	// The one-shot commands run before serve: the embedded store takes one
+	// process at a time (the MASA's is locked while it serves).
+	d.say("== Schema and tokens, from the binaries' own CLIs (before serve: the embedded store is one process's)")
+	// `migrate` without a verb applies every newer migration (up).
+	for _, m := range []struct {
+		name string
+		args []string
+	}{{"masa", []string{d.masaBin, "migrate", "--key-dir", masaKeys}}, {"registrar", []string{d.registrarBin, "migrate", "up", "--state-dir", regState}}} {
+		stdout, _, err := runOnce(ctx, m.args[0], m.args[1:]...)
+		if err != nil {
+			return err
+		}
+		d.say("   %s: %s", strings.Join(append([]string{m.name}, m.args[1:2]...), " "), strings.TrimSpace(stdout))
+	}
+	masaToken, _, err := runOnce(ctx, d.masaBin, "token", "create", "--key-dir", masaKeys, "--role", "admin", "--name", "demo")
+	if err != nil {
+		return err
+	}
+	masaToken = strings.TrimSpace(masaToken)
+	d.say("   masa token create --role admin --name demo")
+	regToken, _, err := runOnce(ctx, d.registrarBin, "token", "create", "--state-dir", regState, "--role", "admin", "--name", "demo")
+	if err != nil {
+		return err
+	}
+	regToken = strings.TrimSpace(regToken)
+	d.say("   registrar token create --role admin --name demo")
+
 	d.say("== Starting the services as processes (no --database-url: each on its embedded store)")
 	masa, err := d.start(ctx, "masa", d.masaBin, "http://"+masaAdmin+"/readyz",
 		"serve", "--key-dir", masaKeys, "--listen", masaListen, "--admin-listen", masaAdmin, "--masa-url", masaURL)
@@ -171,20 +198,6 @@ func (d *demo) run(ctx context.Context) error {
 		}
 		d.say("   %-17s %s", name, s)
 	}
-
-	d.say("== Tokens, from the binaries' own CLIs")
-	masaToken, _, err := runOnce(ctx, d.masaBin, "token", "create", "--key-dir", masaKeys, "--role", "admin", "--name", "demo")
-	if err != nil {
-		return err
-	}
-	masaToken = strings.TrimSpace(masaToken)
-	d.say("   masa token create --role admin --name demo")
-	regToken, _, err := runOnce(ctx, d.registrarBin, "token", "create", "--state-dir", regState, "--role", "admin", "--name", "demo")
-	if err != nil {
-		return err
-	}
-	regToken = strings.TrimSpace(regToken)
-	d.say("   registrar token create --role admin --name demo")
 
 	anchor, err := os.ReadFile(filepath.Join(masaKeys, "idevid-ca.crt"))
 	if err != nil {
