@@ -112,19 +112,22 @@ func (s *Service) registeredDomain(ctx context.Context, rr *voucher.RegistrarReq
 }
 
 // chainsTo reports whether cert chains, through the intermediates, to root
-// at time now.
+// at time now. A success on the same bytes within the last chainMemoTTL
+// is reused (chainmemo.go).
 func chainsTo(cert *x509.Certificate, intermediates []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	inter := x509.NewCertPool()
-	for _, c := range intermediates {
-		inter.AddCert(c)
-	}
-	_, err := cert.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	return verifiedChains.verify(cert, intermediates, root, now, func() bool {
+		roots := x509.NewCertPool()
+		roots.AddCert(root)
+		inter := x509.NewCertPool()
+		for _, c := range intermediates {
+			inter.AddCert(c)
+		}
+		_, err := cert.Verify(x509.VerifyOptions{
+			Roots: roots, Intermediates: inter, CurrentTime: now,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		})
+		return err == nil
 	})
-	return err == nil
 }
 
 // tlsChainsTo reports whether the registrar's TLS client certificate
