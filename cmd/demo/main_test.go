@@ -59,7 +59,7 @@ func TestDemoOnboardsADevice(t *testing.T) {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
 	for _, want := range []string{
-		"registrar         backend sqlite",
+		"masa              sqlite ", "registrar         sqlite ",
 		"requestvoucher    ok", "simpleenroll      ok", "enrollstatus      ok",
 		"new certificate   subject SERIALNUMBER=DEMO-T1", "issuer  CN=example.net Issuing CA",
 		"approved/enrolled", "stopped registrar (pid", "stopped masa      (pid",
@@ -229,5 +229,23 @@ func readPEM(t *testing.T, path string) []*x509.Certificate {
 			t.Fatal(err)
 		}
 		out = append(out, c)
+	}
+}
+
+// The demo is an orchestrator of the real binaries: it links no service
+// package and no PostgreSQL cluster code, so nothing in it can start
+// initdb or run a service in-process.
+func TestDemoLinksNoService(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	const mod = "github.com/landfall-io/landfall/"
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, p := range []string{"internal/masa", "internal/registrar", "internal/sandbox", "internal/pgcluster", "internal/testpg", "internal/sqldb", "migrations"} {
+			if pkg == mod+p || strings.HasPrefix(pkg, mod+p+"/") {
+				t.Errorf("cmd/demo depends on %s", pkg)
+			}
+		}
 	}
 }

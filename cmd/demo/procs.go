@@ -112,22 +112,25 @@ func (c *child) waitReady(ctx context.Context, url string, limit time.Duration) 
 	}
 }
 
-// storeLine finds the line of the child's log that names its store (the
-// "backend" attribute both services log at start-up) and returns it as
-// "backend sqlite, path /x/registrar.db".
+// storeLine finds the line of the child's log that names its store and
+// returns it: the registrar logs {"msg":"store","backend":...,"path":...},
+// the MASA {"msg":"database schema",...,"store":"sqlite /path"}.
 func (c *child) storeLine() string {
 	b, _ := os.ReadFile(c.logPath)
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.Contains(line, `"backend"`) || !strings.Contains(line, `"path"`) && !strings.Contains(line, `"host"`) {
+		if v := jsonField(line, "store"); v != "" {
+			return v
+		}
+		if jsonField(line, "msg") != "store" {
 			continue
 		}
 		var parts []string
 		for _, k := range []string{"backend", "path", "host", "database"} {
 			if v := jsonField(line, k); v != "" {
-				parts = append(parts, k+" "+v)
+				parts = append(parts, v)
 			}
 		}
-		return strings.Join(parts, ", ")
+		return strings.Join(parts, " ")
 	}
 	return ""
 }
