@@ -71,3 +71,27 @@ func TestWireCounter(t *testing.T) {
 		}
 	}
 }
+
+// TestScrapeCPU: the token goes with the scrape, and the profile URL is
+// the metrics listener's.
+func TestScrapeCPU(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintln(w, "process_cpu_seconds_total 3.25")
+	}))
+	defer srv.Close()
+	v, err := scrapeCPU(srv.Client(), srv.URL+"/metrics", "tok")(context.Background())
+	if err != nil || v != 3.25 {
+		t.Fatalf("got %v, %v", v, err)
+	}
+	if _, err := scrapeCPU(srv.Client(), srv.URL+"/metrics", "")(context.Background()); err == nil {
+		t.Fatal("a refused scrape gave a figure")
+	}
+	u, err := profileURL("https://reg-a:9090/metrics", 20)
+	if err != nil || u != "https://reg-a:9090/debug/pprof/profile?seconds=20" {
+		t.Fatalf("profile URL %q, %v", u, err)
+	}
+}
