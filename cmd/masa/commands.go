@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/masa"
-	"github.com/landfall-io/landfall/migrations"
 )
 
 func initKeys(args []string, stdout io.Writer, getenv func(string) string) error {
@@ -38,27 +37,53 @@ func initKeys(args []string, stdout io.Writer, getenv func(string) string) error
 	return nil
 }
 
-func migrate(args []string, stdout io.Writer, getenv func(string) string) error {
-	fs, c := newFlagSet("migrate", "usage: masa migrate [--down] [options]\n\nApplies the embedded schema migrations (or reverts all of them with --down).", stdout)
-	down := fs.Bool("down", false, "revert every migration (drops all MASA tables)")
+func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	verb := "up"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, args = args[0], args[1:]
+	}
+	fs, c := newFlagSet("migrate", "usage: masa migrate [up|down|version] [options]\n\n"+
+		"Manages the MASA's database schema, PostgreSQL at --database-url or the embedded store\n"+
+		"<key-dir>/"+embeddedFile+": up applies every newer migration (the default; serve also does at start-up),\n"+
+		"down reverts the newest one only (to go back one release; --all reverts every one, dropping\n"+
+		"all MASA tables), version prints the version. On the embedded store `masa serve` must be stopped.", stdout)
+	all := fs.Bool("all", false, "with down: revert every migration (drops all MASA tables and their data)")
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
-	if err := c.requireDatabase(); err != nil {
-		return err
+	switch verb {
+	case "up", "down", "version":
+	default:
+		return fmt.Errorf("unknown action %q (up, down or version)", verb)
 	}
-	if *down {
-		if err := migrations.Down(c.databaseURL, migrations.MASASchema); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "schema removed")
-		return nil
+	if *all && verb != "down" {
+		return errors.New("--all goes with down only")
 	}
-	v, err := migrations.Up(c.databaseURL, migrations.MASASchema)
+	m, done, err := c.openMigrator(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "schema at version %d\n", v)
+	defer done()
+	var v uint
+	switch verb {
+	case "up":
+		v, err = m.Up()
+	case "down":
+		if *all {
+			err = m.Down()
+		} else {
+			v, err = m.DownOne()
+		}
+	case "version":
+		var dirty bool
+		if v, dirty, err = m.Version(); err == nil && dirty {
+			err = fmt.Errorf("schema version %d is dirty: a migration failed half-way; repair it by hand", v)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema at version %d (%s)\n", v, c.storeName())
 	return nil
 }
 

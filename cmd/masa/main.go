@@ -4,11 +4,17 @@
 //
 //	masa [serve]        run the device-facing and admin listeners
 //	masa init           create (or import) the IDevID CA, voucher signer, TLS key
-//	masa migrate        apply (or --down revert) the database schema
+//	masa migrate        up (default) | down (the newest migration; --all: every one) | version
 //	masa token create   make an admin API token (--role, --name)
 //	masa token list | token revoke --id N
 //	masa idevid issue   sign a device CSR into an IDevID and register the device
 //	masa device import  bulk-import devices from JSON or CSV
+//
+// The store is PostgreSQL at --database-url, shared by any number of MASA
+// processes, or without one the embedded SQLite file <key-dir>/masa.db
+// (internal/masa/sqlstore), held by the one `masa serve` (a second is
+// refused) and migrated at its start; the one-shot commands open it beside
+// the running server. `masa migrate` needs the server stopped on it.
 //
 // Every subcommand takes --help. Options come from flags, the environment
 // and a YAML file, through internal/cli as for every Landfall binary; the
@@ -52,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "init":
 		err = initKeys(args, stdout, getenv)
 	case "migrate":
-		err = migrate(args, stdout, getenv)
+		err = migrate(ctx, args, stdout, getenv)
 	case "token create", "token list", "token revoke":
 		err = token(ctx, cmd, args, stdout, stderr, getenv)
 	case "idevid issue":
@@ -81,7 +87,7 @@ const topUsage = `usage: masa [command] [options]
 commands:
   serve          run the MASA (default)
   init           create or import the IDevID CA, voucher-signing key and TLS key
-  migrate        apply the database schema (--down reverts it)
+  migrate        the database schema: up (default), down (reverts the newest migration), version
   token create   create an admin API token: --role admin|factory|sales|auditor --name NAME
   token list     list tokens
   token revoke   revoke a token: --id N

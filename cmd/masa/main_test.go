@@ -182,24 +182,46 @@ func TestConfigPrecedence(t *testing.T) {
 }
 
 // TestHelpDocumentsEveryOption: every flag of every command appears in its
-// --help with its environment variable.
+// --help with its environment variable, and the store options say what an
+// empty database URL means.
 func TestHelpDocumentsEveryOption(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"token", "create"}, {"idevid", "issue"}, {"device", "import"}} {
-		out, _, code := runCmd(t, nil, append(cmd, "--help")...)
+	common := []string{"database-url", "db-max-conns", "key-dir", "masa-url", "log-level", "config"}
+	for _, tc := range []struct {
+		cmd   []string
+		flags []string
+	}{
+		{[]string{"serve"}, []string{"listen", "admin-listen", "admin-tls", "client-auth", "max-body", "max-inflight", "max-import",
+			"retry-after", "audit-log-limit", "migrate", "shutdown-timeout", "voucher-content-type"}},
+		{[]string{"init"}, []string{"hosts", "organization", "import-ca-cert", "import-ca-key", "import-signer-cert", "import-signer-key"}},
+		{[]string{"migrate"}, []string{"all"}},
+		{[]string{"migrate", "down"}, []string{"all"}},
+		{[]string{"migrate", "version"}, []string{"all"}},
+		{[]string{"token", "create"}, []string{"role", "name", "id"}},
+		{[]string{"token", "list"}, []string{"role", "name", "id"}},
+		{[]string{"token", "revoke"}, []string{"role", "name", "id"}},
+		{[]string{"idevid", "issue"}, []string{"csr", "serial-number", "product", "out"}},
+		{[]string{"device", "import"}, []string{"file", "format"}},
+	} {
+		out, _, code := runCmd(t, nil, append(tc.cmd, "--help")...)
 		if code != 0 {
-			t.Fatalf("%v --help exited %d", cmd, code)
+			t.Fatalf("%v --help exited %d", tc.cmd, code)
 		}
-		for _, f := range []string{"database-url", "key-dir", "config"} {
+		for _, f := range append(tc.flags, common...) {
 			if !documents(out, f) {
-				t.Errorf("%v --help lacks --%s with its environment variable", cmd, f)
+				t.Errorf("%v --help lacks --%s with its environment variable", tc.cmd, f)
 			}
 		}
+		if got, want := strings.Count(out, "\n  --"), len(tc.flags)+len(common); got != want {
+			t.Errorf("%v --help lists %d options, this test knows %d: add the new one here", tc.cmd, got, want)
+		}
+		if !strings.Contains(out, "empty: one MASA on the embedded SQLite store <key-dir>/masa.db") {
+			t.Errorf("%v --help does not say what an empty --database-url means", tc.cmd)
+		}
 	}
-	out, _, _ := runCmd(t, nil, "serve", "--help")
-	for _, f := range []string{"listen", "admin-listen", "admin-tls", "client-auth", "max-body", "max-inflight", "max-import",
-		"retry-after", "audit-log-limit", "migrate", "shutdown-timeout", "voucher-content-type", "db-max-conns", "masa-url", "log-level"} {
-		if !documents(out, f) {
-			t.Errorf("serve --help lacks --%s with its environment variable", f)
+	out, _, _ := runCmd(t, nil, "migrate", "--help")
+	for _, verb := range []string{"up", "down", "version", "--all"} {
+		if !strings.Contains(out, verb) {
+			t.Errorf("migrate --help does not explain %s", verb)
 		}
 	}
 }

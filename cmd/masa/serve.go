@@ -13,7 +13,6 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/masa/httpapi"
-	"github.com/landfall-io/landfall/migrations"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -45,7 +44,7 @@ func serveFlags(stdout io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.Int64Var(&o.maxImport, "max-import", 32<<20, "largest device import body, bytes")
 	fs.DurationVar(&o.retryAfter, "retry-after", masa.DefaultRetryAfter, "Retry-After sent with 202 when no owner is recorded yet")
 	fs.IntVar(&o.auditLogLimit, "audit-log-limit", masa.DefaultAuditLogLimit, "most events in one audit log response (older ones are counted as truncated)")
-	fs.BoolVar(&o.migrate, "migrate", true, "apply database migrations at start-up")
+	fs.BoolVar(&o.migrate, "migrate", true, "apply PostgreSQL migrations at start-up (the embedded store is always brought to this binary's schema)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on SIGTERM")
 	return fs, o
 }
@@ -97,17 +96,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	if err := o.requireDatabase(); err != nil {
+	keys, err := o.loadKeys()
+	if err != nil {
 		return err
 	}
-	if o.migrate {
-		v, err := migrations.Up(o.databaseURL, migrations.MASASchema)
-		if err != nil {
-			return err
-		}
-		log.Info("database schema", "version", v)
-	}
-	store, keys, err := o.open(ctx)
+	store, err := o.openServing(ctx, o.migrate, log)
 	if err != nil {
 		return err
 	}
@@ -147,7 +140,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if o.adminTLS {
 		al = tls.NewListener(al, &tls.Config{Certificates: []tls.Certificate{keys.TLS}, MinVersion: tls.VersionTLS12})
 	}
-	log.Info("masa serving", "listen", dl.Addr().String(), "admin-listen", al.Addr().String())
+	log.Info("masa serving", "listen", dl.Addr().String(), "admin-listen", al.Addr().String(), "store", o.storeName())
 	errc := make(chan error, 2)
 	go func() { errc <- device.ServeTLS(dl, "", "") }()
 	go func() { errc <- admin.Serve(al) }()

@@ -148,3 +148,30 @@ func TestEmbeddedIsOneProcess(t *testing.T) {
 		t.Errorf("device after reopening: %v", err)
 	}
 }
+
+// TestEmbeddedShared: an operator command's shared open works beside the
+// store that holds the file, and both see each other's writes; it does
+// not create a missing file.
+func TestEmbeddedShared(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "masa.db")
+	if _, err := sqlstore.OpenEmbeddedShared(ctx, path); err == nil {
+		t.Fatal("a shared open created a missing store")
+	}
+	served, _, err := sqlstore.OpenEmbedded(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer served.Close()
+	tool, err := sqlstore.OpenEmbeddedShared(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tool.CreateToken(ctx, masa.Token{Name: "ops", Role: masa.RoleAdmin, SHA256: []byte("h"), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	tool.Close()
+	if _, err := served.TokenBySecret(ctx, []byte("h")); err != nil {
+		t.Errorf("the serving store does not see the tool's token: %v", err)
+	}
+}

@@ -58,6 +58,19 @@ func OpenEmbedded(ctx context.Context, path string) (*Store, uint, error) {
 	return &Store{db: db, close: func() { db.Close() }}, v, nil
 }
 
+// OpenEmbeddedShared opens the existing embedded database at path without
+// the process lock, beside the process serving it, for a short-lived
+// operator command (`masa token create`, `masa device import`): SQLite
+// serialises the writes of both (WAL, a busy timeout). It does not migrate.
+// Close closes the database.
+func OpenEmbeddedShared(ctx context.Context, path string) (*Store, error) {
+	db, err := sqldb.OpenSQLiteShared(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	return &Store{db: db, close: func() { db.Close() }}, nil
+}
+
 func migrateEmbedded(db *sqldb.SQLiteDB) (uint, error) {
 	m, err := migrations.ForSQLite(db, migrations.MASASchema)
 	if err != nil {
