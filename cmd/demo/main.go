@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	fs.StringVar(&o.mode, "mode", "atls-oscore", "how the device reaches the registrar: "+strings.Join(modes, ", "))
 	fs.StringVar(&o.serial, "serial", "DEMO-0001", "the device's serial number")
 	fs.StringVar(&o.out, "out", "", "directory for the device's new certificate, key and CA bundle (default: <dir>/devices/<serial>/out)")
-	fs.StringVar(&o.dir, "dir", "", "working directory: binaries, keys, stores, logs, device files (default: a new temporary directory, removed at exit)")
+	fs.StringVar(&o.dir, "dir", "", "working directory, new or empty: binaries, keys, stores, logs, device files; kept (default: a new temporary directory, removed at exit)")
 	fs.StringVar(&o.bin, "bin", "", "directory holding already built masa, registrar and pledge binaries (default: go build them into <dir>/bin)")
 	fs.BoolVar(&o.keep, "keep", false, "leave the deployment running, print what an outside client needs, stop it on Ctrl-C")
 	if err := cli.Parse(fs, args, "LANDFALL_DEMO", os.Getenv); err != nil {
@@ -80,8 +80,13 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 			return err
 		}
 		defer os.RemoveAll(o.dir)
-	} else if o.dir, err = filepath.Abs(o.dir); err != nil {
-		return err
+	} else {
+		if o.dir, err = filepath.Abs(o.dir); err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(o.dir, "masa")); err == nil {
+			return fmt.Errorf("--dir %s holds an earlier run (masa/ exists); give a new or empty directory", o.dir)
+		}
 	}
 	d := &demo{o: o, out: out}
 	defer func() {
