@@ -144,7 +144,8 @@ func TestMigrateDownByOnePostgreSQL(t *testing.T) {
 
 // TestReadyzReflectsEmbeddedStore: the admin listener's readiness pings
 // the store; with the embedded database closed under the service it
-// answers 503 with Retry-After, like a PostgreSQL outage.
+// answers 503 with Retry-After, and so does an authenticated admin call,
+// as during a PostgreSQL outage (TestDatabaseOutage).
 func TestReadyzReflectsEmbeddedStore(t *testing.T) {
 	store, _, err := sqlstore.OpenEmbedded(context.Background(), filepath.Join(t.TempDir(), "masa.db"))
 	if err != nil {
@@ -160,12 +161,32 @@ func TestReadyzReflectsEmbeddedStore(t *testing.T) {
 	}
 	srv := httptest.NewServer(httpapi.AdminHandler(svc, httpapi.AdminOptions{}))
 	defer srv.Close()
+	_, secret, err := svc.CreateToken(context.Background(), "probe", masa.RoleAuditor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices := func() *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/admin/v1/devices", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
 	if resp, err := http.Get(srv.URL + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", err, resp)
+	}
+	if resp := devices(); resp.StatusCode != 200 {
+		t.Fatalf("admin devices: %d", resp.StatusCode)
 	}
 	store.Close()
 	resp, err := http.Get(srv.URL + "/readyz")
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("readyz with the store closed: %v %v", err, resp)
+	}
+	if resp := devices(); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+		t.Errorf("admin devices with the store closed: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
