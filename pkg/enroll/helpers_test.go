@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -23,8 +25,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 // testPKI is a manufacturer CA that mints IDevIDs and a domain CA behind an
@@ -78,6 +78,7 @@ func (p *testPKI) idevid(t testing.TB, serial string) ([]*x509.Certificate, cryp
 
 func issueLeaf(t testing.TB, parent *x509.Certificate, parentKey crypto.Signer, subj pkix.Name) ([]*x509.Certificate, crypto.Signer) {
 	t.Helper()
+	key := mustKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      subj,
@@ -86,14 +87,24 @@ func issueLeaf(t testing.TB, parent *x509.Certificate, parentKey crypto.Signer, 
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	c, key := testkit.Issue(t, tmpl, parent, parentKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return []*x509.Certificate{c, parent}, key
 }
 
-// mustKey is a fresh ECDSA P-256 key.
 func mustKey(t testing.TB) crypto.Signer {
 	t.Helper()
-	return testkit.Key(t)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // csrOpts describes a test CSR.
