@@ -298,6 +298,15 @@ func TestRepeatedEnrollmentIssuesOnce(t *testing.T) {
 	}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}}}
 	est := &enroll.Client{BaseURL: e.Direct[1].URL + enroll.DefaultPathPrefix, HTTPClient: hc}
+	// The pledge started over: a new voucher exchange moved its state
+	// back before it asked for its certificate again.
+	p, err := e.Store.FindPledge(context.Background(), e.ManufacturerID, "AGAIN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Store.SetState(context.Background(), p.ID, store.StateVoucherAccepted); err != nil {
+		t.Fatal(err)
+	}
 	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: res.Certificate.Subject}, res.Key)
 	chain, err := est.SimpleEnroll(context.Background(), csr)
 	if err != nil {
@@ -305,6 +314,9 @@ func TestRepeatedEnrollmentIssuesOnce(t *testing.T) {
 	}
 	if !chain[0].Equal(res.Certificate) {
 		t.Fatal("a repeated enrollment with the same key got a second certificate")
+	}
+	if p, err = e.Store.GetPledge(context.Background(), p.ID); err != nil || p.State != store.StateEnrolled {
+		t.Fatalf("after the repeated enrollment the pledge is %v (%v), want enrolled", p.State, err)
 	}
 	if _, _, certs := e.counts("AGAIN-1"); certs != 1 {
 		t.Fatalf("%d certificates recorded", certs)

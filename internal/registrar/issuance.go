@@ -33,6 +33,14 @@ func (c *recordingCA) Enroll(ctx context.Context, req *enroll.EnrollRequest) (*e
 		return nil, err
 	}
 	if prior, err := c.issuedFor(ctx, en.record.ID, req); err != nil || prior != nil {
+		if err == nil && en.record.State != store.StateEnrolled {
+			// The pledge started over after its certificate was recorded
+			// (its answer was lost, then a new voucher exchange moved the
+			// state back): it is enrolled again with that certificate.
+			if err := c.rg.state.SetState(ctx, en.record.ID, store.StateEnrolled); err != nil {
+				return nil, unavailable(err)
+			}
+		}
 		return prior, err
 	}
 	issued, err := c.CA.Enroll(ctx, req)
