@@ -141,6 +141,25 @@ func (m *Migrator) Version() (uint, bool, error) {
 	return v, dirty, nil
 }
 
+// Run performs a `migrate` subcommand's action: "up", "down" (by one) or
+// "version" (an error when the schema is dirty), and returns the version
+// the schema is left at.
+func (m *Migrator) Run(action string) (uint, error) {
+	switch action {
+	case "up":
+		return m.Up()
+	case "down":
+		return m.DownOne()
+	case "version":
+		v, dirty, err := m.Version()
+		if err == nil && dirty {
+			err = fmt.Errorf("migrations: %s schema version %d is dirty: a migration failed half-way; repair it by hand", m.s.Dir, v)
+		}
+		return v, err
+	}
+	return 0, fmt.Errorf("migrations: unknown action %q (up, down or version)", action)
+}
+
 // Close releases what the Migrator opened. On PostgreSQL that is its own
 // connection, which would otherwise hold up closing a pool on the same
 // database (DESIGN decision 7); the embedded database belongs to the

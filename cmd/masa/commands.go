@@ -65,20 +65,10 @@ func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	}
 	defer done()
 	var v uint
-	switch verb {
-	case "up":
-		v, err = m.Up()
-	case "down":
-		if *all {
-			err = m.Down()
-		} else {
-			v, err = m.DownOne()
-		}
-	case "version":
-		var dirty bool
-		if v, dirty, err = m.Version(); err == nil && dirty {
-			err = fmt.Errorf("schema version %d is dirty: a migration failed half-way; repair it by hand", v)
-		}
+	if *all {
+		err = m.Down()
+	} else {
+		v, err = m.Run(verb)
 	}
 	if err != nil {
 		return err

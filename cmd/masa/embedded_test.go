@@ -43,7 +43,7 @@ func TestServeEmbedded(t *testing.T) {
 	listen, admin := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	var log lockedBuffer
+	var log testkit.SyncBuffer
 	go func() {
 		done <- run(ctx, []string{"--listen", listen, "--admin-listen", admin}, &bytes.Buffer{}, &log, func(k string) string { return env[k] })
 	}()

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,7 +54,7 @@ func TestDatabaseOutage(t *testing.T) {
 	listen, admin := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	serveCtx, cancel := context.WithCancel(ctx)
 	done := make(chan int)
-	var log lockedBuffer
+	var log testkit.SyncBuffer
 	go func() {
 		done <- run(serveCtx, []string{"--listen", listen, "--admin-listen", admin}, io.Discard, &log, func(k string) string { return env[k] })
 	}()
@@ -194,22 +193,4 @@ func newCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey crypto.Sign
 	tmpl.SerialNumber = serial
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
 	return testkit.Issue(t, tmpl, parent, parentKey)
-}
-
-// lockedBuffer is the log of a server that writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -74,20 +74,7 @@ func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 		return err
 	}
 	defer done()
-	var v uint
-	switch verb {
-	case "up":
-		v, err = m.Up()
-	case "down":
-		v, err = m.DownOne()
-	case "version":
-		var dirty bool
-		if v, dirty, err = m.Version(); err == nil && dirty {
-			err = fmt.Errorf("registrar schema version %d is dirty: a migration failed half-way; repair it by hand", v)
-		}
-	default:
-		return fmt.Errorf("registrar migrate: unknown action %q (up, down or version)", verb)
-	}
+	v, err := m.Run(verb)
 	if err != nil {
 		return err
 	}

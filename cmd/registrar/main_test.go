@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,7 +83,7 @@ func testServe(t *testing.T, dsn string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	go func() { done <- run(ctx, args, io.Discard, &logs, func(k string) string { return env[k] }) }()
 	waitReady(t, "http://"+admin+"/readyz", done)
 	if dsn == "" {
@@ -179,19 +178,6 @@ func testServe(t *testing.T, dsn string) {
 		}
 	}
 }
-
-// syncBuffer is a bytes.Buffer the serve goroutine writes its log to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 // waitReady polls readiness until the replica answers (bounded, no sleeps
 // beyond the poll interval) or serve fails.

@@ -2,36 +2,24 @@ package masa
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/landfall-io/landfall/internal/testkit"
 )
 
 func testCert(t testing.TB, name string, serial int64, ca bool, nb, na time.Time, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
 		NotBefore: nb, NotAfter: na, BasicConstraintsValid: true, IsCA: ca,
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
 	if parent == nil {
-		parent, parentKey = tmpl, key
+		return testkit.Issue(t, tmpl, nil, nil)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
+	return testkit.Issue(t, tmpl, parent, parentKey)
 }
 
 // TestChainMemo: a verified chain is reused only for the same bytes, at a
