@@ -4,7 +4,8 @@
 // obtains vouchers from their manufacturers' MASAs (pkg/voucher), enrolls
 // their domain certificates through EST (pkg/enroll), and keeps every bit
 // of state in PostgreSQL so that any number of replicas can share a load
-// balancer. It is not the MASA (internal/masa) nor the device
+// balancer, or, for a single registrar, in the embedded SQLite store
+// (internal/sqldb; same code and SQL). It is not the MASA (internal/masa) nor the device
 // (internal/pledge).
 //
 // One file per endpoint family, as in RFC 8995:
@@ -12,8 +13,8 @@
 //   - registrar.go: Config, New (the one assembly of `registrar serve`, the
 //     sandbox and the demo), the device routes and listeners' handlers.
 //   - backends.go: the interfaces the registrar consumes (Records,
-//     VoucherSource, ContextStore, ReplicaRegistry) and OnPostgreSQL,
-//     which builds them on one pool.
+//     VoucherSource, ContextStore, ReplicaRegistry), and OnPostgreSQL and
+//     OnSQLite, which build them on one database.
 //   - identity.go, anchorcache.go: who the pledge is, by its IDevID chain
 //     and its manufacturer's anchor (5.5, 5.9.2).
 //   - peerverify.go: the ATLS inner handshake's client check (5.1).
