@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,9 @@ type Server struct {
 	draining  atomic.Bool
 	contexts  *contextCache
 	misses    *missCache
+	// releaseErases: CIDs.ReleaseCID deletes the context as well
+	// (ContextCIDReleaser), so endSession makes that one call.
+	releaseErases bool
 }
 
 // NewServer validates cfg and returns a Server.
@@ -55,6 +59,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	for _, p := range c.Protocols {
 		s.records = s.records || p == ProtoRecords
+	}
+	if r, ok := c.CIDs.(ContextCIDReleaser); ok && r.ReleaseCIDDeletesContext() {
+		if ss, ok := c.Sink.(StoreSink); ok && sameObject(ss.Store, r) {
+			s.releaseErases = true
+		}
 	}
 	s.tls = serverTLSConfig(c.TLS, c.Protocols)
 	s.tls.GetCertificate = recordLocalCertificate(c.TLS)
@@ -374,14 +383,23 @@ func (s *Server) endSession(sess *session, eraseContext bool) {
 		s.contexts.drop(sess.exportedID)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.cfg.Sink.DeleteContext(ctx, sess.exportedID); err != nil {
-			s.cfg.Logger.Warn("atls: deleting exported context", "err", err)
+		if !s.releaseErases {
+			if err := s.cfg.Sink.DeleteContext(ctx, sess.exportedID); err != nil {
+				s.cfg.Logger.Warn("atls: deleting exported context", "err", err)
+			}
 		}
 		if err := s.cfg.CIDs.ReleaseCID(ctx, sess.exportedID); err != nil {
 			s.cfg.Logger.Warn("atls: releasing connection ID", "err", err)
 		}
 		sess.exportedID = nil
 	}
+}
+
+// sameObject reports whether a and b hold the same comparable value (the
+// same store behind two interfaces).
+func sameObject(a, b any) bool {
+	t := reflect.TypeOf(a)
+	return t != nil && t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
 // deleteSession implements DELETE (profile 1.8).

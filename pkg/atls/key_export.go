@@ -92,6 +92,18 @@ type CIDAllocator interface {
 	ReleaseCID(ctx context.Context, cid []byte) error
 }
 
+// ContextCIDReleaser is a CIDAllocator that also keeps the contexts, so
+// that releasing a CID deletes the context stored under it too (the
+// registrar's ctxstore: a context row references its CID, ON DELETE
+// CASCADE). When the server's CIDs is one and its Sink is the default
+// StoreSink over that same store, the end of a session releases the CID
+// alone: one call instead of DeleteContext followed by ReleaseCID of the
+// same id, which found nothing left to delete.
+type ContextCIDReleaser interface {
+	CIDAllocator
+	ReleaseCIDDeletesContext() bool
+}
+
 // exportKeys runs TLS-Exporter(label, no context, 2L) and splits its output
 // into Master Secret [0, L) and Master Salt [L, 2L) (profile 4.4).
 func exportKeys(cs *tls.ConnectionState, label string) (secret, salt []byte, p SuiteParams, err error) {

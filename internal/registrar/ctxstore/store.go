@@ -77,6 +77,11 @@ func (s *Store) ReleaseCID(ctx context.Context, cid []byte) error {
 	return err
 }
 
+// ReleaseCIDDeletesContext implements atls.ContextCIDReleaser: the
+// context row references its CID (ON DELETE CASCADE), so ReleaseCID
+// deletes both and the ATLS server need not call Delete first.
+func (s *Store) ReleaseCIDDeletesContext() bool { return true }
+
 // Put implements oscore.ContextStore. The kid's CID reservation is taken
 // over (or made, for a kid allocated elsewhere) and extended to the
 // context's lifetime.
