@@ -93,16 +93,19 @@ func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
 		return err
 	}
 	sealed := s.seal.Seal(nonce, nonce, secret, p.RecipientID)
+	// Three statements in one transaction: an expired context under this
+	// kid gives way to the new one; the reservation is made or extended to
+	// the context's lifetime; the context is inserted. A live context
+	// under the kid makes the insert fail, and the rollback undoes the
+	// extension with it.
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
-			ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at
-			WHERE NOT EXISTS (SELECT 1 FROM atls_contexts WHERE recipient_id = $1)`,
-			p.RecipientID, s.replica, c.ExpiresAt)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM atls_contexts WHERE recipient_id = $1 AND expires_at <= $2`, p.RecipientID, s.Now()); err != nil {
 			return err
 		}
-		// An expired context under this kid gives way to the new one.
-		if _, err := tx.Exec(ctx, `DELETE FROM atls_contexts WHERE recipient_id = $1 AND expires_at <= $2`, p.RecipientID, s.Now()); err != nil {
+		_, err := tx.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+			p.RecipientID, s.replica, c.ExpiresAt)
+		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO atls_contexts (recipient_id, sender_id, protocol, tls_suite, aead, hkdf,
@@ -113,8 +116,7 @@ func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
 		if err != nil {
 			return fmt.Errorf("ctxstore: put context %x: %w", p.RecipientID, err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE atls_cids SET expires_at = $2 WHERE cid = $1`, p.RecipientID, c.ExpiresAt)
-		return err
+		return nil
 	})
 }
 
