@@ -110,7 +110,10 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 	if report.Status {
 		next = ok
 	}
-	if reportMoves(kind, p.State) {
+	// A report that leaves the state as it is (the pledge enrolled when
+	// its certificate was recorded, then reports it installed) writes
+	// nothing: the row already says so.
+	if reportMoves(kind, p.State) && p.State != next {
 		if err := rg.state.SetState(r.Context(), p.ID, next); err != nil {
 			rg.fail(w, r, unavailable(err))
 			return
