@@ -11,8 +11,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +28,7 @@ import (
 	"time"
 
 	"github.com/landfall-io/landfall/internal/cli"
+	"github.com/landfall-io/landfall/internal/pemfile"
 )
 
 const (
@@ -254,7 +253,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.say("== Onboarded in %s", time.Since(start).Round(time.Millisecond))
-	if c, err := readCert(filepath.Join(outDir, "ldevid.crt")); err == nil {
+	if c, err := pemfile.Cert(filepath.Join(outDir, "ldevid.crt")); err == nil {
 		d.say("   new certificate   subject %s", c.Subject)
 		d.say("                     issuer  %s", c.Issuer)
 		d.say("                     serial  %s", c.SerialNumber.Text(16))
@@ -455,16 +454,3 @@ func contains(list []string, s string) bool {
 }
 
 func dirOf(path string) string { return filepath.Dir(path) }
-
-// readCert is the first certificate of a PEM file.
-func readCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return x509.ParseCertificate(blk.Bytes)
-}

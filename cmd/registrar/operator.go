@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/landfall-io/landfall/internal/cli"
+	"github.com/landfall-io/landfall/internal/pemfile"
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
@@ -101,13 +100,9 @@ func operatorCommand(ctx context.Context, noun string, args []string, stdout io.
 
 // readPEMCert returns the DER of the first certificate in a PEM file.
 func readPEMCert(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	c, err := pemfile.Cert(path)
 	if err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return blk.Bytes, nil
+	return c.Raw, nil
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/landfall-io/landfall/internal/pemfile"
 	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
@@ -141,7 +142,7 @@ func LoadState(dir string) (*State, error) {
 		IssuerFile:    filepath.Join(caDir, enroll.IssuerCertFileName),
 		IssuerKeyFile: filepath.Join(caDir, enroll.IssuerKeyFileName),
 	}
-	if st.DomainRoot, err = readCert(st.DomainCA.RootFile); err != nil {
+	if st.DomainRoot, err = pemfile.Cert(st.DomainCA.RootFile); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -198,18 +199,6 @@ func readHexKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("registrar state: %s is not a hex key of at least 16 bytes", path)
 	}
 	return k, nil
-}
-
-func readCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return x509.ParseCertificate(blk.Bytes)
 }
 
 // InternalServerTLS is the TLS of a replica's internal listener: only

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/landfall-io/landfall/internal/pemfile"
 	"github.com/landfall-io/landfall/internal/pledge"
 )
 
@@ -62,19 +63,19 @@ func (f *Flags) BaseConfig() (*pledge.Config, error) {
 	if f.RegistrarURL == "" || f.Anchor == "" {
 		return nil, errors.New("--registrar-url and --manufacturer-anchor are required")
 	}
-	anchors, err := ReadPool(f.Anchor)
+	anchors, err := pemfile.Pool(f.Anchor)
 	if err != nil {
 		return nil, err
 	}
 	cfg := &pledge.Config{RegistrarURL: f.RegistrarURL, ATLSPath: f.ATLSPath, Mode: f.Mode,
 		ManufacturerAnchors: anchors, MaxWait: f.MaxWait}
 	if f.MASACert != "" {
-		if cfg.MASACerts, err = ReadCerts(f.MASACert); err != nil {
+		if cfg.MASACerts, err = pemfile.Certs(f.MASACert); err != nil {
 			return nil, err
 		}
 	}
 	if f.OuterCA != "" {
-		pool, err := ReadPool(f.OuterCA)
+		pool, err := pemfile.Pool(f.OuterCA)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,6 @@
-package pledgecli
+// Package pemfile reads certificates from PEM files, as the binaries' flags
+// name them (anchors, chains, CA bundles).
+package pemfile
 
 import (
 	"crypto/x509"
@@ -7,9 +9,9 @@ import (
 	"os"
 )
 
-// ReadCerts reads every PEM certificate in the file at path; a file
+// Certs reads every PEM certificate in the file at path; a file
 // without one is an error.
-func ReadCerts(path string) ([]*x509.Certificate, error) {
+func Certs(path string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -33,9 +35,9 @@ func ReadCerts(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// ReadPool is ReadCerts as a certificate pool.
-func ReadPool(path string) (*x509.CertPool, error) {
-	certs, err := ReadCerts(path)
+// Pool is Certs as a certificate pool.
+func Pool(path string) (*x509.CertPool, error) {
+	certs, err := Certs(path)
 	if err != nil {
 		return nil, err
 	}
@@ -44,4 +46,13 @@ func ReadPool(path string) (*x509.CertPool, error) {
 		pool.AddCert(c)
 	}
 	return pool, nil
+}
+
+// Cert is the first certificate of the PEM file at path.
+func Cert(path string) (*x509.Certificate, error) {
+	certs, err := Certs(path)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
 }
