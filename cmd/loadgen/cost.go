@@ -545,9 +545,12 @@ func (c *countedConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write counts before writing, as countingWriter does: the transport's
+// writer goroutine may otherwise count after the answer is back.
 func (c *countedConn) Write(b []byte) (int, error) {
+	c.w.sent.Add(int64(len(b)))
 	n, err := c.Conn.Write(b)
-	c.w.sent.Add(int64(n))
+	c.w.sent.Add(int64(n - len(b)))
 	return n, err
 }
 
@@ -633,9 +636,13 @@ type countingWriter struct {
 	n *atomic.Int64
 }
 
+// Write counts b before passing it on, so that the count includes a
+// request by the time its answer can come back; what fails to go out is
+// taken off again.
 func (c countingWriter) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
 	k, err := c.w.Write(b)
-	c.n.Add(int64(k))
+	c.n.Add(int64(k - len(b)))
 	return k, err
 }
 
