@@ -36,6 +36,9 @@ type PledgeStore interface {
 // whatever its outcome; EST reads the latest one back (5.9).
 type ExchangeStore interface {
 	RecordExchange(ctx context.Context, e store.Exchange) (int64, error)
+	// RecordIssued records an exchange that issued a voucher and moves
+	// the pledge to voucher-issued, atomically.
+	RecordIssued(ctx context.Context, e store.Exchange) (int64, error)
 	LatestExchange(ctx context.Context, pledgeID int64) (*store.Exchange, error)
 }
 

@@ -169,10 +169,7 @@ func (rg *Registrar) relayToMASA(ctx context.Context, pr *pledgeRequest, p *stor
 	}
 	ex.Voucher, ex.Outcome, ex.MASAStatus = voucherCMS, store.OutcomeIssued, http.StatusOK
 	rg.metrics.exchanges.WithLabelValues(string(ex.Outcome)).Inc()
-	if _, err := rg.state.RecordExchange(ctx, ex); err != nil {
-		return nil, unavailable(err)
-	}
-	if err := rg.state.SetState(ctx, p.ID, store.StateVoucherIssued); err != nil {
+	if _, err := rg.state.RecordIssued(ctx, ex); err != nil {
 		return nil, unavailable(err)
 	}
 	return voucherCMS, nil

@@ -74,6 +74,18 @@ func (f *fakeRecords) RecordExchange(ctx context.Context, e store.Exchange) (int
 	return int64(len(f.exchanges)), nil
 }
 
+func (f *fakeRecords) RecordIssued(ctx context.Context, e store.Exchange) (int64, error) {
+	if f.recordErr != nil {
+		return 0, f.recordErr
+	}
+	if f.stateErr != nil {
+		return 0, f.stateErr
+	}
+	f.exchanges = append(f.exchanges, e)
+	f.states = append(f.states, store.StateVoucherIssued)
+	return int64(len(f.exchanges)), nil
+}
+
 // fakeMASA is a VoucherSource answering with voucher or err.
 type fakeMASA struct {
 	voucher []byte

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/landfall-io/landfall/internal/sqldb"
 )
 
 // Outcome is how a voucher exchange ended, as the schema's CHECK lists.
@@ -69,6 +71,50 @@ func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
 		return 0, notFound("pledge", e.PledgeID)
 	}
 	return id, classify("record exchange", err)
+}
+
+// RecordIssued stores e, an exchange that issued a voucher, and moves its
+// pledge to voucher-issued (RFC 8995 5.6), atomically: on PostgreSQL in
+// one statement (the UPDATE in a WITH clause), on SQLite in one
+// transaction. It returns the exchange's id.
+func (s *Store) RecordIssued(ctx context.Context, e Exchange) (int64, error) {
+	if e.Outcome != OutcomeIssued {
+		return 0, invalidf("RecordIssued records issued exchanges, not %q", e.Outcome)
+	}
+	if len(e.PledgeRequest) == 0 || e.Replica == "" {
+		return 0, invalidf("an exchange needs the pledge's request and the replica")
+	}
+	var status *int
+	if e.MASAStatus != 0 {
+		status = &e.MASAStatus
+	}
+	const insert = `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
+			voucher, nonce, outcome, masa_status, reason, replica, created_at, idevid_sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
+	now := s.clock()
+	args := []any{e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
+		string(e.Outcome), status, e.Reason, e.Replica, now, nilIfEmpty(e.IDevIDSHA256)}
+	var id int64
+	var err error
+	if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
+		// A data-modifying WITH runs whether or not the INSERT reads it; an
+		// unknown pledge fails the INSERT's foreign key, and the whole
+		// statement with it.
+		err = s.db.QueryRow(ctx, `WITH moved AS (UPDATE pledges SET state = $12, updated_at = $10 WHERE id = $1)
+			`+insert, append(args, string(StateVoucherIssued))...).Scan(&id)
+	} else {
+		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE pledges SET state = $2, updated_at = $3 WHERE id = $1`, e.PledgeID, string(StateVoucherIssued), now)
+			return err
+		})
+	}
+	if pgCode(err) == codeForeignKeyViolation {
+		return 0, notFound("pledge", e.PledgeID)
+	}
+	return id, classify("record issued exchange", err)
 }
 
 // ListExchanges returns pledgeID's voucher exchanges, oldest first.

@@ -273,3 +273,34 @@ func tRecordEnrollment(t *testing.T, backend testkit.Backend) {
 		t.Fatalf("a refused enrollment left %d certificates", n)
 	}
 }
+
+func TestRecordIssued(t *testing.T) { testkit.EachBackend(t, tRecordIssued) }
+
+func tRecordIssued(t *testing.T, backend testkit.Backend) {
+	s, _, _ := newStore(t, backend)
+	ctx := context.Background()
+	acme := mustManufacturer(t, s, "Acme")
+	p := mustPledge(t, s, acme.ID, "I-1")
+	issued := store.Exchange{PledgeID: p.ID, PledgeRequest: []byte("pvr"), RegistrarRequest: []byte("rvr"), Voucher: []byte("v"),
+		Nonce: "n1", Outcome: store.OutcomeIssued, MASAStatus: 200, Replica: "r1", IDevIDSHA256: []byte{1, 2}}
+	id, err := s.RecordIssued(ctx, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestExchange(ctx, p.ID)
+	if err != nil || got.ID != id || got.Outcome != store.OutcomeIssued || string(got.Voucher) != "v" || got.MASAStatus != 200 {
+		t.Errorf("latest exchange: %+v %v", got, err)
+	}
+	if g, err := s.GetPledge(ctx, p.ID); err != nil || g.State != store.StateVoucherIssued {
+		t.Errorf("pledge after RecordIssued: %+v %v", g, err)
+	}
+	if _, err := s.RecordIssued(ctx, store.Exchange{PledgeID: 999, PledgeRequest: []byte("x"), Outcome: store.OutcomeIssued, Replica: "r1"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown pledge: %v", err)
+	}
+	if _, err := s.RecordIssued(ctx, store.Exchange{PledgeID: p.ID, PledgeRequest: []byte("x"), Outcome: store.OutcomeRejected, Replica: "r1"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("rejected outcome: %v", err)
+	}
+	if es, _ := s.ListExchanges(ctx, p.ID); len(es) != 1 {
+		t.Errorf("exchanges: %+v", es)
+	}
+}
