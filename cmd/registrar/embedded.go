@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/landfall-io/landfall/internal/cli"
 	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/migrations"
 )
@@ -89,4 +91,34 @@ func openMigrator(ctx context.Context, dsn, stateDir string) (*migrations.Migrat
 		return nil, nil, err
 	}
 	return m, func() { m.Close(); db.Close() }, nil
+}
+
+// backup writes a consistent copy of the embedded store while the
+// registrar runs; PostgreSQL is backed up with its own tools.
+func backup(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("backup", "usage: registrar backup --out FILE [options]\n\n"+
+		"Copies the embedded store to FILE (a new file) while the registrar runs: a complete\n"+
+		"database to put in place of "+embeddedFile+" with the registrar stopped. Back up the\n"+
+		"state directory's keys as well. On PostgreSQL use pg_dump (docs/deployment.md).", stdout)
+	dsn, stateDir := storeFlags(fs)
+	out := fs.String("out", "", "the backup file to write (required; must not exist)")
+	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
+		return err
+	}
+	if *dsn != "" {
+		return errors.New("registrar backup copies the embedded store; back up PostgreSQL with pg_dump (docs/deployment.md)")
+	}
+	if *out == "" {
+		return errors.New("--out is required")
+	}
+	db, err := sqldb.OpenSQLiteShared(ctx, filepath.Join(*stateDir, embeddedFile))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.BackupTo(ctx, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "registrar store copied to %s\n", *out)
+	return nil
 }

@@ -30,6 +30,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return initState(args, stdout, getenv)
 	case "migrate":
 		return migrate(ctx, args, stdout, getenv)
+	case "backup":
+		return backup(ctx, args, stdout, getenv)
 	case "token":
 		return token(ctx, args, stdout, getenv)
 	case "pledge", "manufacturer":
@@ -44,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 const usage = `usage: registrar [serve] [options]   run a replica
        registrar init [options]      create the domain CA, certificates and shared keys
        registrar migrate [up|down|version] [options]   upgrade, go back one version, or show it
+       registrar backup --out FILE   copy the embedded store while the registrar runs
        registrar token create --name N --role admin|operator|auditor
        registrar pledge list|approve|deny [ids...]
        registrar manufacturer add|list

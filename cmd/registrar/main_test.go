@@ -27,7 +27,7 @@ func noenv(string) string { return "" }
 // Every option of every subcommand is documented by --help, with its
 // environment variable.
 func TestHelpDocumentsEveryOption(t *testing.T) {
-	for _, sub := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"token", "create"}, {"pledge", "list"}, {"manufacturer", "add"}} {
+	for _, sub := range [][]string{{"serve"}, {"init"}, {"migrate"}, {"backup"}, {"token", "create"}, {"pledge", "list"}, {"manufacturer", "add"}} {
 		var out bytes.Buffer
 		err := run(context.Background(), append(sub, "--help"), &out, io.Discard, noenv)
 		if err == nil || !strings.Contains(err.Error(), "help") {
@@ -158,6 +158,21 @@ func testServe(t *testing.T, dsn string) {
 		}
 		if sess.Protocol() != proto {
 			t.Fatalf("negotiated %s", sess.Protocol())
+		}
+	}
+	if dsn == "" {
+		// An online backup is a complete store: the manufacturers the
+		// operator added are in it.
+		backupFile := filepath.Join(t.TempDir(), "backup.db")
+		if err := run(context.Background(), []string{"backup", "--out", backupFile}, io.Discard, io.Discard, getenv); err != nil {
+			t.Fatalf("backup beside a running registrar: %v", err)
+		}
+		copyEnv := map[string]string{"LANDFALL_REGISTRAR_STATE_DIR": filepath.Dir(backupFile)}
+		os.Rename(backupFile, filepath.Join(filepath.Dir(backupFile), embeddedFile))
+		var list bytes.Buffer
+		if err := run(context.Background(), []string{"manufacturer", "list"}, &list, io.Discard, func(k string) string { return copyEnv[k] }); err != nil ||
+			!strings.Contains(list.String(), `"name": "Acme"`) {
+			t.Fatalf("the backup lacks the manufacturers: %v %s", err, list.String())
 		}
 	}
 	cancel()

@@ -133,6 +133,20 @@ func (s *SQLiteDB) Path() string { return s.path }
 // for backups (VACUUM INTO).
 func (s *SQLiteDB) SQL() *sql.DB { return s.db }
 
+// BackupTo writes a consistent copy of the database to the new file path
+// (VACUUM INTO), while others go on reading and writing: a backup of a
+// running single node. The copy is a complete database, ready to be put
+// in place of the original with the service stopped.
+func (s *SQLiteDB) BackupTo(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("sqldb: backup: %s exists", path)
+	}
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		return fmt.Errorf("sqldb: backup to %s: %w", path, err)
+	}
+	return nil
+}
+
 // Close closes the database and releases the file to the next process.
 func (s *SQLiteDB) Close() error {
 	err := s.db.Close()

@@ -188,3 +188,28 @@ func TestSharedOpenBesideServer(t *testing.T) {
 		t.Fatal("a shared open created a missing database")
 	}
 }
+
+// A backup taken beside a writer is a complete database of its own.
+func TestBackupTo(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, `INSERT INTO t (name, at) VALUES ('kept', $1)`, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "backup.db")
+	if err := db.BackupTo(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.BackupTo(ctx, out); err == nil {
+		t.Fatal("a backup overwrote an existing file")
+	}
+	copyDB, err := sqldb.OpenSQLite(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copyDB.Close()
+	var name string
+	if err := copyDB.QueryRow(ctx, `SELECT name FROM t`).Scan(&name); err != nil || name != "kept" {
+		t.Fatalf("the backup holds %q (%v)", name, err)
+	}
+}
