@@ -88,6 +88,21 @@ func TestServeEmbedded(t *testing.T) {
 		t.Fatalf("devices with the token made beside serve: %d %s", resp.StatusCode, body.String())
 	}
 
+	// An online backup is a complete store: the device imported before
+	// serve is in it.
+	backupFile := filepath.Join(t.TempDir(), "backup.db")
+	if out, errs, code := runCmd(t, env, "backup", "--out", backupFile); code != 0 || !strings.Contains(out, backupFile) {
+		t.Fatalf("backup beside serve: %d %s %s", code, out, errs)
+	}
+	copied, _, err := sqlstore.OpenEmbedded(context.Background(), backupFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testkit.Count(t, copied.DB(), "devices WHERE serial_number = 'EMB-1'"); n != 1 {
+		t.Errorf("the backup holds %d rows of EMB-1", n)
+	}
+	copied.Close()
+
 	other := testkit.FreeAddr(t)
 	if _, errs, code := runCmd(t, env, "--listen", testkit.FreeAddr(t), "--admin-listen", other); code == 0 || !strings.Contains(errs, "in use") {
 		t.Errorf("a second serve on the embedded store: %d %s", code, errs)

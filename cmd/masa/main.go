@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = initKeys(args, stdout, getenv)
 	case "migrate":
 		err = migrate(ctx, args, stdout, getenv)
+	case "backup":
+		err = backup(ctx, args, stdout, getenv)
 	case "token create", "token list", "token revoke":
 		err = token(ctx, cmd, args, stdout, stderr, getenv)
 	case "idevid issue":
@@ -88,6 +90,7 @@ commands:
   serve          run the MASA (default)
   init           create or import the IDevID CA, voucher-signing key and TLS key
   migrate        the database schema: up (default), down (reverts the newest migration), version
+  backup         copy the embedded store while the MASA runs: --out FILE
   token create   create an admin API token: --role admin|factory|sales|auditor --name NAME
   token list     list tokens
   token revoke   revoke a token: --id N

@@ -196,6 +196,7 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 		{[]string{"migrate"}, []string{"all"}},
 		{[]string{"migrate", "down"}, []string{"all"}},
 		{[]string{"migrate", "version"}, []string{"all"}},
+		{[]string{"backup"}, []string{"out"}},
 		{[]string{"token", "create"}, []string{"role", "name", "id"}},
 		{[]string{"token", "list"}, []string{"role", "name", "id"}},
 		{[]string{"token", "revoke"}, []string{"role", "name", "id"}},
