@@ -23,6 +23,11 @@ type RegistrarRequestCheck struct {
 	// AllowNoPrior accepts a request without prior-signed-voucher-request
 	// (a nonceless request the registrar makes on its own).
 	AllowNoPrior bool
+	// Format is the signature format of the signed bytes (FormatCMS, the
+	// zero value, FormatJWS or FormatCOSE); the checks are the same. The
+	// prior-signed-voucher-request may be of another format: it is
+	// recognized by its first byte (DetectFormat).
+	Format Format
 }
 
 // RegistrarRequest is a registrar voucher-request the MASA accepted.
@@ -53,7 +58,7 @@ type RegistrarRequest struct {
 // sent, is the IDevID's (ErrPriorMismatch). Every failure answers 400, 403
 // or 415 as 5.6 says.
 func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRequest, error) {
-	sc, err := Verify(signed, VerifyOptions{Roots: c.DomainRoots, Intermediates: c.Intermediates, At: c.At})
+	sc, err := VerifyAs(c.Format, signed, VerifyOptions{Roots: c.DomainRoots, Intermediates: c.Intermediates, At: c.At})
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +69,7 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	if !hasCmcRA(sc.Signer) {
 		return nil, fail(ErrWrongSigner, "registrar certificate %q lacks id-kp-cmcRA", sc.Signer.Subject)
 	}
-	req, err := ParseVoucherRequestJSON(sc.Content)
+	req, err := sc.ParseVoucherRequest()
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +90,21 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	if c.ManufacturerRoots == nil {
 		return nil, fail(ErrUntrusted, "no manufacturer anchors to verify the pledge by")
 	}
-	psc, err := Verify(req.PriorSignedVoucherRequest, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: c.Intermediates, At: c.At})
+	priorFormat, ok := DetectFormat(req.PriorSignedVoucherRequest)
+	if !ok {
+		return nil, inPrior(fail(ErrMalformed, "neither CMS, JWS nor COSE"))
+	}
+	priorInter := c.Intermediates
+	if priorFormat != FormatCMS {
+		// The draft has the registrar put the certificates the pledge
+		// identified itself with in its own x5bag: the PVR carries none.
+		priorInter = append(append([]*x509.Certificate(nil), priorInter...), sc.Certificates...)
+	}
+	psc, err := VerifyAs(priorFormat, req.PriorSignedVoucherRequest, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: priorInter, At: c.At})
 	if err != nil {
 		return nil, inPrior(err)
 	}
-	prior, err := ParseVoucherRequestJSON(psc.Content)
+	prior, err := psc.ParseVoucherRequest()
 	if err == nil {
 		err = prior.ValidatePledgeRequest()
 	}

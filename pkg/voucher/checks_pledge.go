@@ -29,6 +29,9 @@ type VoucherCheck struct {
 	// At is the pledge's time. Zero, for a pledge without a clock, skips
 	// expires-on and judges the MASA chain at the signing time.
 	At time.Time
+	// Format is the signature format of the signed bytes (FormatCMS, the
+	// zero value, FormatJWS or FormatCOSE); the checks are the same.
+	Format Format
 }
 
 // AcceptedVoucher is a voucher the pledge accepted, and what it now trusts.
@@ -54,11 +57,11 @@ func CheckVoucher(signed []byte, c VoucherCheck) (*AcceptedVoucher, error) {
 	if c.ManufacturerRoots == nil {
 		return nil, fail(ErrUntrusted, "no manufacturer anchor")
 	}
-	sc, err := Verify(signed, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: c.MASACerts, At: c.At})
+	sc, err := VerifyAs(c.Format, signed, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: c.MASACerts, At: c.At})
 	if err != nil {
 		return nil, err
 	}
-	v, err := ParseVoucherJSON(sc.Content)
+	v, err := sc.ParseVoucher()
 	if err != nil {
 		return nil, err
 	}

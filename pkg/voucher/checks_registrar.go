@@ -25,6 +25,9 @@ type PledgeRequestCheck struct {
 	Intermediates     []*x509.Certificate
 	At                time.Time
 	Serial            SerialSource // nil means SerialFromX520
+	// Format is the signature format of the signed bytes (FormatCMS, the
+	// zero value, FormatJWS or FormatCOSE); the checks are the same.
+	Format Format
 }
 
 // PledgeRequest is a pledge voucher-request the registrar accepted.
@@ -47,7 +50,13 @@ func CheckPledgeRequest(signed []byte, c PledgeRequestCheck) (*PledgeRequest, er
 	if c.RegistrarCert == nil {
 		return nil, fail(ErrProximityMismatch, "no registrar certificate to compare with")
 	}
-	sc, err := Verify(signed, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: c.Intermediates, At: c.At})
+	inter := c.Intermediates
+	if c.Format != FormatCMS {
+		// A COSE pledge request carries no certificate (the draft: SHOULD
+		// NOT), a JWS one may not: the session's IDevID is the signer's.
+		inter = append(append([]*x509.Certificate(nil), inter...), c.PeerCert)
+	}
+	sc, err := VerifyAs(c.Format, signed, VerifyOptions{Roots: c.ManufacturerRoots, Intermediates: inter, At: c.At})
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +64,7 @@ func CheckPledgeRequest(signed []byte, c PledgeRequestCheck) (*PledgeRequest, er
 		return nil, withStatus(fail(ErrWrongSigner, "signed by %q, not the session's IDevID %q",
 			sc.Signer.Subject, c.PeerCert.Subject), http.StatusUnauthorized)
 	}
-	req, err := ParseVoucherRequestJSON(sc.Content)
+	req, err := sc.ParseVoucherRequest()
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,8 @@ type Signer struct {
 	Chain []*x509.Certificate // intermediates to carry after Cert, issuer first
 	// ContentType is the eContentType; nil means OIDAnimaJSONVoucher.
 	ContentType asn1.ObjectIdentifier
+	// COSE says where a COSE_Sign1 carries Cert and Chain (cose.go).
+	COSE COSEOptions
 }
 
 // SignVoucher encodes v to JSON and signs it.

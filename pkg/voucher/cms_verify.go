@@ -38,6 +38,8 @@ type SignedContent struct {
 	Certificates []*x509.Certificate // carried in the CMS, in order
 	Chains       [][]*x509.Certificate
 	SigningTime  time.Time // zero when the attribute is absent
+	// Format is the signature format the content came in (VerifyAs).
+	Format Format
 
 	p7 *pkcs7.PKCS7
 }

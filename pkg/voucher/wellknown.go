@@ -12,6 +12,21 @@ package voucher
 // (RFC 8995 sections 5.2, 5.5, 5.6).
 const MediaTypeVoucherCMS = "application/voucher-cms+json"
 
+// MediaTypeVoucherJWS is application/voucher-jws+json
+// (draft-ietf-anima-jws-voucher): a JSON voucher or voucher-request as the
+// payload of a JWS in the General JSON Serialization (jws.go).
+const MediaTypeVoucherJWS = "application/voucher-jws+json"
+
+// MediaTypeVoucherCOSE is application/voucher+cose
+// (draft-ietf-anima-constrained-voucher): a SID-keyed CBOR voucher or
+// voucher-request in a COSE_Sign1 (cose.go). Over CoAP it is Content-Format
+// ContentFormatVoucherCOSE.
+const MediaTypeVoucherCOSE = "application/voucher+cose"
+
+// ContentFormatVoucherCOSE is the CoAP Content-Format of
+// application/voucher+cose.
+const ContentFormatVoucherCOSE = 836
+
 // The BRSKI well-known resources (RFC 8995 section 5). A pledge calls
 // requestvoucher, voucher_status and enrollstatus on its registrar; a
 // registrar calls requestvoucher and requestauditlog on the MASA.
