@@ -126,7 +126,7 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	}
 	if req.IDevIDIssuer != nil {
 		want, err := IDevIDIssuer(psc.Signer)
-		if err != nil || !bytes.Equal(want, req.IDevIDIssuer) {
+		if err != nil || !sameIDevIDIssuer(want, req.IDevIDIssuer) {
 			return nil, fail(ErrPriorMismatch, "idevid-issuer is not the pledge IDevID's authority key identifier")
 		}
 	}

@@ -1,7 +1,6 @@
 package voucher
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"time"
@@ -74,7 +73,7 @@ func CheckVoucher(signed []byte, c VoucherCheck) (*AcceptedVoucher, error) {
 	default:
 		return nil, fail(ErrNonceMismatch, "voucher nonce %q, request nonce %q", v.Nonce, c.Nonce)
 	}
-	if c.IDevIDIssuer != nil && v.IDevIDIssuer != nil && !bytes.Equal(c.IDevIDIssuer, v.IDevIDIssuer) {
+	if c.IDevIDIssuer != nil && v.IDevIDIssuer != nil && !sameIDevIDIssuer(c.IDevIDIssuer, v.IDevIDIssuer) {
 		return nil, fail(ErrSerialMismatch, "idevid-issuer names another issuer")
 	}
 	if !c.At.IsZero() && !v.ExpiresOn.IsZero() && c.At.After(v.ExpiresOn) {
