@@ -172,7 +172,9 @@ func TestCOSEShape(t *testing.T) {
 		o    COSEOptions
 		want func(*coseParsed) bool
 	}{
-		{"x5bag", COSEOptions{}, func(c *coseParsed) bool { return len(c.certs) == 1 && !c.chain && c.msg.Unprotected[uint64(coseX5Bag)] != nil }},
+		{"x5bag", COSEOptions{}, func(c *coseParsed) bool {
+			return len(c.certs) == 1 && !c.chain && c.msg.Unprotected[uint64(coseX5Bag)] != nil
+		}},
 		{"x5chain protected", COSEOptions{Certs: COSEX5Chain, Protected: true}, func(c *coseParsed) bool { return c.chain && c.msg.Unprotected[uint64(coseX5Chain)] == nil }},
 		{"kid", COSEOptions{Certs: COSENoCerts, KID: []byte{0x59, 0xab, 0x3e}}, func(c *coseParsed) bool { return c.certs == nil && bytes.Equal(c.kid, []byte{0x59, 0xab, 0x3e}) }},
 	} {
@@ -300,8 +302,14 @@ func TestFormatsRefuse(t *testing.T) {
 		{"cose x5bag of text", FormatCOSE, coseWith(t, map[int64]any{1: -7}, map[int64]any{32: "MIIB"}, cb, masaKey, es256), opts, ErrMalformed, 400},
 		{"cose other tag", FormatCOSE, append([]byte{0xd1}, coseV[1:]...), opts, ErrUnsupportedContent, 415},
 		{"cose untagged", FormatCOSE, coseV[1:], opts, nil, 0},
-		{"cose detached payload", FormatCOSE, func() []byte { b, _ := cborEnc.Marshal(cbor.Tag{Number: 18, Content: []any{[]byte{0xa1, 0x01, 0x26}, map[int]any{}, nil, make([]byte, 64)}}); return b }(), opts, ErrMalformed, 400},
-		{"cose short signature", FormatCOSE, func() []byte { b, _ := cborEnc.Marshal(cbor.Tag{Number: 18, Content: []any{[]byte{0xa1, 0x01, 0x26}, map[int]any{32: p.masa.Raw}, cb, make([]byte, 63)}}); return b }(), opts, ErrBadSignature, 403},
+		{"cose detached payload", FormatCOSE, func() []byte {
+			b, _ := cborEnc.Marshal(cbor.Tag{Number: 18, Content: []any{[]byte{0xa1, 0x01, 0x26}, map[int]any{}, nil, make([]byte, 64)}})
+			return b
+		}(), opts, ErrMalformed, 400},
+		{"cose short signature", FormatCOSE, func() []byte {
+			b, _ := cborEnc.Marshal(cbor.Tag{Number: 18, Content: []any{[]byte{0xa1, 0x01, 0x26}, map[int]any{32: p.masa.Raw}, cb, make([]byte, 63)}})
+			return b
+		}(), opts, ErrBadSignature, 403},
 		{"cms bytes as cose", FormatCOSE, p.voucher(t, "n", nil), opts, ErrMalformed, 400},
 		{"jws bytes as cose", FormatCOSE, jwsV, opts, ErrMalformed, 400},
 	} {

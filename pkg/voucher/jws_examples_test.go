@@ -1,9 +1,9 @@
 package voucher
 
 import (
-	"errors"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"strings"
 	"testing"
 	"time"
