@@ -66,3 +66,41 @@ func BenchmarkVoucher(b *testing.B) {
 		})
 	}
 }
+
+// The JWS and COSE formats, sign and verify (the role check the pledge
+// makes, as BenchmarkVoucher does for CMS), against the same bare ECDSA
+// baseline: run together, e.g.
+// go test -run '^$' -bench 'BenchmarkVoucher' ./pkg/voucher/.
+func BenchmarkVoucherJWS(b *testing.B)  { benchFormat(b, FormatJWS) }
+func BenchmarkVoucherCOSE(b *testing.B) { benchFormat(b, FormatCOSE) }
+
+func benchFormat(b *testing.B, f Format) {
+	for _, cv := range curves {
+		p := newPKI(b, cv.curve)
+		v := &Voucher{Artifact: Artifact{CreatedOn: p.now, Assertion: AssertionLogged, SerialNumber: p.serial, Nonce: "-_XE9zK9q8Ll1qylMtLKeg", PinnedDomainCert: p.domainCA.Raw}}
+		signer := &Signer{Cert: p.masa, Key: p.masaKey}
+		signed, err := signer.SignVoucherAs(f, v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		check := p.voucherCheck(v.Nonce)
+		check.Format = f
+		b.Run(cv.name+"/Sign", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := signer.SignVoucherAs(f, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(cv.name+"/Verify", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(signed)))
+			for b.Loop() {
+				if _, err := CheckVoucher(signed, check); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

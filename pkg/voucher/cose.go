@@ -446,7 +446,9 @@ func VerifyCOSE(signed []byte, opts VerifyOptions) (*SignedContent, error) {
 	default:
 		return nil, fail(ErrBadSignature, "COSE signature verifies with no carried or supplied certificate")
 	}
-	sc.SigningTime = claimedTime(FormatCOSE, sc.Content)
+	if opts.At.IsZero() {
+		sc.SigningTime = claimedTime(FormatCOSE, sc.Content)
+	}
 	if sc.Chains, err = verifyChain(sc.Signer, sc.Certificates, opts, sc.SigningTime); err != nil {
 		return nil, err
 	}

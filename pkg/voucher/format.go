@@ -151,8 +151,9 @@ func (s *Signer) SignVoucherRequestAs(f Format, r *VoucherRequest) ([]byte, erro
 // VerifyAs verifies signed bytes of format f against opts. For CMS it is
 // Verify. For JWS and COSE, SignedContent.Content is the payload (JSON
 // for JWS, SID-keyed CBOR for COSE) and SigningTime, which neither format
-// signs, is the payload's created-on: like CMS signing-time it is the
-// signer's own claim, and is used only when opts.At is zero.
+// signs, is the payload's created-on when opts.At is zero (and zero
+// otherwise): like CMS signing-time it is the signer's own claim, and it
+// is the time the chain is judged at for a pledge without a clock.
 func VerifyAs(f Format, signed []byte, opts VerifyOptions) (*SignedContent, error) {
 	switch f {
 	case FormatCMS:

@@ -273,7 +273,9 @@ func VerifyJWS(signed []byte, opts VerifyOptions) (*SignedContent, error) {
 	default:
 		return nil, fail(ErrBadSignature, "JWS without x5c: no supplied certificate verifies it")
 	}
-	sc.SigningTime = claimedTime(FormatJWS, sc.Content)
+	if opts.At.IsZero() {
+		sc.SigningTime = claimedTime(FormatJWS, sc.Content)
+	}
 	if sc.Chains, err = verifyChain(sc.Signer, sc.Certificates, opts, sc.SigningTime); err != nil {
 		return nil, err
 	}
