@@ -22,6 +22,10 @@
 //	request.go           RFC 8995 5.2, 5.5, 5.6      building the pledge and registrar requests and the voucher
 //	cms_sign.go          RFC 8366 5.4, RFC 5652 5    CMS SignedData over a voucher or request
 //	cms_verify.go        RFC 5652 5.3-5.6            parsing and verifying the CMS
+//	jws.go               draft-ietf-anima-jws-voucher  JWS (General JSON Serialization) signing and verification
+//	cose.go              draft-ietf-anima-constrained-voucher, RFC 9052, RFC 9360  COSE_Sign1, x5bag/x5chain/kid, stripping
+//	cbor.go              rfc8366bis 8, RFC 9254      SID-keyed CBOR of the two containers
+//	format.go                                        Format, media types, VerifyAs, the shared ECDSA profile
 //	checks_registrar.go  RFC 8995 5.3                the registrar's checks of a pledge request
 //	checks_masa.go       RFC 8995 5.5.1-5.5.5        the MASA's checks of a registrar request
 //	checks_pledge.go     RFC 8995 5.6.1              the pledge's checks of a voucher
@@ -44,7 +48,20 @@
 // message-digest and signing-time. Package vouchertest builds the
 // attribute-less CMS an attacker would, for tests.
 //
+// Three signature formats wrap the same documents (Format): CMS
+// (application/voucher-cms+json), JWS (application/voucher-jws+json, the
+// JSON document as payload, alg/typ/x5c protected) and COSE_Sign1
+// (application/voucher+cose, CoAP Content-Format 836, the SID-keyed CBOR
+// document as payload). Signer signs in each (SignVoucherAs,
+// SignVoucherRequestAs); VerifyAs verifies each against the same
+// VerifyOptions; the role checks take the format in their Format field
+// and apply the same rules; a prior-signed-voucher-request is recognized
+// by DetectFormat. JWS and COSE are ECDSA only (ES256, ES384, ES512 after
+// the key's curve); a verifier without a clock judges them at the
+// payload's created-on, as it judges CMS at signing-time. A registrar
+// relaying a COSE voucher strips its x5bag/x5chain with StripCOSECerts.
+//
 // The package knows nothing of transports, storage or policy (which MASA
 // owns which device, which pledges a registrar admits): those belong to the
-// services that call it. It does not produce JWS or COSE vouchers.
+// services that call it.
 package voucher
