@@ -100,7 +100,6 @@ var cborDec, _ = cbor.DecOptions{
 	MaxArrayElements: 1024,
 	MaxMapPairs:      1024,
 	IndefLength:      cbor.IndefLengthForbidden,
-	DefaultMapType:   nil,
 }.DecMode()
 
 // cborEnc writes deterministic CBOR (RFC 8949 4.2.1).

@@ -253,7 +253,7 @@ func parseCOSE(signed []byte) (*coseParsed, error) {
 		}
 		for _, l := range crit {
 			switch l {
-			case int64(coseAlg), uint64(coseAlg), uint64(coseKID), uint64(coseX5Bag), uint64(coseX5Chain), uint64(coseContentType):
+			case uint64(coseAlg), uint64(coseKID), uint64(coseX5Bag), uint64(coseX5Chain), uint64(coseContentType):
 			default:
 				return nil, fail(ErrMalformed, "COSE crit names %v, which is not understood", l)
 			}

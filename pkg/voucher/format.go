@@ -54,7 +54,7 @@ func (f Format) MediaType() string {
 }
 
 // ParseFormat reads the names the pledge's --voucher-format flag takes:
-// cms, jws, cose.
+// cms, jws, cose (any case); empty is cms.
 func ParseFormat(name string) (Format, error) {
 	switch strings.ToLower(name) {
 	case "cms", "":
