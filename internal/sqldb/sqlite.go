@@ -16,7 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// BusyTimeout is how long a statement waits for another connection's write
+// BusyTimeoutMillis is how long (ms) a statement waits for another connection's write
 // lock before the database counts as unavailable (internal/pgerr).
 const BusyTimeoutMillis = 10000
 
