@@ -27,8 +27,10 @@
 // requires over HTTP, unless the request context carries [WithBinary] (the
 // OSCORE mode of the ATLS profile, where EST messages travel as CoAP-style
 // binary payloads, RFC 9148) or the server was built with [WithBinaryResponses].
-// Content-Transfer-Encoding is neither required on requests nor sent on
-// responses (RFC 8951 section 3).
+// Content-Transfer-Encoding is not required on requests (RFC 8951 section
+// 3). It is sent as "base64" on base64 responses and serverkeygen parts by
+// default, since clients written to RFC 7030 before errata 5107 require it;
+// [WithoutTransferEncoding] omits it. Raw DER responses never carry it.
 //
 // Order of checks on the POST operations, each failing with its own status
 // and a plain-text reason ([Error] is mapped to the response in one place):

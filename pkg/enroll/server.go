@@ -108,6 +108,7 @@ type Server struct {
 	emptyAttrs     int
 	maxBody        int64
 	binary         bool
+	omitCTE        bool
 	includeChain   bool
 	issued         IssuedHook
 	prefix         string
@@ -144,6 +145,19 @@ func WithMaxBodySize(n int64) Option { return func(s *Server) { s.maxBody = n } 
 // Server mounted behind a binary-only binding. Per request, WithBinary on
 // the request context does the same.
 func WithBinaryResponses() Option { return func(s *Server) { s.binary = true } }
+
+// HeaderTransferEncoding is the header RFC 7030 section 4 puts on every
+// base64 body: "Content-Transfer-Encoding: base64". RFC 8951 (errata 5107)
+// drops it from the HTTP encoding but says servers SHOULD omit it only when
+// they know a priori that clients do not rely on it; clients written to RFC
+// 7030 before its errata refuse a body without it.
+const HeaderTransferEncoding = "Content-Transfer-Encoding"
+
+// WithoutTransferEncoding omits "Content-Transfer-Encoding: base64" from
+// base64 responses and serverkeygen parts. By default the server sends it,
+// since RFC 7030 clients that predate RFC 8951 require it and RFC 8951
+// clients ignore it. Raw DER responses never carry it.
+func WithoutTransferEncoding() Option { return func(s *Server) { s.omitCTE = true } }
 
 // WithChainInEnrollResponse adds the issuing CA chain (without the root)
 // after the new certificate in enrollment responses. By default the
@@ -282,6 +296,9 @@ func (s *Server) writeDER(w http.ResponseWriter, r *http.Request, contentType st
 	body := der
 	if !s.binaryFor(r) {
 		body = encodeBase64Lines(der)
+		if !s.omitCTE {
+			w.Header().Set(HeaderTransferEncoding, "base64")
+		}
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(http.StatusOK)

@@ -49,8 +49,10 @@ func TestCACerts(t *testing.T) {
 			if ct := w.Header().Get("Content-Type"); ct != MediaTypeCertsOnly {
 				t.Errorf("Content-Type %q", ct)
 			}
-			if w.Header().Get("Content-Transfer-Encoding") != "" {
-				t.Error("Content-Transfer-Encoding sent")
+			// RFC 7030 section 4 clients require the header on base64
+			// bodies (errata 5107); raw DER has none.
+			if cte, want := w.Header().Get("Content-Transfer-Encoding"), map[bool]string{false: "base64", true: ""}[tt.binary]; cte != want {
+				t.Errorf("Content-Transfer-Encoding %q, want %q", cte, want)
 			}
 			body := w.Body.Bytes()
 			if tt.binary != isDER(body) {

@@ -23,7 +23,8 @@ import (
 // the response is multipart/mixed with the private key (application/pkcs8,
 // unencrypted: RFC 7030 section 4.4.2 allows relying on the TLS session for
 // its protection) followed by the certificate (certs-only), each base64
-// unless binary. Requests for an encrypted key (DecryptKeyIdentifier or
+// unless binary (with Content-Transfer-Encoding: base64 unless
+// WithoutTransferEncoding). Requests for an encrypted key (DecryptKeyIdentifier or
 // AsymmetricDecryptKeyIdentifier, sections 4.4.1.1-2) get 501.
 func (s *Server) serveServerKeyGen(w http.ResponseWriter, r *http.Request) {
 	const op = OpServerKeyGen
@@ -64,14 +65,18 @@ func (s *Server) serveServerKeyGen(w http.ResponseWriter, r *http.Request) {
 		ctype string
 		der   []byte
 	}{{MediaTypePKCS8, keyDER}, {MediaTypeCertsOnly, certsDER}} {
-		pw, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {part.ctype}})
-		if err != nil {
-			s.fail(w, r, op, err)
-			return
-		}
+		hdr := textproto.MIMEHeader{"Content-Type": {part.ctype}}
 		body := part.der
 		if !s.binaryFor(r) {
 			body = encodeBase64Lines(part.der)
+			if !s.omitCTE {
+				hdr.Set(HeaderTransferEncoding, "base64")
+			}
+		}
+		pw, err := mw.CreatePart(hdr)
+		if err != nil {
+			s.fail(w, r, op, err)
+			return
 		}
 		_, _ = pw.Write(body)
 	}
