@@ -53,8 +53,10 @@ type RegistrarRequest struct {
 // (ErrWrongSigner); the request holds what a registrar request must; the
 // prior-signed-voucher-request verifies against the manufacturer's anchors
 // and is a valid pledge request; the pledge pinned this registrar
-// (ErrProximityMismatch); nonce and serial-number agree across both and
-// with the IDevID (ErrNonceMismatch, ErrSerialMismatch); idevid-issuer, if
+// (ErrProximityMismatch); a nonce, if the registrar sent one, is the
+// pledge's (ErrNonceMismatch; without one the request is nonceless, and
+// Request.Nonce is empty); serial-number agrees across both and with the
+// IDevID (ErrSerialMismatch); idevid-issuer, if
 // sent, is the IDevID's (ErrPriorMismatch). Every failure answers 400, 403
 // or 415 as 5.6 says.
 func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRequest, error) {
@@ -115,7 +117,13 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	if !proximityMatches(prior, sc.Signer) {
 		return nil, withStatus(fail(ErrProximityMismatch, "the pledge pinned another registrar than the signer"), http.StatusForbidden)
 	}
-	if req.Nonce != prior.Nonce {
+	// RFC 8995 5.5.6: "If the registrar voucher-request contains a nonce,
+	// and the prior-signed-voucher-request exists, then the MASA MUST
+	// verify that the nonce is consistent." A registrar request without a
+	// nonce is a request for a nonceless voucher (5.5), whatever the
+	// pledge sent: not a mismatch. Whether to issue one is the MASA's
+	// nonceless policy (internal/masa refuses it unless allowed).
+	if req.Nonce != "" && req.Nonce != prior.Nonce {
 		return nil, fail(ErrNonceMismatch, "registrar nonce %q, pledge nonce %q", req.Nonce, prior.Nonce)
 	}
 	if req.SerialNumber != prior.SerialNumber {

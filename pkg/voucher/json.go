@@ -102,7 +102,10 @@ func decodeVoucher(data []byte) (*Voucher, error) {
 
 // ParseVoucherRequestJSON decodes an ietf-voucher-request:voucher document.
 // Which leaves it must hold depends on who sent it: validate it with
-// ValidatePledgeRequest or ValidateRegistrarRequest.
+// ValidatePledgeRequest or ValidateRegistrarRequest. The voucher-only
+// leaves pinned-domain-cert, pinned-domain-pubk, pinned-domain-pubk-sha256
+// and domain-cert-revocation-checks are ignored (RFC 8995 3.4): the result
+// never holds them.
 func ParseVoucherRequestJSON(data []byte) (*VoucherRequest, error) {
 	inner, err := container(data, voucherRequestMember)
 	if err != nil {
@@ -120,6 +123,12 @@ func ParseVoucherRequestJSON(data []byte) (*VoucherRequest, error) {
 			dst = &r.ProximityRegistrarPubk
 		case leafProximityRegistrarSHA256:
 			dst = &r.ProximityRegistrarPubkSHA256
+		case leafPinnedDomainCert, leafPinnedDomainPubk, leafPinnedDomainPubkSHA256, leafDomainCertRevocationChecks:
+			// Voucher-only leaves: RFC 8995 3.4, "any occurrence MUST be
+			// ignored". They are dropped unread, so that nothing
+			// downstream (the MASA's pin, its revocation setting) can
+			// take them from the request.
+			return true, nil
 		default:
 			return r.Artifact.decodeLeaf(name, raw)
 		}
@@ -279,15 +288,18 @@ func decodeString(name string, raw json.RawMessage) (string, error) {
 }
 
 // decodeBinary decodes a YANG binary leaf: base64 (RFC 7951 section 6.6),
-// padded as RFC 4648 section 4 says; unpadded input is tolerated.
+// padded as RFC 4648 section 4 says; unpadded input is tolerated, and so
+// are non-zero pad bits (RFC 4648 3.5 lets a decoder accept them): RFC
+// 8995's own examples write "base64encodedvalue==", whose last character
+// carries some.
 func decodeBinary(name string, raw json.RawMessage) ([]byte, error) {
 	s, err := decodeString(name, raw)
 	if err != nil {
 		return nil, err
 	}
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		b, err = base64.RawStdEncoding.Strict().DecodeString(s)
+		b, err = base64.RawStdEncoding.DecodeString(s)
 	}
 	if err != nil {
 		return nil, failWrap(ErrMalformed, err, "%s is not base64", name)

@@ -91,7 +91,12 @@ func TestRegistrarRejectsPledgeRequest(t *testing.T) {
 		{"missing nonce", signWith(func() *VoucherRequest { r := base(); r.Nonce = ""; return r }()), nil, ErrMissingLeaf, 400},
 		{"missing proximity-registrar-cert", signWith(func() *VoucherRequest { r := base(); r.ProximityRegistrarCert = nil; return r }()), nil, ErrMissingLeaf, 400},
 		{"prior-signed in a pledge request", signWith(func() *VoucherRequest { r := base(); r.PriorSignedVoucherRequest = []byte{1}; return r }()), nil, ErrForbiddenLeaf, 400},
-		{"pinned-domain-cert in a pledge request", signWith(func() *VoucherRequest { r := base(); r.PinnedDomainCert = p.domainCA.Raw; return r }()), nil, ErrForbiddenLeaf, 400},
+		// RFC 8995 3.4: a voucher-only leaf in a request MUST be ignored
+		// (it was forbidden-leaf before issue 15); lenient_test.go shows it
+		// is dropped.
+		{"pinned-domain-cert in a pledge request is ignored", signWith(func() *VoucherRequest { r := base(); r.PinnedDomainCert = p.domainCA.Raw; return r }()), nil, nil, 0},
+		{"last-renewal-date in a pledge request", signWith(func() *VoucherRequest { r := base(); r.LastRenewalDate = p.now; return r }()), nil, ErrForbiddenLeaf, 400},
+		{"assertion other than proximity", signWith(func() *VoucherRequest { r := base(); r.Assertion = AssertionVerified; return r }()), nil, ErrForbiddenLeaf, 400},
 		{"untrusted manufacturer", good, func(c *PledgeRequestCheck) { c.ManufacturerRoots = poolOf(other.mfgCA) }, ErrUntrusted, 403},
 		{"serial from HardwareModuleName absent", good, func(c *PledgeRequestCheck) { c.Serial = SerialFromHardwareModuleName }, ErrMissingLeaf, 403},
 	}
@@ -300,11 +305,29 @@ func TestJSONRoundTripAllLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js2, _ := back.MarshalJSON()
-	if !bytes.Equal(js, js2) {
-		t.Errorf("round trip:\n%s\n%s", js, js2)
+	// The voucher-only leaves do not survive a request's decoding: RFC 8995
+	// 3.4 says they MUST be ignored (issue 15). Everything else does.
+	if back.PinnedDomainCert != nil || back.PinnedDomainPubk != nil || back.PinnedDomainPubkSHA256 != nil || back.DomainCertRevocationChecks != nil {
+		t.Errorf("voucher-only leaves kept: %+v", back.Artifact)
 	}
-	if !back.CreatedOn.Equal(r.CreatedOn) || *back.DomainCertRevocationChecks != true {
+	want := *r
+	want.PinnedDomainCert, want.PinnedDomainPubk, want.PinnedDomainPubkSHA256, want.DomainCertRevocationChecks = nil, nil, nil, nil
+	wantJS, _ := want.MarshalJSON()
+	js2, _ := back.MarshalJSON()
+	if !bytes.Equal(wantJS, js2) {
+		t.Errorf("round trip:\n%s\n%s", wantJS, js2)
+	}
+	if !back.CreatedOn.Equal(r.CreatedOn) {
 		t.Error("values changed")
+	}
+	// In a voucher they are its own leaves and round-trip.
+	v := &Voucher{Artifact: r.Artifact}
+	vjs, _ := v.MarshalJSON()
+	vback, err := decodeVoucher(vjs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vjs2, _ := vback.MarshalJSON(); !bytes.Equal(vjs, vjs2) || *vback.DomainCertRevocationChecks != true {
+		t.Errorf("voucher round trip:\n%s\n%s", vjs, vjs2)
 	}
 }

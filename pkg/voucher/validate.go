@@ -13,6 +13,9 @@ import (
 // certificate and expires-on may not precede created-on.
 func (v *Voucher) Validate() error {
 	a := &v.Artifact
+	if a.Assertion == "" {
+		return fail(ErrMissingLeaf, "%s", leafAssertion)
+	}
 	if err := a.requireCommon(); err != nil {
 		return err
 	}
@@ -49,18 +52,24 @@ func (v *Voucher) Validate() error {
 }
 
 // ValidatePledgeRequest checks r as a pledge voucher-request (RFC 8995
-// sections 3.3 and 5.2): serial-number, nonce and an assertion of
-// proximity (or agent-proximity) are required, and so is exactly one of
-// proximity-registrar-cert, -pubk, -pubk-sha256. It must not carry what only
-// a registrar or a MASA writes: prior-signed-voucher-request, the
-// pinned-domain leaves, domain-cert-revocation-checks, last-renewal-date.
-// created-on is optional: a pledge may have no clock.
+// sections 3.3 and 5.2): serial-number and nonce are required, and so is
+// exactly one of proximity-registrar-cert, -pubk, -pubk-sha256. assertion
+// is optional (RFC 8995 3.4 refines it to mandatory false; the
+// draft-ietf-anima-jws-voucher examples send none), but if present it is
+// proximity or agent-proximity. It must not carry what only a registrar
+// writes: prior-signed-voucher-request; nor last-renewal-date. created-on
+// is optional: a pledge may have no clock.
+//
+// The voucher-only leaves (pinned-domain-*, domain-cert-revocation-checks)
+// are refused here, so that Landfall never builds a request with them, but
+// ParseVoucherRequestJSON drops them from what it receives: RFC 8995 3.4
+// says any occurrence in a voucher-request MUST be ignored.
 func (r *VoucherRequest) ValidatePledgeRequest() error {
 	a := &r.Artifact
 	if err := a.requireCommon(); err != nil {
 		return err
 	}
-	if a.Assertion != AssertionProximity && a.Assertion != AssertionAgentProximity {
+	if a.Assertion != "" && a.Assertion != AssertionProximity && a.Assertion != AssertionAgentProximity {
 		return fail(ErrForbiddenLeaf, "a pledge asserts proximity, not %q", a.Assertion)
 	}
 	if a.Nonce == "" {
@@ -84,18 +93,18 @@ func (r *VoucherRequest) ValidatePledgeRequest() error {
 }
 
 // ValidateRegistrarRequest checks r as a registrar voucher-request (RFC 8995
-// section 5.5): created-on, serial-number and assertion are required,
-// prior-signed-voucher-request is required unless allowNoPrior (a nonceless
-// request the registrar makes on its own, section 5.5), and the proximity
-// leaves, which only the pledge writes, and the voucher-only leaves are
-// forbidden.
+// section 5.5): serial-number is required, prior-signed-voucher-request is
+// required unless allowNoPrior (a nonceless request the registrar makes on
+// its own, section 5.5), and the proximity leaves, which only the pledge
+// writes, are forbidden. created-on and assertion are optional (RFC 8995
+// 3.4: mandatory false; the MASA SHOULD ignore the assertion, and
+// Landfall's chooses its own), so RFC 8995's Example 3 (offline, no nonce,
+// no assertion) is valid. The voucher-only leaves are refused as in
+// ValidatePledgeRequest, and dropped on parsing.
 func (r *VoucherRequest) ValidateRegistrarRequest(allowNoPrior bool) error {
 	a := &r.Artifact
 	if err := a.requireCommon(); err != nil {
 		return err
-	}
-	if a.CreatedOn.IsZero() {
-		return fail(ErrMissingLeaf, "%s", leafCreatedOn)
 	}
 	if r.PriorSignedVoucherRequest == nil && !allowNoPrior {
 		return fail(ErrMissingLeaf, "%s", leafPriorSignedVoucherRequest)
@@ -106,13 +115,11 @@ func (r *VoucherRequest) ValidateRegistrarRequest(allowNoPrior bool) error {
 	return a.forbidVoucherOnly("a registrar request")
 }
 
-// requireCommon checks what all three documents need: a known assertion
-// and a serial number.
+// requireCommon checks what all three documents need: an assertion, if
+// any, of the enumeration, and a serial number. Voucher.Validate requires
+// the assertion itself (RFC 8366: mandatory in a voucher).
 func (a *Artifact) requireCommon() error {
-	if a.Assertion == "" {
-		return fail(ErrMissingLeaf, "%s", leafAssertion)
-	}
-	if !a.Assertion.Known() {
+	if a.Assertion != "" && !a.Assertion.Known() {
 		return fail(ErrUnknownAssertion, "%q", a.Assertion)
 	}
 	if a.SerialNumber == "" {
