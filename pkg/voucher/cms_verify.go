@@ -5,6 +5,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smallstep/pkcs7"
@@ -62,7 +63,7 @@ func ParseSigned(der []byte) (*SignedContent, error) {
 	}
 	p7, err := parsePKCS7(der)
 	if err != nil {
-		return nil, failWrap(ErrMalformed, err, "CMS")
+		return nil, certParseError(err, "CMS")
 	}
 	if len(p7.Signers) != 1 {
 		return nil, fail(ErrMalformed, "%d signers, want 1", len(p7.Signers))
@@ -186,6 +187,19 @@ func (sc *SignedContent) verify(opts VerifyOptions) (err error) {
 	}
 	sc.Chains = chains
 	return nil
+}
+
+// certParseError classifies a failure to parse a certificate (or a CMS
+// carrying one): a key on an elliptic curve crypto/x509 does not implement
+// is ErrUnsupportedAlgorithm, the certificate is well formed but its key is
+// one Landfall cannot verify with; anything else is ErrMalformed. crypto/x509
+// has no typed error for it, so its message is matched (TestUnsupportedCurve
+// notices if that changes).
+func certParseError(err error, what string) *Error {
+	if strings.Contains(err.Error(), "x509: unsupported elliptic curve") {
+		return failWrap(ErrUnsupportedAlgorithm, err, "%s: a key on a curve other than P-224, P-256, P-384 and P-521", what)
+	}
+	return failWrap(ErrMalformed, err, "%s", what)
 }
 
 // parsePKCS7 is pkcs7.Parse made safe for untrusted bytes.

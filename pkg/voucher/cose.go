@@ -370,7 +370,7 @@ func coseX509(raw cbor.RawMessage, what string) ([]*x509.Certificate, error) {
 	for i, der := range ders {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, failWrap(ErrMalformed, err, "COSE %s[%d]", what, i)
+			return nil, certParseError(err, fmt.Sprintf("COSE %s[%d]", what, i))
 		}
 		certs = append(certs, c)
 	}

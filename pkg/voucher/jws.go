@@ -220,7 +220,7 @@ func parseJWS(signed []byte) (*SignedContent, *jwsHeader, algorithm, error) {
 		}
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, nil, none, failWrap(ErrMalformed, err, "x5c[%d]", i)
+			return nil, nil, none, certParseError(err, fmt.Sprintf("x5c[%d]", i))
 		}
 		sc.Certificates = append(sc.Certificates, c)
 	}
