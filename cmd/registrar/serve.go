@@ -39,6 +39,7 @@ type serveConfig struct {
 	stepPasswordFile                                        string
 	certValidity                                            time.Duration
 	channelBinding                                          bool
+	omitTransferEncoding                                    bool
 	approvalRetry                                           time.Duration
 	approval                                                string
 	masaTimeout                                             time.Duration
@@ -73,6 +74,7 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.StringVar(&c.stepPasswordFile, "stepca-password-file", "", "file holding the JWK provisioner's password (ca-mode remote)")
 	fs.DurationVar(&c.certValidity, "cert-validity", enroll.DefaultValidity, "validity of issued domain certificates")
 	fs.BoolVar(&c.channelBinding, "require-channel-binding", false, "require CSRs to carry the session's tls-exporter value as challengePassword (RFC 9266)")
+	fs.BoolVar(&c.omitTransferEncoding, "est-omit-transfer-encoding", false, "leave Content-Transfer-Encoding: base64 off EST answers (RFC 8951); only when no pledge relies on it, as RFC 7030 clients before errata 5107 do")
 	fs.DurationVar(&c.approvalRetry, "approval-retry-after", registrar.DefaultApprovalRetryAfter, "Retry-After sent to pledges held for approval")
 	fs.StringVar(&c.approval, "approval", registrar.ApprovalAuto, "auto (every pledge of a trusted manufacturer), allow-list (listed pledges; others wait for an operator) or manual")
 	fs.DurationVar(&c.masaTimeout, "masa-timeout", registrar.DefaultMASATimeout, "timeout of one voucher-request to a MASA")
@@ -243,6 +245,8 @@ func (c *serveConfig) registrarConfig(st *registrar.State, proxies []netip.Prefi
 		CA:                     ca,
 		ForwardClient:          st.ForwardClient(),
 		Logger:                 log,
+
+		ESTOmitTransferEncoding: c.omitTransferEncoding,
 	}
 }
 

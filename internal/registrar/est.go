@@ -20,12 +20,16 @@ import (
 // CA backend, with the registrar's enrollment gate in front of it and the
 // recording of every issued certificate around it.
 func (rg *Registrar) newEST(ca enroll.CA) (*enroll.Server, error) {
-	return enroll.NewServer(&recordingCA{CA: ca, rg: rg},
+	opts := []enroll.Option{
 		enroll.WithPolicy(rg.enrollPolicy),
 		enroll.WithNamePolicy(rg.ldevidNames),
 		enroll.WithCSRPolicy(&rg.cfg.CSRPolicy),
 		enroll.WithLogger(slog.New(requestIDHandler{rg.log.Handler()})),
-	)
+	}
+	if rg.cfg.ESTOmitTransferEncoding {
+		opts = append(opts, enroll.WithoutTransferEncoding())
+	}
+	return enroll.NewServer(&recordingCA{CA: ca, rg: rg}, opts...)
 }
 
 // enrollee is a pledge asking for a domain certificate: the identity its

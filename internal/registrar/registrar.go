@@ -53,6 +53,10 @@ type Config struct {
 	// on: a domain certificate names the serial number of the IDevID that
 	// asked for it (RFC 8995 5.9.2).
 	CSRPolicy enroll.CSRPolicy
+	// ESTOmitTransferEncoding leaves "Content-Transfer-Encoding: base64"
+	// off EST answers (enroll.WithoutTransferEncoding). The zero value
+	// sends it: RFC 7030 clients older than errata 5107 require it.
+	ESTOmitTransferEncoding bool
 	// ApprovalRetryAfter is the Retry-After of a pledge held for approval.
 	ApprovalRetryAfter time.Duration
 
@@ -224,9 +228,10 @@ func New(cfg Config) (*Registrar, error) {
 }
 
 // deviceTLSConfig is the TLS configuration of the pledge-facing sessions,
-// inner ATLS and direct alike: the registrar certificate, and a client
-// certificate (the IDevID) required but checked by the registrar against
-// its trusted manufacturers, which live in the database.
+// inner ATLS and (with the one change DirectTLSConfig makes) direct: the
+// registrar certificate, and a client certificate (the IDevID) required
+// but checked by the registrar against its trusted manufacturers, which
+// live in the database.
 func (rg *Registrar) deviceTLSConfig() *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{rg.cfg.TLSCertificate},
@@ -264,14 +269,23 @@ func newRASigner(pair tls.Certificate) (*voucher.Signer, error) {
 }
 
 // DirectTLSConfig is the TLS configuration of the direct listener (RFC 8995
-// without a middlebox).
-func (rg *Registrar) DirectTLSConfig() *tls.Config { return rg.deviceTLSConfig() }
+// without a middlebox). Unlike the ATLS inner sessions, it lets a client
+// without a certificate complete the handshake, for /cacerts (RFC 7030
+// section 4.1.1); requireClientCert refuses that client everything else.
+// A certificate given is still checked by the registrar, not by TLS (the
+// trusted manufacturers live in the database), and TLS still verifies the
+// client's proof of possession of its key.
+func (rg *Registrar) DirectTLSConfig() *tls.Config {
+	cfg := rg.deviceTLSConfig()
+	cfg.ClientAuth = tls.RequestClientCert
+	return cfg
+}
 
 // deviceRoutes are the pledge-facing resources: BRSKI and EST. They serve
 // inner ATLS requests and direct TLS requests alike.
 func (rg *Registrar) deviceRoutes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(rg.observe)
+	r.Use(rg.observe, rg.requireClientCert)
 	r.Post(voucher.PathRequestVoucher, rg.requestVoucher)
 	r.Post(voucher.PathVoucherStatus, rg.voucherStatus)
 	r.Post(voucher.PathEnrollStatus, rg.enrollStatus)

@@ -21,6 +21,7 @@ import (
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit"
 	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
+	"github.com/landfall-io/landfall/pkg/enroll"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
@@ -113,6 +114,100 @@ func testSecurityEnrollment(t *testing.T) {
 		status, reason := p.enroll()
 		wantRefusal(t, status, reason, http.StatusForbidden, "no voucher was obtained for this pledge")
 		wantPledge(t, d, "LIE-RESOLD", store.StateVoucherRequested, 0)
+	})
+
+	// Issue 15: the direct listener completes a TLS handshake without a
+	// client certificate so that /cacerts answers (RFC 7030 4.1.1: SHOULD
+	// NOT require client authentication). Everything else must still be
+	// refused to such a client, whatever the method, path spelling or
+	// body: here a captured voucher-request and CSR of a sold device.
+	t.Run("15/no-client-certificate-gets-cacerts-only", func(t *testing.T) {
+		const serial = "ANON-0001"
+		victim := newSoldDirectPledge(t, d, serial)
+		registrarCert, err := x509.ParseCertificate(d.State.TLSCert.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce, _ := voucher.NewNonce()
+		vr, err := voucher.NewPledgeRequest(voucher.PledgeRequestParams{SerialNumber: serial, Nonce: nonce, RegistrarCert: registrarCert, CreatedOn: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pvr, err := (&voucher.Signer{Cert: victim.idevid.Leaf, Key: victim.idevid.PrivateKey.(*ecdsa.PrivateKey)}).SignVoucherRequest(vr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr := []byte(base64.StdEncoding.EncodeToString(testkit.CSR(t, victim.key, pkix.Name{SerialNumber: serial, CommonName: serial})))
+		status := []byte(`{"version":1,"status":true}`)
+		counts := func() (n [3]int) {
+			for i, table := range []string{"pledges", "voucher_exchanges", "certificates"} {
+				d.Pool().QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n[i])
+			}
+			return n
+		}
+		before := counts()
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // no certificate
+		t.Cleanup(tr.CloseIdleConnections)
+		anon := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		const noCert = "no client certificate"
+		for _, rq := range []struct {
+			method, path, contentType string
+			body                      []byte
+			status                    int
+			reason                    string
+		}{
+			{"GET", "/.well-known/est/cacerts", "", nil, http.StatusOK, ""},
+			{"GET", "/.well-known/est/some-label/cacerts", "", nil, http.StatusOK, ""},
+			{"HEAD", "/.well-known/est/cacerts", "", nil, http.StatusUnauthorized, ""},
+			{"POST", "/.well-known/est/cacerts", "application/pkcs10", csr, http.StatusUnauthorized, noCert},
+			{"GET", "/.well-known/est/cacerts/", "", nil, http.StatusUnauthorized, noCert},
+			{"GET", "/.well-known/est/%63acerts", "", nil, http.StatusUnauthorized, noCert},
+			{"GET", "/.well-known/est/cacerts/../csrattrs", "", nil, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/est/simpleenroll%2Fcacerts", "application/pkcs10", csr, http.StatusUnauthorized, noCert},
+			{"GET", "/.well-known/est/csrattrs", "", nil, http.StatusUnauthorized, noCert},
+			{"GET", "/.well-known/est/csrattributes", "", nil, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/est/simpleenroll", "application/pkcs10", csr, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/est/some-label/simpleenroll", "application/pkcs10", csr, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/est/simplereenroll", "application/pkcs10", csr, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/est/serverkeygen", "application/pkcs10", csr, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/brski/requestvoucher", pledge.MediaVoucherCMS, pvr, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/brski/voucher_status", "application/json", status, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/brski/enrollstatus", "application/json", status, http.StatusUnauthorized, noCert},
+			{"POST", "/.well-known/brski/voucher_status", "text/plain", status, http.StatusUnauthorized, noCert},
+			{"GET", "/.well-known/brski/unknown", "", nil, http.StatusUnauthorized, noCert},
+		} {
+			t.Run(rq.method+" "+rq.path, func(t *testing.T) {
+				req, err := http.NewRequest(rq.method, d.Direct[0].URL+rq.path, bytes.NewReader(rq.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rq.contentType != "" {
+					req.Header.Set("Content-Type", rq.contentType)
+				}
+				resp, err := anon.Do(req)
+				if err != nil {
+					t.Fatalf("%s %s without a client certificate: %v", rq.method, rq.path, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				wantRefusal(t, resp.StatusCode, strings.TrimSpace(string(body)), rq.status, rq.reason)
+				if rq.status == http.StatusOK {
+					if resp.Header.Get("Content-Transfer-Encoding") != "base64" {
+						t.Errorf("%s: Content-Transfer-Encoding %q", rq.path, resp.Header.Get("Content-Transfer-Encoding"))
+					}
+					if _, err := enroll.ParseCertsOnly(body); err != nil {
+						t.Errorf("%s: %v", rq.path, err)
+					}
+				}
+			})
+		}
+		if after := counts(); after != before {
+			t.Fatalf("pledges, voucher exchanges, certificates %v before the anonymous requests, %v after", before, after)
+		}
+		// The device itself, with its certificate, is served as before.
+		if status, reason := victim.requestVoucher(); status != http.StatusOK {
+			t.Fatalf("requestvoucher with the IDevID: %d %s", status, reason)
+		}
 	})
 
 	t.Run("6/sub-ca-idevid-onboards-and-is-recorded", func(t *testing.T) {
