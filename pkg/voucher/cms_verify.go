@@ -1,7 +1,9 @@
 package voucher
 
 import (
+	"crypto/ecdsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -145,12 +147,22 @@ func (sc *SignedContent) verify(opts VerifyOptions) (err error) {
 		p7.Certificates = carried
 		return fail(ErrUntrusted, "the signer's certificate is neither carried nor supplied")
 	}
+	if err := acceptECPublicKeySignatureAlgorithm(p7, sc.Signer); err != nil {
+		p7.Certificates = carried
+		return err
+	}
 	verr := p7.VerifyWithChainAtTime(nil, opts.At) // nil pool: signature only
 	p7.Certificates = carried
 	if verr != nil {
 		var stErr *pkcs7.SigningTimeNotValidError
 		if errors.As(verr, &stErr) {
 			return failWrap(ErrExpired, verr, "signed outside the signer's validity")
+		}
+		if strings.HasPrefix(verr.Error(), "pkcs7: unsupported") {
+			// pkcs7's getSignatureAlgorithm: an algorithm or digest it
+			// does not know, before any signature is checked.
+			return failWrap(ErrUnsupportedAlgorithm, verr, "SignerInfo signatureAlgorithm %s with digest %s",
+				p7.Signers[0].DigestEncryptionAlgorithm.Algorithm, p7.Signers[0].DigestAlgorithm.Algorithm)
 		}
 		return failWrap(ErrBadSignature, verr, "signature does not verify")
 	}
@@ -186,6 +198,39 @@ func (sc *SignedContent) verify(opts VerifyOptions) (err error) {
 		return failWrap(ErrUntrusted, err, "signer chain")
 	}
 	sc.Chains = chains
+	return nil
+}
+
+var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+
+// acceptECPublicKeySignatureAlgorithm lets a SignerInfo name id-ecPublicKey
+// (1.2.840.10045.2.1), the key's algorithm, as its signatureAlgorithm
+// instead of ecdsa-with-SHA*: some CMS producers write it, RFC 5753 7.1.3
+// lists it, and OpenSSL verifies it. pkcs7 does not, so for an ECDSA signer
+// and a SHA-2 digestAlgorithm the in-memory SignerInfo is relabelled with
+// the ecdsa-with-SHA* of that digest before verification; the signature
+// itself is checked as usual. Anything else naming id-ecPublicKey is
+// refused with the real reason (ErrUnsupportedAlgorithm).
+func acceptECPublicKeySignatureAlgorithm(p7 *pkcs7.PKCS7, signer *x509.Certificate) error {
+	si := &p7.Signers[0]
+	if !si.DigestEncryptionAlgorithm.Algorithm.Equal(oidECPublicKey) {
+		return nil
+	}
+	if _, ok := signer.PublicKey.(*ecdsa.PublicKey); !ok {
+		return fail(ErrUnsupportedAlgorithm, "SignerInfo signatureAlgorithm id-ecPublicKey, but the signer's key is %s", signer.PublicKeyAlgorithm)
+	}
+	var sigAlg asn1.ObjectIdentifier
+	switch d := si.DigestAlgorithm.Algorithm; {
+	case d.Equal(pkcs7.OIDDigestAlgorithmSHA256):
+		sigAlg = pkcs7.OIDDigestAlgorithmECDSASHA256
+	case d.Equal(pkcs7.OIDDigestAlgorithmSHA384):
+		sigAlg = pkcs7.OIDDigestAlgorithmECDSASHA384
+	case d.Equal(pkcs7.OIDDigestAlgorithmSHA512):
+		sigAlg = pkcs7.OIDDigestAlgorithmECDSASHA512
+	default:
+		return fail(ErrUnsupportedAlgorithm, "SignerInfo signatureAlgorithm id-ecPublicKey with digest %s (want SHA-256, SHA-384 or SHA-512)", d)
+	}
+	si.DigestEncryptionAlgorithm = pkix.AlgorithmIdentifier{Algorithm: sigAlg}
 	return nil
 }
 
