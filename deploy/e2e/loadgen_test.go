@@ -32,8 +32,9 @@ type load struct {
 var progress503 = regexp.MustCompile(`\] (\d+)/(\d+), (\d+) failed, (\d+) answered 503`)
 
 // startLoad starts loadgen for devices devices named prefix-NNNNNN, c at
-// a time, in mode, after putting them on the allow-list.
-func (d *deployment) startLoad(t *testing.T, prefix, mode string, devices, c int) *load {
+// a time, in mode, after putting them on the allow-list; extra are more
+// loadgen options.
+func (d *deployment) startLoad(t *testing.T, prefix, mode string, devices, c int, extra ...string) *load {
 	t.Helper()
 	serials := make([]string, devices)
 	for i := range serials {
@@ -47,12 +48,12 @@ func (d *deployment) startLoad(t *testing.T, prefix, mode string, devices, c int
 		url = "https://" + d.m.flagValue("registrar-a", "--listen-direct")
 	}
 	l := &load{prefix: prefix, devices: devices, done: make(chan struct{})}
-	l.cmd = exec.Command(filepath.Join(d.bin, "loadgen"),
-		"--devices", strconv.Itoa(devices), "--concurrency", strconv.Itoa(c), "--mode", mode,
+	args := []string{"--devices", strconv.Itoa(devices), "--concurrency", strconv.Itoa(c), "--mode", mode,
 		"--registrar-url", url, "--outer-ca", d.files["outer-ca"],
 		"--manufacturer-anchor", d.files["manufacturer-anchor"], "--masa-cert", d.files["masa-cert"],
 		"--masa-admin-url", d.masaAdminURL(), "--factory-token", d.factoryTok, "--sales-token", d.saleTok,
-		"--owner-ca", d.files["owner-ca"], "--serial-prefix", prefix, "--progress=true")
+		"--owner-ca", d.files["owner-ca"], "--serial-prefix", prefix, "--progress=true"}
+	l.cmd = exec.Command(filepath.Join(d.bin, "loadgen"), append(args, extra...)...)
 	l.cmd.Env = baseEnv()
 	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := l.cmd.StdoutPipe()

@@ -90,6 +90,8 @@ func TestComposeTopology(t *testing.T) {
 	}
 	d := up(t)
 
+	t.Run("cost per onboarding, per process", func(t *testing.T) { costPerProcess(t, d) })
+
 	t.Run("load in every mode", func(t *testing.T) {
 		const devices, concurrency = 24, 8
 		for _, mode := range pledge.Modes {
