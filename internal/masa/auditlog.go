@@ -50,7 +50,7 @@ func (s *Service) RequestAuditLog(ctx context.Context, in VoucherRequest) (*Audi
 	if err != nil {
 		return nil, err
 	}
-	if _, ok, err := isOwnersRegistrar(rr, rec, now); err != nil {
+	if _, ok, err := s.isOwnersRegistrar(rr, rec, now); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, noSuchDevice("audit log of device %q for registrar %q, not of its owner", serial, rr.Registrar.Subject)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// chainMemo remembers for a few seconds that a certificate chained,
+// chainMemo (one per Service) remembers for a few seconds that a certificate chained,
 // through given intermediates, to a given root: a registrar sends the same
 // certificate with every voucher-request, and the MASA checks it twice per
 // request (as the TLS client and as the CMS signer), two signatures each
@@ -34,8 +34,6 @@ const (
 	// chainMemoMax bounds the memo; a full memo is emptied.
 	chainMemoMax = 4096
 )
-
-var verifiedChains = &chainMemo{}
 
 func chainKey(cert *x509.Certificate, intermediates []*x509.Certificate, root *x509.Certificate) [sha256.Size]byte {
 	h := sha256.New()

@@ -33,37 +33,36 @@ func TestChainMemo(t *testing.T) {
 	leaf, _ := testCert(t, "registrar", 3, false, now.Add(-time.Hour), now.Add(time.Minute), inter, interKey)
 	other, _ := testCert(t, "other root", 4, true, now.Add(-time.Hour), now.Add(24*time.Hour), nil, nil)
 
-	verifiedChains = &chainMemo{}
-	defer func() { verifiedChains = &chainMemo{} }()
-	hits := func() int { return verifiedChains.hits }
+	m := &chainMemo{}
+	hits := func() int { return m.hits }
 
-	if !chainsTo(leaf, []*x509.Certificate{inter}, root, now) || hits() != 0 {
+	if !m.chainsTo(leaf, []*x509.Certificate{inter}, root, now) || hits() != 0 {
 		t.Fatalf("first verification: hits %d", hits())
 	}
-	if !chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(time.Second)) || hits() != 1 {
+	if !m.chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(time.Second)) || hits() != 1 {
 		t.Fatalf("second verification not answered from the memo: hits %d", hits())
 	}
 	// Another root, no intermediates, or a time past the TTL: verified afresh.
-	if chainsTo(leaf, []*x509.Certificate{inter}, other, now) {
+	if m.chainsTo(leaf, []*x509.Certificate{inter}, other, now) {
 		t.Fatal("chained to another root")
 	}
-	if chainsTo(leaf, nil, root, now) {
+	if m.chainsTo(leaf, nil, root, now) {
 		t.Fatal("chained without its intermediate")
 	}
-	if !chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(chainMemoTTL+time.Second)) || hits() != 1 {
+	if !m.chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(chainMemoTTL+time.Second)) || hits() != 1 {
 		t.Fatalf("after the TTL: hits %d", hits())
 	}
 	// Past the leaf's expiry the memo does not answer, and the chain fails.
-	if chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(2*time.Minute)) {
+	if m.chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(2*time.Minute)) {
 		t.Fatal("an expired leaf chained")
 	}
 	// Before the verification time (a clock set back) it does not answer either.
 	before := hits()
-	if !chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(-time.Second)) || hits() != before {
+	if !m.chainsTo(leaf, []*x509.Certificate{inter}, root, now.Add(-time.Second)) || hits() != before {
 		t.Fatalf("a time before the verification was answered from the memo")
 	}
 	// Failures are not remembered: the failing chain is checked again.
-	if chainsTo(leaf, []*x509.Certificate{inter}, other, now) || hits() != before {
+	if m.chainsTo(leaf, []*x509.Certificate{inter}, other, now) || hits() != before {
 		t.Fatal("a failure was answered from the memo")
 	}
 }
@@ -78,20 +77,19 @@ func BenchmarkChainsTo(b *testing.B) {
 	chain := []*x509.Certificate{inter}
 	b.Run("verify", func(b *testing.B) {
 		for b.Loop() {
-			verifiedChains = &chainMemo{}
-			if !chainsTo(leaf, chain, root, now) {
+			m := &chainMemo{}
+			if !m.chainsTo(leaf, chain, root, now) {
 				b.Fatal("no chain")
 			}
 		}
 	})
 	b.Run("remembered", func(b *testing.B) {
-		verifiedChains = &chainMemo{}
-		chainsTo(leaf, chain, root, now)
+		m := &chainMemo{}
+		m.chainsTo(leaf, chain, root, now)
 		for b.Loop() {
-			if !chainsTo(leaf, chain, root, now) {
+			if !m.chainsTo(leaf, chain, root, now) {
 				b.Fatal("no chain")
 			}
 		}
 	})
-	verifiedChains = &chainMemo{}
 }

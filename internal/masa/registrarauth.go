@@ -61,7 +61,7 @@ func fromVoucherError(err error) error {
 // isOwnersRegistrar reports whether the request's signer chains, through
 // the certificates its CMS carries, to the device owner's domain CA now:
 // RFC 8995 5.5.4, the registrar speaks for the device's owner.
-func isOwnersRegistrar(rr *voucher.RegistrarRequest, rec DeviceRecord, now time.Time) (*x509.Certificate, bool, error) {
+func (s *Service) isOwnersRegistrar(rr *voucher.RegistrarRequest, rec DeviceRecord, now time.Time) (*x509.Certificate, bool, error) {
 	if rec.Owner == nil {
 		return nil, false, nil
 	}
@@ -69,7 +69,7 @@ func isOwnersRegistrar(rr *voucher.RegistrarRequest, rec DeviceRecord, now time.
 	if err != nil {
 		return nil, false, err
 	}
-	return ca, chainsTo(rr.Registrar, rr.Certificates, ca, now), nil
+	return ca, s.chains.chainsTo(rr.Registrar, rr.Certificates, ca, now), nil
 }
 
 // maxAnchorCandidates bounds the certificates of one request the MASA
@@ -104,7 +104,7 @@ func (s *Service) registeredDomain(ctx context.Context, rr *voucher.RegistrarReq
 		if err != nil {
 			continue
 		}
-		if chainsTo(rr.Registrar, rr.Certificates, ca, now) {
+		if s.chains.chainsTo(rr.Registrar, rr.Certificates, ca, now) {
 			return &owners[i], nil
 		}
 	}
@@ -114,8 +114,8 @@ func (s *Service) registeredDomain(ctx context.Context, rr *voucher.RegistrarReq
 // chainsTo reports whether cert chains, through the intermediates, to root
 // at time now. A success on the same bytes within the last chainMemoTTL
 // is reused (chainmemo.go).
-func chainsTo(cert *x509.Certificate, intermediates []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
-	return verifiedChains.verify(cert, intermediates, root, now, func() bool {
+func (m *chainMemo) chainsTo(cert *x509.Certificate, intermediates []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
+	return m.verify(cert, intermediates, root, now, func() bool {
 		roots := x509.NewCertPool()
 		roots.AddCert(root)
 		inter := x509.NewCertPool()
@@ -132,8 +132,8 @@ func chainsTo(cert *x509.Certificate, intermediates []*x509.Certificate, root *x
 
 // tlsChainsTo reports whether the registrar's TLS client certificate
 // chains to root (RFC 8995 5.5.6 authenticates nonceless requests by it).
-func tlsChainsTo(peer []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
-	return len(peer) > 0 && chainsTo(peer[0], peer[1:], root, now)
+func (m *chainMemo) tlsChainsTo(peer []*x509.Certificate, root *x509.Certificate, now time.Time) bool {
+	return len(peer) > 0 && m.chainsTo(peer[0], peer[1:], root, now)
 }
 
 // parseOwner returns the owner's domain CA certificate, parsed once.

@@ -53,7 +53,7 @@ type grant struct {
 func (s *Service) authorizeVoucher(ctx context.Context, rr *voucher.RegistrarRequest, rec DeviceRecord, peer []*x509.Certificate, now time.Time) (grant, error) {
 	serial := rec.SerialNumber
 	if rec.Owner != nil {
-		ownerCA, ok, err := isOwnersRegistrar(rr, rec, now)
+		ownerCA, ok, err := s.isOwnersRegistrar(rr, rec, now)
 		if err != nil {
 			return grant{}, err
 		}
@@ -87,7 +87,7 @@ func (s *Service) authorizeVoucher(ctx context.Context, rr *voucher.RegistrarReq
 	if owner == nil {
 		return grant{}, noSuchDevice("device %q has no owner and registrar %q is of no registered domain", serial, rr.Registrar.Subject)
 	}
-	if s.cfg.RequireRegistrarTLS && !tlsChainsTo(peer, owner.cert, now) {
+	if s.cfg.RequireRegistrarTLS && !s.chains.tlsChainsTo(peer, owner.cert, now) {
 		return grant{}, noSuchDevice("device %q has no owner and registrar %q presented no TLS client certificate of its domain", serial, rr.Registrar.Subject)
 	}
 	if err := checkDeviceFor(rr, rec); err != nil {
@@ -153,7 +153,7 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 
 	// 5.5.6 nonces: a nonceless voucher only where policy allows it, and
 	// only to a registrar authenticated by its TLS client certificate.
-	authenticated := tlsChainsTo(in.PeerCertificates, domainCA, now)
+	authenticated := s.chains.tlsChainsTo(in.PeerCertificates, domainCA, now)
 	if s.cfg.RequireRegistrarTLS && !authenticated {
 		return nil, Forbidden("this MASA requires a registrar TLS client certificate of the owner's domain")
 	}

@@ -14,6 +14,7 @@ type Service struct {
 	clock  func() time.Time
 	log    *slog.Logger
 	caPool *x509.CertPool
+	chains *chainMemo // registrar chains verified in the last seconds
 }
 
 // New assembles the MASA from cfg, every unset option at its production
@@ -29,7 +30,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cfg.IDevIDCA)
-	return &Service{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, caPool: pool}, nil
+	return &Service{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, caPool: pool, chains: &chainMemo{}}, nil
 }
 
 // Config returns the configuration the service runs with, defaults
