@@ -6,44 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/landfall-io/landfall/internal/cli"
+	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/migrations"
 )
 
 // embeddedFile is the embedded store's file in the state directory.
-const embeddedFile = "registrar.db"
-
-// openEmbedded opens the single registrar's SQLite store. A second
-// process on the same file is refused: replicas share PostgreSQL.
-func openEmbedded(ctx context.Context, stateDir string) (*sqldb.SQLiteDB, error) {
-	db, err := sqldb.OpenSQLite(ctx, filepath.Join(stateDir, embeddedFile))
-	var inUse *sqldb.InUseError
-	if errors.As(err, &inUse) {
-		return nil, fmt.Errorf("%w; to run more than one registrar replica, give every replica the same --database-url (PostgreSQL)", err)
-	}
-	return db, err
-}
-
-// migrateEmbedded brings the embedded store to the newest schema.
-func migrateEmbedded(db *sqldb.SQLiteDB, log *slog.Logger) error {
-	m, err := migrations.ForSQLite(db, migrations.RegistrarSchema)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	v, err := m.Up()
-	if err != nil {
-		return err
-	}
-	log.Info("database schema", "version", v, "backend", "sqlite")
-	return nil
-}
+const embeddedFile = registrar.EmbeddedFile
 
 // storeFlags are the options that name the store, as serve has them: a
 // PostgreSQL URL, or the state directory holding the embedded store.
@@ -81,7 +55,7 @@ func openMigrator(ctx context.Context, dsn, stateDir string) (*migrations.Migrat
 		}
 		return m, func() { m.Close() }, nil
 	}
-	db, err := openEmbedded(ctx, stateDir)
+	db, _, err := registrar.OpenEmbedded(ctx, stateDir, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -180,15 +180,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 // state directory (one registrar), migrating it first unless --migrate=false.
 func (c *serveConfig) openStore(ctx context.Context, cfg registrar.Config, log *slog.Logger) (registrar.Config, func(), error) {
 	if c.databaseURL == "" {
-		db, err := openEmbedded(ctx, c.stateDir)
+		db, v, err := registrar.OpenEmbedded(ctx, c.stateDir, c.migrate)
 		if err != nil {
 			return cfg, nil, err
 		}
 		if c.migrate {
-			if err := migrateEmbedded(db, log); err != nil {
-				db.Close()
-				return cfg, nil, err
-			}
+			log.Info("database schema", "version", v, "backend", "sqlite")
 		}
 		log.Info("store", "backend", "sqlite", "path", db.Path())
 		cfg, err = registrar.OnSQLite(cfg, db)

@@ -272,7 +272,7 @@ func (d *Deployment) prepareRegistrar(ctx context.Context, o Options) error {
 		return err
 	}
 	d.OwnerID = owner.ID
-	if err := d.openRegistrarStore(ctx, o, filepath.Join(stateDir, "registrar.db")); err != nil {
+	if err := d.openRegistrarStore(ctx, o, stateDir); err != nil {
 		return err
 	}
 	d.Store = store.New(d.DB())

@@ -7,7 +7,6 @@ import (
 
 	"github.com/landfall-io/landfall/internal/masa/sqlstore"
 	"github.com/landfall-io/landfall/internal/registrar"
-	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/migrations"
 )
 
@@ -26,21 +25,15 @@ func openMASAStore(ctx context.Context, o Options, path string) (*sqlstore.Store
 	return sqlstore.Open(ctx, o.MASADatabaseURL, 20)
 }
 
-func (d *Deployment) openRegistrarStore(ctx context.Context, o Options, path string) error {
+func (d *Deployment) openRegistrarStore(ctx context.Context, o Options, stateDir string) error {
 	if o.Embedded {
-		db, err := sqldb.OpenSQLite(ctx, path)
+		db, _, err := registrar.OpenEmbedded(ctx, stateDir, true)
 		if err != nil {
 			return err
 		}
 		d.lite = db
 		d.closers = append(d.closers, func() { db.Close() })
-		m, err := migrations.ForSQLite(db, migrations.RegistrarSchema)
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		_, err = m.Up()
-		return err
+		return nil
 	}
 	if _, err := migrations.Up(o.RegistrarDatabaseURL, migrations.RegistrarSchema); err != nil {
 		return err
