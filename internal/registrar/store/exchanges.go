@@ -54,23 +54,34 @@ func (s *Store) RecordExchange(ctx context.Context, e Exchange) (int64, error) {
 	if !e.Outcome.Valid() {
 		return 0, invalidf("unknown outcome %q", e.Outcome)
 	}
+	args, err := exchangeArgs(e, s.clock())
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.db.QueryRow(ctx, insertExchange, args...).Scan(&id)
+	if pgCode(err) == codeForeignKeyViolation {
+		return 0, notFound("pledge", e.PledgeID)
+	}
+	return id, classify("record exchange", err)
+}
+
+// insertExchange stores one exchange from exchangeArgs ($1-$11).
+const insertExchange = `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
+		voucher, nonce, outcome, masa_status, reason, replica, created_at, idevid_sha256)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
+
+// exchangeArgs are insertExchange's arguments for e, recorded at now.
+func exchangeArgs(e Exchange, now time.Time) ([]any, error) {
 	if len(e.PledgeRequest) == 0 || e.Replica == "" {
-		return 0, invalidf("an exchange needs the pledge's request and the replica")
+		return nil, invalidf("an exchange needs the pledge's request and the replica")
 	}
 	var status *int
 	if e.MASAStatus != 0 {
 		status = &e.MASAStatus
 	}
-	var id int64
-	err := s.db.QueryRow(ctx, `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
-			voucher, nonce, outcome, masa_status, reason, replica, created_at, idevid_sha256)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
-		string(e.Outcome), status, e.Reason, e.Replica, s.clock(), nilIfEmpty(e.IDevIDSHA256)).Scan(&id)
-	if pgCode(err) == codeForeignKeyViolation {
-		return 0, notFound("pledge", e.PledgeID)
-	}
-	return id, classify("record exchange", err)
+	return []any{e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
+		string(e.Outcome), status, e.Reason, e.Replica, now, nilIfEmpty(e.IDevIDSHA256)}, nil
 }
 
 // RecordIssued stores e, an exchange that issued a voucher, and moves its
@@ -81,30 +92,21 @@ func (s *Store) RecordIssued(ctx context.Context, e Exchange) (int64, error) {
 	if e.Outcome != OutcomeIssued {
 		return 0, invalidf("RecordIssued records issued exchanges, not %q", e.Outcome)
 	}
-	if len(e.PledgeRequest) == 0 || e.Replica == "" {
-		return 0, invalidf("an exchange needs the pledge's request and the replica")
-	}
-	var status *int
-	if e.MASAStatus != 0 {
-		status = &e.MASAStatus
-	}
-	const insert = `INSERT INTO voucher_exchanges (pledge_id, pledge_request, registrar_request,
-			voucher, nonce, outcome, masa_status, reason, replica, created_at, idevid_sha256)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
 	now := s.clock()
-	args := []any{e.PledgeID, e.PledgeRequest, nilIfEmpty(e.RegistrarRequest), nilIfEmpty(e.Voucher), nullIfEmpty(e.Nonce),
-		string(e.Outcome), status, e.Reason, e.Replica, now, nilIfEmpty(e.IDevIDSHA256)}
+	args, err := exchangeArgs(e, now)
+	if err != nil {
+		return 0, err
+	}
 	var id int64
-	var err error
 	if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
 		// A data-modifying WITH runs whether or not the INSERT reads it; an
 		// unknown pledge fails the INSERT's foreign key, and the whole
 		// statement with it.
 		err = s.db.QueryRow(ctx, `WITH moved AS (UPDATE pledges SET state = $12, updated_at = $10 WHERE id = $1)
-			`+insert, append(args, string(StateVoucherIssued))...).Scan(&id)
+			`+insertExchange, append(args, string(StateVoucherIssued))...).Scan(&id)
 	} else {
 		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
+			if err := tx.QueryRow(ctx, insertExchange, args...).Scan(&id); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `UPDATE pledges SET state = $2, updated_at = $3 WHERE id = $1`, e.PledgeID, string(StateVoucherIssued), now)
