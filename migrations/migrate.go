@@ -39,6 +39,17 @@ func Up(dsn string, s Schema) (uint, error) {
 	return m.Up()
 }
 
+// UpSQLite brings the embedded database db to the newest version of s
+// and returns that version.
+func UpSQLite(db *sqldb.SQLiteDB, s Schema) (uint, error) {
+	m, err := ForSQLite(db, s)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	return m.Up()
+}
+
 // Down reverts every migration of s on the database at dsn.
 func Down(dsn string, s Schema) error {
 	m, err := ForURL(dsn, s)

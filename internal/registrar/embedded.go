@@ -27,13 +27,7 @@ func OpenEmbedded(ctx context.Context, stateDir string, migrate bool) (*sqldb.SQ
 	if err != nil || !migrate {
 		return db, 0, err
 	}
-	m, err := migrations.ForSQLite(db, migrations.RegistrarSchema)
-	if err != nil {
-		db.Close()
-		return nil, 0, err
-	}
-	defer m.Close()
-	v, err := m.Up()
+	v, err := migrations.UpSQLite(db, migrations.RegistrarSchema)
 	if err != nil {
 		db.Close()
 		return nil, 0, err

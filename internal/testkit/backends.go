@@ -41,12 +41,7 @@ func SQLite(t testing.TB, schema migrations.Schema) *sqldb.SQLiteDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	m, err := migrations.ForSQLite(db, schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if _, err := m.Up(); err != nil {
+	if _, err := migrations.UpSQLite(db, schema); err != nil {
 		t.Fatal(err)
 	}
 	return db

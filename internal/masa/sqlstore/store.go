@@ -50,7 +50,7 @@ func OpenEmbedded(ctx context.Context, path string) (*Store, uint, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: %w", err)
 	}
-	v, err := migrateEmbedded(db)
+	v, err := migrations.UpSQLite(db, migrations.MASASchema)
 	if err != nil {
 		db.Close()
 		return nil, 0, fmt.Errorf("sqlstore: %w", err)
@@ -69,15 +69,6 @@ func OpenEmbeddedShared(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	return &Store{db: db, close: func() { db.Close() }}, nil
-}
-
-func migrateEmbedded(db *sqldb.SQLiteDB) (uint, error) {
-	m, err := migrations.ForSQLite(db, migrations.MASASchema)
-	if err != nil {
-		return 0, err
-	}
-	defer m.Close()
-	return m.Up()
 }
 
 // New wraps an open database: a pgx pool on a migrated database, or an
