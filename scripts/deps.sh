@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system programs Landfall's tests need, when missing (the demo
 # needs none of them: scripts/demo.sh runs on Go alone):
-# PostgreSQL server binaries, nginx, OpenSSL and Python 3 (ATLS interop test).
+# PostgreSQL server binaries, nginx, OpenSSL, Python 3 (ATLS interop test) and
+# Chromium (the console's browser tests, internal/console/registrarui).
 # Uses apt-get when run as root on Debian/Ubuntu; otherwise says what to install.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
