@@ -17,6 +17,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v coap-client-notls >/dev/null 2>&1 || missing+=(libcoap3-bin)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
