@@ -38,7 +38,7 @@ type Truncation struct {
 // as a voucher-request.
 func (s *Service) RequestAuditLog(ctx context.Context, in VoucherRequest) (*AuditLog, error) {
 	now := s.clock()
-	rr, err := s.checkRegistrarRequest(in.Body, now)
+	rr, err := s.checkRegistrarRequest(in.Body, in.Format, now)
 	if err != nil {
 		return nil, err
 	}

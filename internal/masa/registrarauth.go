@@ -38,9 +38,11 @@ func noSuchDevice(format string, args ...any) *Error {
 // serial agreement). It runs before the device is looked up, so that what
 // it refuses it refuses identically for every serial-number; the
 // registrar's domain is judged afterwards, against the device's owner.
-func (s *Service) checkRegistrarRequest(body []byte, now time.Time) (*voucher.RegistrarRequest, error) {
+// f is the request's signature format (CMS, JWS or COSE); the checks are
+// the same.
+func (s *Service) checkRegistrarRequest(body []byte, f voucher.Format, now time.Time) (*voucher.RegistrarRequest, error) {
 	rr, err := voucher.CheckRegistrarRequest(body, voucher.RegistrarRequestCheck{
-		ManufacturerRoots: s.caPool, At: now, AllowNoPrior: true,
+		ManufacturerRoots: s.caPool, At: now, AllowNoPrior: true, Format: f,
 	})
 	if err != nil {
 		return nil, fromVoucherError(err)

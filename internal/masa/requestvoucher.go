@@ -3,6 +3,8 @@ package masa
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -13,8 +15,16 @@ import (
 
 // VoucherRequest is one registrar voucher-request as it arrived.
 type VoucherRequest struct {
-	// Body is the CMS-signed registrar voucher-request (DER).
+	// Body is the signed registrar voucher-request: CMS (DER), JWS or
+	// COSE_Sign1, as Format says.
 	Body []byte
+	// Format is the request's signature format, from its Content-Type;
+	// the zero value is CMS (RFC 8995 5.5).
+	Format voucher.Format
+	// Answer is the format the voucher is to be signed in, negotiated from
+	// the Accept header (voucher.NegotiateFormat among VoucherFormats); the
+	// zero value is CMS.
+	Answer voucher.Format
 	// PeerCertificates is the TLS client certificate chain the registrar
 	// presented, if any; it authenticates the registrar (RFC 8995 5.5.6).
 	PeerCertificates []*x509.Certificate
@@ -22,9 +32,40 @@ type VoucherRequest struct {
 
 // VoucherResponse is an issued voucher.
 type VoucherResponse struct {
-	CMS    []byte // the signed voucher (DER), application/voucher-cms+json
-	Record VoucherRecord
-	Reused bool // a byte-identical request had been answered before
+	// Voucher is the signed voucher in Format: application/voucher-cms+json,
+	// application/voucher-jws+json or application/voucher+cose.
+	Voucher []byte
+	Format  voucher.Format
+	Record  VoucherRecord
+	Reused  bool // a byte-identical request had been answered in Format before
+}
+
+// VoucherFormats are the formats this MASA signs vouchers in: CMS always;
+// JWS and COSE, whose profiles are ECDSA only, when the voucher-signing
+// key is ECDSA on P-256, P-384 or P-521.
+func (s *Service) VoucherFormats() []voucher.Format {
+	if k, ok := s.cfg.Signer.Key.Public().(*ecdsa.PublicKey); ok {
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+			return voucher.Formats
+		}
+	}
+	return []voucher.Format{voucher.FormatCMS}
+}
+
+// requestKey is what a repeated request is recognised by: the request's
+// SHA-256 for a CMS voucher, as RFC 8995 knows only CMS, and for another
+// answer format the SHA-256 of the request followed by that format's
+// media type, so that the same request answered in two formats gets two
+// vouchers, each repeated byte for byte.
+func requestKey(body []byte, answer voucher.Format) []byte {
+	h := sha256.New()
+	h.Write(body)
+	if answer != voucher.FormatCMS {
+		h.Write([]byte{0})
+		h.Write([]byte(answer.MediaType()))
+	}
+	return h.Sum(nil)
 }
 
 // grant is what authorizeVoucher allows: the domain CA the voucher pins,
@@ -112,7 +153,9 @@ func checkDeviceFor(rr *voucher.RegistrarRequest, rec DeviceRecord) error {
 // RequestVoucher answers a registrar voucher-request: the MASA checks of
 // RFC 8995 section 5.5, the pinned domain certificate and assertion, and a
 // signed voucher (section 5.6), recorded for the audit log (section 5.8).
-// A byte-identical request that was answered before gets the same voucher.
+// A byte-identical request that was answered before in the same format
+// gets the same voucher. The request may be CMS, JWS or COSE (in.Format)
+// and the voucher is signed in in.Answer; the checks are the same.
 //
 // The order is the defence against enumeration: first every check that
 // needs no device (checkRegistrarRequest), then the device, whose state is
@@ -124,7 +167,7 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 	// A request without prior-signed-voucher-request is one the registrar
 	// makes on its own (RFC 8995 5.5): without the pledge's nonce it can
 	// only ask for a nonceless voucher, which policy must allow.
-	rr, err := s.checkRegistrarRequest(in.Body, now)
+	rr, err := s.checkRegistrarRequest(in.Body, in.Format, now)
 	if err != nil {
 		return nil, err
 	}
@@ -173,9 +216,9 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		nonce = &n
 	}
 
-	sum := sha256.Sum256(in.Body)
-	if prev, err := s.store.VoucherByRequest(ctx, sum[:]); err == nil {
-		return &VoucherResponse{CMS: prev.Voucher, Record: prev, Reused: true}, nil
+	sum := requestKey(in.Body, in.Answer)
+	if prev, err := s.store.VoucherByRequest(ctx, sum); err == nil {
+		return &VoucherResponse{Voucher: prev.Voucher, Format: in.Answer, Record: prev, Reused: true}, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -187,30 +230,33 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 	}
 	v, err := voucher.NewVoucher(rr.Request, params)
 	if err != nil {
-		return nil, err
+		return nil, fromVoucherError(err)
 	}
-	cms, err := s.cfg.Signer.SignVoucher(v)
+	// A request's leaves that JSON carries but CBOR cannot (a nonce that
+	// is not base64) make a COSE voucher impossible: the answer is the
+	// voucher package's 400, not a failure of the MASA.
+	signed, err := s.cfg.Signer.SignVoucherAs(in.Answer, v)
 	if err != nil {
-		return nil, err
+		return nil, fromVoucherError(err)
 	}
 	vrec := VoucherRecord{
 		SerialNumber:     serial,
 		OwnerID:          rec.OwnerID,
 		DomainID:         DomainID(domainCA),
-		RequestSHA256:    sum[:],
+		RequestSHA256:    sum,
 		Nonce:            nonce,
 		Assertion:        string(assertion),
 		ExpiresOn:        expires,
 		RegistrarSubject: rr.Registrar.Subject.String(),
-		Voucher:          cms,
+		Voucher:          signed,
 		IssuedAt:         now,
 	}
 	vrec, err = s.store.RecordVoucher(ctx, vrec, claim)
 	if errors.Is(err, ErrDuplicate) {
 		// A concurrent identical request won, or another domain claimed the
 		// device first: answer as that state says.
-		if prev, perr := s.store.VoucherByRequest(ctx, sum[:]); perr == nil {
-			return &VoucherResponse{CMS: prev.Voucher, Record: prev, Reused: true}, nil
+		if prev, perr := s.store.VoucherByRequest(ctx, sum); perr == nil {
+			return &VoucherResponse{Voucher: prev.Voucher, Format: in.Answer, Record: prev, Reused: true}, nil
 		}
 		return nil, Forbidden("device %q was claimed by another domain", serial)
 	}
@@ -218,6 +264,7 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "voucher issued", "serial-number", serial, "assertion", assertion,
-		"domain-id", vrec.DomainID, "nonceless", expires != nil, "registrar", vrec.RegistrarSubject)
-	return &VoucherResponse{CMS: cms, Record: vrec}, nil
+		"domain-id", vrec.DomainID, "nonceless", expires != nil, "registrar", vrec.RegistrarSubject,
+		"request-format", in.Format, "voucher-format", in.Answer)
+	return &VoucherResponse{Voucher: signed, Format: in.Answer, Record: vrec}, nil
 }

@@ -58,29 +58,53 @@ func DeviceHandler(svc *masa.Service, opt DeviceOptions) http.Handler {
 }
 
 // readRequest applies the media-type and size rules shared by both
-// endpoints: 415 for a body that is not a CMS voucher-request, 406 when the
-// client accepts nothing the endpoint returns, 413 for an oversized body.
-func (d *deviceAPI) readRequest(w http.ResponseWriter, r *http.Request, produces string) (masa.VoucherRequest, error) {
-	if !contentTypeIs(r.Header.Get("Content-Type"), MediaVoucherCMS) {
-		return masa.VoucherRequest{}, &masa.Error{Status: http.StatusUnsupportedMediaType, Reason: "Content-Type must be " + MediaVoucherCMS}
-	}
-	if !accepts(r.Header.Get("Accept"), produces) {
-		return masa.VoucherRequest{}, &masa.Error{Status: http.StatusNotAcceptable, Reason: "this endpoint returns only " + produces}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.opt.MaxBody))
+// endpoints: 415 for a body that is not a voucher-request in a format the
+// MASA reads (CMS, JWS or COSE, by its Content-Type), 406 when the client
+// accepts nothing the endpoint returns (answer negotiates it), 413 for an
+// oversized body. Nothing is read or stored before the headers pass.
+func (d *deviceAPI) readRequest(w http.ResponseWriter, r *http.Request, answer func(in *masa.VoucherRequest, accept string) error) (masa.VoucherRequest, error) {
+	f, err := voucher.FormatOfMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
+		return masa.VoucherRequest{}, &masa.Error{Status: http.StatusUnsupportedMediaType,
+			Reason: "Content-Type must be one of " + voucher.MediaTypes(voucher.Formats)}
+	}
+	in := masa.VoucherRequest{Format: f}
+	if err := answer(&in, r.Header.Get("Accept")); err != nil {
 		return masa.VoucherRequest{}, err
 	}
-	in := masa.VoucherRequest{Body: body}
+	if in.Body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, d.opt.MaxBody)); err != nil {
+		return masa.VoucherRequest{}, err
+	}
 	if r.TLS != nil {
 		in.PeerCertificates = r.TLS.PeerCertificates
 	}
 	return in, nil
 }
 
+// voucherAnswer negotiates the voucher's format (RFC 8995 5.5, 5.6): the
+// request's own unless Accept names another this MASA signs; 406 when
+// Accept names none of them.
+func (d *deviceAPI) voucherAnswer(in *masa.VoucherRequest, accept string) error {
+	offers := d.svc.VoucherFormats()
+	f, ok := voucher.NegotiateFormat(accept, in.Format, offers)
+	if !ok {
+		return &masa.Error{Status: http.StatusNotAcceptable, Reason: "this MASA returns only " + voucher.MediaTypes(offers) + " vouchers; Accept names none of them"}
+	}
+	in.Answer = f
+	return nil
+}
+
+// auditLogAnswer: the audit log is JSON whatever the request's format.
+func auditLogAnswer(_ *masa.VoucherRequest, accept string) error {
+	if !accepts(accept, MediaJSON) {
+		return &masa.Error{Status: http.StatusNotAcceptable, Reason: "this endpoint returns only " + MediaJSON}
+	}
+	return nil
+}
+
 // requestVoucher is POST /.well-known/brski/requestvoucher (RFC 8995 5.5, 5.6).
 func (d *deviceAPI) requestVoucher(w http.ResponseWriter, r *http.Request) {
-	in, err := d.readRequest(w, r, MediaVoucherCMS)
+	in, err := d.readRequest(w, r, d.voucherAnswer)
 	if err != nil {
 		writeText(w, r, d.opt.Logger, err)
 		return
@@ -90,14 +114,14 @@ func (d *deviceAPI) requestVoucher(w http.ResponseWriter, r *http.Request) {
 		writeText(w, r, d.opt.Logger, err)
 		return
 	}
-	w.Header().Set("Content-Type", MediaVoucherCMS)
+	w.Header().Set("Content-Type", resp.Format.MediaType())
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(resp.CMS)
+	_, _ = w.Write(resp.Voucher)
 }
 
 // requestAuditLog is POST /.well-known/brski/requestauditlog (RFC 8995 5.7, 5.8).
 func (d *deviceAPI) requestAuditLog(w http.ResponseWriter, r *http.Request) {
-	in, err := d.readRequest(w, r, MediaJSON)
+	in, err := d.readRequest(w, r, auditLogAnswer)
 	if err != nil {
 		writeText(w, r, d.opt.Logger, err)
 		return
