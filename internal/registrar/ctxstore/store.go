@@ -93,30 +93,73 @@ func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
 		return err
 	}
 	sealed := s.seal.Seal(nonce, nonce, secret, p.RecipientID)
-	// Three statements in one transaction: an expired context under this
-	// kid gives way to the new one; the reservation is made or extended to
-	// the context's lifetime; the context is inserted. A live context
-	// under the kid makes the insert fail, and the rollback undoes the
-	// extension with it.
+	args := []any{p.RecipientID, nonNil(p.SenderID), c.Protocol, int(c.TLSSuite), int(p.AEAD), hashName(crypto.Hash(p.HKDF)),
+		sealed, nonNilChain(c.PeerCertificates), c.LocalCertificate, c.ChannelBinding, c.CreatedAt, c.ExpiresAt, s.Now(), s.replica}
+	var err error
+	if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
+		err = s.putOne(ctx, args)
+	} else {
+		err = s.putInTx(ctx, args)
+	}
+	if err != nil {
+		return fmt.Errorf("ctxstore: put context %x: %w", p.RecipientID, err)
+	}
+	return nil
+}
+
+// errLiveContext is Put's answer when a live context holds the kid.
+var errLiveContext = errors.New("a live context holds this kid")
+
+// putOne is Put on PostgreSQL, in one statement (one round trip): the
+// context is inserted, or replaces an expired one under its kid (replay
+// window reset); only then is the kid's reservation made or extended to
+// the context's lifetime, because that INSERT reads the context's. A
+// live context under the kid returns no row and changes nothing. The
+// context's foreign key on its CID is checked at the statement's end,
+// after the reservation exists.
+func (s *Store) putOne(ctx context.Context, args []any) error {
+	var cid []byte
+	err := s.db.QueryRow(ctx, `WITH put AS (
+			INSERT INTO atls_contexts (recipient_id, sender_id, protocol, tls_suite, aead, hkdf,
+				secret_sealed, peer_chain, local_cert, channel_binding, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (recipient_id) DO UPDATE SET sender_id = EXCLUDED.sender_id, protocol = EXCLUDED.protocol,
+				tls_suite = EXCLUDED.tls_suite, aead = EXCLUDED.aead, hkdf = EXCLUDED.hkdf,
+				secret_sealed = EXCLUDED.secret_sealed, peer_chain = EXCLUDED.peer_chain,
+				local_cert = EXCLUDED.local_cert, channel_binding = EXCLUDED.channel_binding,
+				created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
+				replay_high = -1, replay_bitmap = 0
+			WHERE atls_contexts.expires_at <= $13
+			RETURNING recipient_id, expires_at)
+		INSERT INTO atls_cids (cid, replica, expires_at) SELECT recipient_id, $14, expires_at FROM put
+		ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at
+		RETURNING cid`, args...).Scan(&cid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errLiveContext
+	}
+	return err
+}
+
+// putInTx is Put on the embedded store, where a round trip is a function
+// call: three statements in one transaction. An expired context under
+// the kid gives way to the new one; the reservation is made or extended
+// to the context's lifetime; the context is inserted. A live context
+// under the kid makes the insert fail, and the rollback undoes the
+// extension with it.
+func (s *Store) putInTx(ctx context.Context, args []any) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM atls_contexts WHERE recipient_id = $1 AND expires_at <= $2`, p.RecipientID, s.Now()); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM atls_contexts WHERE recipient_id = $1 AND expires_at <= $2`, args[0], args[12]); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
-			ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
-			p.RecipientID, s.replica, c.ExpiresAt)
+			ON CONFLICT (cid) DO UPDATE SET expires_at = EXCLUDED.expires_at`, args[0], args[13], args[11])
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO atls_contexts (recipient_id, sender_id, protocol, tls_suite, aead, hkdf,
 				secret_sealed, peer_chain, local_cert, channel_binding, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			p.RecipientID, nonNil(p.SenderID), c.Protocol, int(c.TLSSuite), int(p.AEAD), hashName(crypto.Hash(p.HKDF)),
-			sealed, nonNilChain(c.PeerCertificates), c.LocalCertificate, c.ChannelBinding, c.CreatedAt, c.ExpiresAt)
-		if err != nil {
-			return fmt.Errorf("ctxstore: put context %x: %w", p.RecipientID, err)
-		}
-		return nil
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, args[:12]...)
+		return err
 	})
 }
 

@@ -52,6 +52,9 @@ func (s *Store) RecordEnrollment(ctx context.Context, c Certificate) error {
 	if c.Serial == "" || len(c.DER) == 0 || c.Operation == "" {
 		return invalidf("a certificate needs its serial, operation and DER")
 	}
+	if s.onPostgreSQL() {
+		return s.recordEnrollmentOne(ctx, c)
+	}
 	err := s.inTx(ctx, "record enrollment", func(tx pgx.Tx) error {
 		now := s.clock()
 		if _, err := tx.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
@@ -70,6 +73,26 @@ func (s *Store) RecordEnrollment(ctx context.Context, c Certificate) error {
 		return notFound("pledge", c.PledgeID)
 	}
 	return err
+}
+
+// recordEnrollmentOne is RecordEnrollment on PostgreSQL in one statement:
+// the pledge's move to enrolled and the certificate's INSERT (reading the
+// moved row, so an unknown pledge inserts nothing) commit together.
+func (s *Store) recordEnrollmentOne(ctx context.Context, c Certificate) error {
+	var moved int
+	err := s.db.QueryRow(ctx, `WITH moved AS (
+			UPDATE pledges SET state = $9, updated_at = $8 WHERE id = $2 RETURNING id),
+		ins AS (INSERT INTO certificates (`+certificateColumns+`)
+			SELECT $1, id, $3, $4, $5, $6, $7, $8 FROM moved ON CONFLICT (serial) DO NOTHING)
+		SELECT count(*) FROM moved`,
+		c.Serial, c.PledgeID, c.Operation, c.Subject, c.NotBefore, c.NotAfter, c.DER, s.clock(), string(StateEnrolled)).Scan(&moved)
+	if err != nil {
+		return classify("record enrollment", err)
+	}
+	if moved == 0 {
+		return notFound("pledge", c.PledgeID)
+	}
+	return nil
 }
 
 // ListCertificates returns pledgeID's certificates, oldest first.

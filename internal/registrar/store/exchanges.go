@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/landfall-io/landfall/internal/sqldb"
 )
 
 // Outcome is how a voucher exchange ended, as the schema's CHECK lists.
@@ -98,7 +96,7 @@ func (s *Store) RecordIssued(ctx context.Context, e Exchange) (int64, error) {
 		return 0, err
 	}
 	var id int64
-	if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
+	if s.onPostgreSQL() {
 		// A data-modifying WITH runs whether or not the INSERT reads it; an
 		// unknown pledge fails the INSERT's foreign key, and the whole
 		// statement with it.

@@ -181,6 +181,9 @@ func (s *Store) Decide(ctx context.Context, ids []int64, decision Decision, acto
 	uniq := slices.Clone(ids)
 	slices.Sort(uniq)
 	uniq = slices.Compact(uniq)
+	if len(uniq) == 1 && s.onPostgreSQL() {
+		return s.decideOne(ctx, ids, decision, actor)
+	}
 	var out []Pledge
 	err := s.inTx(ctx, "decide", func(tx pgx.Tx) error {
 		now := s.clock()
@@ -202,10 +205,7 @@ func (s *Store) Decide(ctx context.Context, ids []int64, decision Decision, acto
 				return notFound("pledge", id) // rolls the UPDATE back
 			}
 		}
-		action := "pledge.approve"
-		if decision == DecisionDenied {
-			action = "pledge.deny"
-		}
+		action := decisionAction(decision)
 		for _, id := range uniq {
 			err := s.appendTx(ctx, tx, Event{Actor: actor, Action: action, Subject: pledgeSubject(id),
 				Detail: map[string]any{"serial": byID[id].Serial, "manufacturer_id": byID[id].ManufacturerID, "bulk": len(uniq) > 1}})
@@ -222,6 +222,44 @@ func (s *Store) Decide(ctx context.Context, ids []int64, decision Decision, acto
 		return nil, err
 	}
 	return out, nil
+}
+
+// decideOne is Decide for a single pledge on PostgreSQL (the approval
+// policy's decision, one per onboarding), in one statement: the UPDATE
+// and its audit event (the INSERT in a WITH clause reading the UPDATE's
+// row) commit together, and an unknown id changes nothing. ids may
+// repeat the one id.
+func (s *Store) decideOne(ctx context.Context, ids []int64, decision Decision, actor string) ([]Pledge, error) {
+	now := s.clock()
+	rows, err := s.db.Query(ctx, `WITH up AS (
+			UPDATE pledges SET decision = $2, decided_by = $3, decided_at = $4, updated_at = $4 WHERE id = $1
+			RETURNING `+pledgeColumns+`),
+		ev AS (INSERT INTO audit_events (at, actor, action, subject, detail)
+			SELECT $4, $3, $5, $6, jsonb_build_object('bulk', false, 'manufacturer_id', manufacturer_id, 'serial', serial) FROM up)
+		SELECT * FROM up`, ids[0], string(decision), actor, now, decisionAction(decision), pledgeSubject(ids[0]))
+	if err != nil {
+		return nil, classify("decide", err)
+	}
+	changed, err := collectPledges(rows)
+	if err != nil {
+		return nil, classify("decide", err)
+	}
+	if len(changed) == 0 {
+		return nil, notFound("pledge", ids[0])
+	}
+	out := make([]Pledge, len(ids))
+	for i := range out {
+		out[i] = changed[0]
+	}
+	return out, nil
+}
+
+// decisionAction is the audit action a decision is recorded under.
+func decisionAction(d Decision) string {
+	if d == DecisionDenied {
+		return "pledge.deny"
+	}
+	return "pledge.approve"
 }
 
 // SetState records how far pledge id's onboarding got.

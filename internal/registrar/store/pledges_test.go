@@ -188,11 +188,18 @@ func tDecide(t *testing.T, backend testkit.Backend) {
 	if err != nil || len(got) != 1 || got[0].Decision != store.DecisionApproved || got[0].DecidedBy != "token:1:olga" || !got[0].DecidedAt.Equal(testStart.Add(time.Hour)) {
 		t.Fatalf("single: %+v %v", got, err)
 	}
+	// The single decision (one statement on PostgreSQL) records the same
+	// event as a bulk one would.
+	evs, _ := s.ListEvents(ctx, store.EventFilter{Action: "pledge.approve"})
+	if len(evs.Items) != 1 || evs.Items[0].Subject != fmt.Sprintf("pledge:%d", a.ID) || evs.Items[0].Actor != "token:1:olga" ||
+		evs.Items[0].Detail["bulk"] != false || evs.Items[0].Detail["serial"] != "A-1" || evs.Items[0].Detail["manufacturer_id"] != float64(acme.ID) {
+		t.Errorf("single approve event: %+v", evs.Items)
+	}
 	got, err = s.Decide(ctx, []int64{c.ID, b.ID, c.ID}, store.DecisionDenied, "token:1:olga")
 	if err != nil || len(got) != 3 || got[0].ID != c.ID || got[1].ID != b.ID || got[1].Decision != store.DecisionDenied {
 		t.Fatalf("bulk: %+v %v", got, err)
 	}
-	evs, _ := s.ListEvents(ctx, store.EventFilter{Action: "pledge.deny"})
+	evs, _ = s.ListEvents(ctx, store.EventFilter{Action: "pledge.deny"})
 	if len(evs.Items) != 2 || evs.Items[0].Detail["bulk"] != true {
 		t.Errorf("bulk deny events: %+v", evs.Items)
 	}
@@ -211,6 +218,9 @@ func tDecide(t *testing.T, backend testkit.Backend) {
 	var nf *store.NotFoundError
 	if !errors.As(err, &nf) || nf.Kind != "pledge" || nf.Key != "4242" {
 		t.Errorf("unknown id: %v", err)
+	}
+	if _, err = s.Decide(ctx, []int64{4243, 4243}, store.DecisionApproved, "token:2:eve"); !errors.As(err, &nf) || nf.Key != "4243" {
+		t.Errorf("unknown single id: %v", err)
 	}
 	for _, tc := range []struct {
 		ids      []int64

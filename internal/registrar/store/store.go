@@ -54,6 +54,11 @@ func (s *Store) clock() time.Time {
 // for SQLite, where the two cannot share one text.
 func (s *Store) sql(pg, lite string) string { return sqldb.Pick(s.db, pg, lite) }
 
+// onPostgreSQL reports whether the store is PostgreSQL, where a write
+// that needs several statements is one statement with WITH clauses (one
+// round trip) instead of a transaction of several.
+func (s *Store) onPostgreSQL() bool { return sqldb.DialectOf(s.db) == sqldb.PostgreSQL }
+
 // inTx runs fn in one transaction, committing when it returns nil, and
 // classifies the error.
 func (s *Store) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
