@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"io"
 	"net/http"
 
 	"github.com/landfall-io/landfall/internal/adminapi"
@@ -12,20 +11,7 @@ import (
 // JSON (application/json) document in format version 1; all or nothing,
 // 422 with every rejected row.
 func (a *api) importAllowlist(w http.ResponseWriter, r *http.Request) error {
-	var parse func(io.Reader) ([]store.ImportRow, error)
-	switch adminapi.MediaType(r) {
-	case adminapi.MediaCSV:
-		parse = store.ParseAllowlistCSV
-	case adminapi.MediaJSON:
-		parse = store.ParseAllowlistJSON
-	default:
-		return adminapi.Errorf(http.StatusUnsupportedMediaType, "Content-Type must be text/csv or application/json")
-	}
-	rows, err := parse(r.Body)
-	if err != nil {
-		return err
-	}
-	res, err := a.store.ImportAllowlist(r.Context(), rows, actor(r))
+	res, err := ImportAllowlist(r.Context(), a.store, adminapi.MediaType(r), r.Body, actor(r))
 	if err != nil {
 		return err
 	}

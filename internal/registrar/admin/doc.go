@@ -15,7 +15,10 @@
 // internal/adminapi; this package adds the registrar's role rule
 // (auth.go), the mapping of the store's errors (problem.go) and one file
 // per resource: pledges.go, manufacturers.go, allowlist.go, tokens.go and
-// views.go (certificates, sessions, replicas, audit events). A database
+// views.go (certificates, sessions, replicas, audit events). What a
+// handler does beyond decoding and answering, where it is more than one
+// store call, is an exported function of service.go that the operator
+// console (internal/console/registrarui) calls too. A database
 // that cannot be reached is 503 with Retry-After. Every request body is
 // capped.
 //

@@ -11,19 +11,6 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
-// manufacturerRequest is the body of POST and PUT /manufacturers.
-// Certificates are PEM or base64 DER.
-type manufacturerRequest struct {
-	Name         string `json:"name"`
-	IDevIDAnchor string `json:"idevid_anchor"`
-	MASAURL      string `json:"masa_url"`
-	MASAAnchor   string `json:"masa_anchor"`
-	SerialField  string `json:"serial_field"`
-	// LDevID name templates (RFC 8995 5.9.2 names; the store checks them).
-	LDevIDDNSTemplate string `json:"ldevid_dns_template"`
-	LDevIDURITemplate string `json:"ldevid_uri_template"`
-}
-
 // certificateDER decodes a PEM CERTIFICATE block or base64 DER; the store
 // checks that it parses.
 func certificateDER(field, s string) ([]byte, error) {
@@ -44,23 +31,11 @@ func certificateDER(field, s string) ([]byte, error) {
 }
 
 func (a *api) readManufacturer(r *http.Request) (store.Manufacturer, error) {
-	var req manufacturerRequest
+	var req ManufacturerRequest
 	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return store.Manufacturer{}, err
 	}
-	m := store.Manufacturer{Name: req.Name, MASAURL: req.MASAURL, SerialField: req.SerialField,
-		LDevIDDNSTemplate: req.LDevIDDNSTemplate, LDevIDURITemplate: req.LDevIDURITemplate}
-	var err error
-	if m.IDevIDAnchor, err = certificateDER("idevid_anchor", req.IDevIDAnchor); err != nil {
-		return m, err
-	}
-	if len(m.IDevIDAnchor) == 0 {
-		return m, adminapi.Errorf(http.StatusBadRequest, "idevid_anchor is required")
-	}
-	if m.MASAAnchor, err = certificateDER("masa_anchor", req.MASAAnchor); err != nil {
-		return m, err
-	}
-	return m, nil
+	return req.Manufacturer()
 }
 
 // listManufacturers: GET /api/v1/manufacturers.

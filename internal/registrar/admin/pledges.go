@@ -7,8 +7,8 @@ import (
 	"github.com/landfall-io/landfall/internal/registrar/store"
 )
 
-// pledgeDetail is one pledge with everything recorded about it.
-type pledgeDetail struct {
+// PledgeDetail is one pledge with everything recorded about it.
+type PledgeDetail struct {
 	store.Pledge
 	Exchanges    []store.Exchange    `json:"exchanges"`
 	Telemetry    []store.Telemetry   `json:"telemetry"`
@@ -37,17 +37,7 @@ func (a *api) getPledge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	p, err := a.store.GetPledge(ctx, id)
-	if err != nil {
-		return err
-	}
-	d := pledgeDetail{Pledge: *p}
-	if d.Exchanges, err = a.store.ListExchanges(ctx, id); err == nil {
-		if d.Telemetry, err = a.store.ListTelemetry(ctx, id); err == nil {
-			d.Certificates, err = a.store.ListCertificates(ctx, id)
-		}
-	}
+	d, err := PledgeStory(r.Context(), a.store, id)
 	if err != nil {
 		return err
 	}

@@ -12,29 +12,17 @@ type tokenRequest struct {
 	Role store.Role `json:"role"`
 }
 
-// createdToken is the only time a token's secret is shown.
-type createdToken struct {
-	ID    int64      `json:"id"`
-	Name  string     `json:"name"`
-	Role  store.Role `json:"role"`
-	Token string     `json:"token"`
-}
-
 // createToken: POST /api/v1/tokens (admin).
 func (a *api) createToken(w http.ResponseWriter, r *http.Request) error {
 	var req tokenRequest
 	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	secret, err := a.store.CreateToken(r.Context(), req.Name, req.Role, actor(r))
+	t, err := CreateToken(r.Context(), a.store, req.Name, req.Role, actor(r))
 	if err != nil {
 		return err
 	}
-	p, err := a.store.Authenticate(r.Context(), secret)
-	if err != nil {
-		return err
-	}
-	return adminapi.WriteJSON(w, http.StatusCreated, createdToken{ID: p.TokenID, Name: p.Name, Role: p.Role, Token: secret})
+	return adminapi.WriteJSON(w, http.StatusCreated, t)
 }
 
 // listTokens: GET /api/v1/tokens (admin), never their secrets.
