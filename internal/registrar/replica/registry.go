@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,13 +35,28 @@ type Registry struct {
 	// gone; default 15 s. Interval is the heartbeat period; default 5 s.
 	Timeout  time.Duration
 	Interval time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// ResolveFor is how long Resolve answers from what it last read of a
+	// replica (default 1 s; 0 reads every time). A forwarded flight then
+	// costs no database round trip; an owner gone within that second is
+	// unreachable instead of unknown, which the forwarder answers alike.
+	ResolveFor time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
+
+	resolved sync.Map // replica id -> resolvedReplica
+}
+
+// resolvedReplica is what Resolve last read of a live replica.
+type resolvedReplica struct {
+	url       *url.URL
+	heartbeat time.Time
+	readAt    time.Time
 }
 
 // NewRegistry returns a registry on pool with default timings.
 func NewRegistry(db sqldb.DB) *Registry {
-	return &Registry{db: db, instance: rand.Text(), Timeout: 15 * time.Second, Interval: 5 * time.Second, Now: time.Now, Logger: slog.Default()}
+	return &Registry{db: db, instance: rand.Text(), Timeout: 15 * time.Second, Interval: 5 * time.Second, ResolveFor: time.Second,
+		Now: time.Now, Logger: slog.Default()}
 }
 
 // Register records (or re-records) replica id with its internal URL. It
@@ -48,6 +64,7 @@ func NewRegistry(db sqldb.DB) *Registry {
 // heartbeat has expired; a live holder of id makes it fail with
 // ErrDuplicate.
 func (r *Registry) Register(ctx context.Context, id string, internal *url.URL) error {
+	r.resolved.Delete(id)
 	now := r.Now()
 	tag, err := r.db.Exec(ctx, `
 		INSERT INTO replicas (id, internal_url, started_at, heartbeat_at, instance) VALUES ($1, $2, $3, $3, $4)
@@ -80,22 +97,40 @@ func (r *Registry) Heartbeat(ctx context.Context, id string) error {
 // Deregister removes replica id, on orderly shutdown: only this process's
 // row, never one another process has since registered.
 func (r *Registry) Deregister(ctx context.Context, id string) error {
+	r.resolved.Delete(id)
 	_, err := r.db.Exec(ctx, `DELETE FROM replicas WHERE id = $1 AND instance = $2`, id, r.instance)
 	return err
 }
 
-// Resolve returns the internal URL of a live replica.
+// Resolve returns the internal URL of a live replica: one whose
+// heartbeat, as last read, is fresh. A read is reused for ResolveFor.
 func (r *Registry) Resolve(ctx context.Context, id string) (*url.URL, error) {
+	now := r.Now()
+	if v, ok := r.resolved.Load(id); ok {
+		rr := v.(resolvedReplica)
+		if now.Sub(rr.readAt) < r.ResolveFor && !rr.heartbeat.Before(now.Add(-r.Timeout)) {
+			return rr.url, nil
+		}
+		r.resolved.Delete(id)
+	}
 	var raw string
-	err := r.db.QueryRow(ctx, `SELECT internal_url FROM replicas WHERE id = $1 AND heartbeat_at >= $2`,
-		id, r.Now().Add(-r.Timeout)).Scan(&raw)
+	var heartbeat time.Time
+	err := r.db.QueryRow(ctx, `SELECT internal_url, heartbeat_at FROM replicas WHERE id = $1 AND heartbeat_at >= $2`,
+		id, now.Add(-r.Timeout)).Scan(&raw, &heartbeat)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrUnknown
 	}
 	if err != nil {
 		return nil, fmt.Errorf("replica: resolve %s: %w", id, err)
 	}
-	return url.Parse(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("replica: resolve %s: %w", id, err)
+	}
+	if r.ResolveFor > 0 {
+		r.resolved.Store(id, resolvedReplica{url: u, heartbeat: heartbeat, readAt: now})
+	}
+	return u, nil
 }
 
 // Live lists the replicas whose heartbeat is fresh, for the admin API.
