@@ -15,6 +15,7 @@ import (
 	"github.com/landfall-io/landfall/internal/sqldb"
 	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/oscore"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // The registrar owns the interfaces of what it consumes, as globalsign/est
@@ -70,12 +71,12 @@ type Records interface {
 }
 
 // VoucherSource obtains a voucher from a pledge's MASA (RFC 8995 5.5, 5.6):
-// request is the signed registrar voucher-request, anchor verifies the
-// MASA's TLS certificate (nil: the system roots). An error with status 202
-// and a Retry-After is the MASA's pending decision; *MASAClient satisfies
-// it.
+// request is the registrar voucher-request signed in format f, answer the
+// format the voucher is asked in, anchor verifies the MASA's TLS
+// certificate (nil: the system roots). An error with status 202 and a
+// Retry-After is the MASA's pending decision; *MASAClient satisfies it.
 type VoucherSource interface {
-	RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte) ([]byte, error)
+	RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte, f, answer voucher.Format) ([]byte, error)
 }
 
 // ContextStore keeps the ATLS key-export state every replica shares: the

@@ -62,10 +62,12 @@ func (e *masaError) Error() string {
 // errMASAUnreachable: no attempt got an answer.
 var errMASAUnreachable = errors.New("manufacturer's MASA unreachable")
 
-// RequestVoucher posts a signed registrar voucher-request to masaURL and
-// returns the signed voucher. anchor verifies the MASA's TLS certificate;
-// nil means the system roots.
-func (c *MASAClient) RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte) ([]byte, error) {
+// RequestVoucher posts a registrar voucher-request signed in format f to
+// masaURL, with f's media type as its Content-Type and answer's as its
+// Accept, and returns the signed voucher; a 200 of another Content-Type is
+// a 502 refusal. anchor verifies the MASA's TLS certificate; nil means the
+// system roots.
+func (c *MASAClient) RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte, f, answer voucher.Format) ([]byte, error) {
 	target, err := voucherURL(masaURL)
 	if err != nil {
 		return nil, err
@@ -80,23 +82,23 @@ func (c *MASAClient) RequestVoucher(ctx context.Context, masaURL string, anchor 
 			case <-time.After(c.Backoff << (attempt - 1)):
 			}
 		}
-		voucher, err := c.attempt(ctx, hc, target, request)
+		signed, err := c.attempt(ctx, hc, target, request, f, answer)
 		var me *masaError
 		if err == nil || (errors.As(err, &me) && (me.status < 500 || me.retryAfter > 0)) {
-			return voucher, err
+			return signed, err
 		}
 		lastErr = err
 	}
 	return nil, fmt.Errorf("%w: %v", errMASAUnreachable, lastErr)
 }
 
-func (c *MASAClient) attempt(ctx context.Context, hc *http.Client, target string, request []byte) ([]byte, error) {
+func (c *MASAClient) attempt(ctx context.Context, hc *http.Client, target string, request []byte, f, answer voucher.Format) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(request))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", MediaVoucherCMS)
-	req.Header.Set("Accept", MediaVoucherCMS)
+	req.Header.Set("Content-Type", f.MediaType())
+	req.Header.Set("Accept", answer.MediaType())
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -111,6 +113,9 @@ func (c *MASAClient) attempt(ctx context.Context, hc *http.Client, target string
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
+		if got, err := voucher.FormatOfMediaType(resp.Header.Get("Content-Type")); err != nil || got != answer {
+			return nil, &masaError{status: http.StatusBadGateway, reason: fmt.Sprintf("MASA answered Content-Type %q to a request for %s", resp.Header.Get("Content-Type"), answer.MediaType())}
+		}
 		return body, nil
 	case http.StatusAccepted:
 		return nil, &masaError{status: http.StatusAccepted, reason: "MASA decision pending", retryAfter: retryAfter(resp, 60*time.Second)}

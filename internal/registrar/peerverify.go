@@ -47,29 +47,40 @@ type domainTrust struct {
 // verifies reports whether chain is a domain certificate: its leaf chains
 // to the CA backend's root and is valid for client authentication.
 func (d *domainTrust) verifies(ctx context.Context, rg *Registrar, chain []*x509.Certificate) (bool, error) {
-	d.mu.Lock()
-	roots, inter := d.roots, d.inter
-	d.mu.Unlock()
-	if roots == nil {
-		certs, err := rg.ca.CACerts(ctx)
-		if err != nil {
-			return false, &pendingError{http.StatusServiceUnavailable, "domain CA unavailable", storeRetryAfter, err}
-		}
-		roots, inter = x509.NewCertPool(), x509.NewCertPool()
-		for _, c := range certs {
-			if string(c.RawIssuer) == string(c.RawSubject) {
-				roots.AddCert(c)
-			} else {
-				inter.AddCert(c)
-			}
-		}
-		d.mu.Lock()
-		d.roots, d.inter = roots, inter
-		d.mu.Unlock()
+	roots, inter, err := d.pools(ctx, rg)
+	if err != nil {
+		return false, err
 	}
-	_, err := chain[0].Verify(x509.VerifyOptions{
+	_, err = chain[0].Verify(x509.VerifyOptions{
 		Roots: roots, Intermediates: inter, CurrentTime: rg.now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
 	return err == nil, nil
+}
+
+// pools returns the domain CA's roots (its self-signed certificates) and
+// intermediates, loading them from the CA backend on first use.
+func (d *domainTrust) pools(ctx context.Context, rg *Registrar) (roots, inter *x509.CertPool, err error) {
+	d.mu.Lock()
+	roots, inter = d.roots, d.inter
+	d.mu.Unlock()
+	if roots != nil {
+		return roots, inter, nil
+	}
+	certs, err := rg.ca.CACerts(ctx)
+	if err != nil {
+		return nil, nil, &pendingError{http.StatusServiceUnavailable, "domain CA unavailable", storeRetryAfter, err}
+	}
+	roots, inter = x509.NewCertPool(), x509.NewCertPool()
+	for _, c := range certs {
+		if string(c.RawIssuer) == string(c.RawSubject) {
+			roots.AddCert(c)
+		} else {
+			inter.AddCert(c)
+		}
+	}
+	d.mu.Lock()
+	d.roots, d.inter = roots, inter
+	d.mu.Unlock()
+	return roots, inter, nil
 }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
 	"github.com/landfall-io/landfall/pkg/voucher"
@@ -30,52 +28,62 @@ const (
 // voucher-request to its MASA (5.5) and pass the voucher back (5.6). Every
 // exchange is recorded, whatever its outcome.
 func (rg *Registrar) requestVoucher(w http.ResponseWriter, r *http.Request) {
-	voucherCMS, err := rg.obtainVoucher(r)
+	signed, format, err := rg.obtainVoucher(r)
 	if err != nil {
 		rg.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", MediaVoucherCMS)
+	w.Header().Set("Content-Type", format.MediaType())
 	w.WriteHeader(http.StatusOK)
-	w.Write(voucherCMS)
+	w.Write(signed)
 }
 
-// obtainVoucher runs the registrar's steps of RFC 8995 5.3-5.6 in order.
-func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, error) {
+// obtainVoucher runs the registrar's steps of RFC 8995 5.3-5.6 in order
+// and returns the voucher for the pledge and its format.
+func (rg *Registrar) obtainVoucher(r *http.Request) ([]byte, voucher.Format, error) {
 	ctx := r.Context()
 	pr, err := rg.checkPledgeRequest(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	p, ex, err := rg.admit(ctx, pr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if ex.RegistrarRequest, err = rg.registrarVoucherRequest(pr); err != nil {
-		return nil, err
+	if ex.RegistrarRequest, err = rg.registrarVoucherRequest(ctx, pr); err != nil {
+		return nil, 0, err
 	}
-	return rg.relayToMASA(ctx, pr, p, ex)
+	signed, err := rg.relayToMASA(ctx, pr, p, ex)
+	return signed, pr.answer, err
 }
 
 // pledgeRequest is a pledge voucher-request that passed RFC 8995 5.3, with
 // the identity of the pledge that sent it.
 type pledgeRequest struct {
-	pledge  *Pledge
-	body    []byte // the CMS as received
+	pledge *Pledge
+	body   []byte         // the signed request as received
+	format voucher.Format // body's, by its Content-Type
+	// answer is the format of the voucher the pledge is given: its
+	// request's unless its Accept names another (voucher.NegotiateFormat).
+	answer  voucher.Format
 	checked *voucher.PledgeRequest
 }
 
 // checkPledgeRequest is RFC 8995 5.2 and 5.3 on the registrar: the request
-// is a CMS voucher-request (415 otherwise) from a pledge that accepts CMS
-// vouchers (406), signed by the session's IDevID, showing proximity to this
+// is a voucher-request in CMS, JWS or COSE (415 otherwise, by its
+// Content-Type) from a pledge that accepts a voucher in one of them (406
+// otherwise), signed by the session's IDevID, showing proximity to this
 // session's registrar certificate (401 otherwise: a man in the middle),
-// and naming the IDevID's serial number.
+// and naming the IDevID's serial number. The media types are judged before
+// anything is read or recorded.
 func (rg *Registrar) checkPledgeRequest(r *http.Request) (*pledgeRequest, error) {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != MediaVoucherCMS {
-		return nil, &httpError{http.StatusUnsupportedMediaType, "voucher-requests are " + MediaVoucherCMS}
+	format, err := voucher.FormatOfMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, &httpError{http.StatusUnsupportedMediaType, "voucher-requests are one of " + voucher.MediaTypes(voucher.Formats)}
 	}
-	if !accepts(r.Header.Get("Accept"), MediaVoucherCMS) {
-		return nil, &httpError{http.StatusNotAcceptable, "this registrar returns " + MediaVoucherCMS + " vouchers only"}
+	answer, ok := voucher.NegotiateFormat(r.Header.Get("Accept"), format, voucher.Formats)
+	if !ok {
+		return nil, &httpError{http.StatusNotAcceptable, "this registrar returns only " + voucher.MediaTypes(voucher.Formats) + " vouchers; Accept names none of them"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxVoucherRequestSize))
 	if err != nil {
@@ -95,11 +103,12 @@ func (rg *Registrar) checkPledgeRequest(r *http.Request) (*pledgeRequest, error)
 		Intermediates: pledge.Chain[1:],
 		At:            rg.now(),
 		Serial:        serialSource(pledge.Manufacturer.SerialField),
+		Format:        format,
 	})
 	if err != nil {
 		return nil, voucherError(err)
 	}
-	return &pledgeRequest{pledge: pledge, body: body, checked: checked}, nil
+	return &pledgeRequest{pledge: pledge, body: body, format: format, answer: answer, checked: checked}, nil
 }
 
 // admit is the registrar's decision that a pledge is welcome (RFC 8995
@@ -129,13 +138,16 @@ func (rg *Registrar) admit(ctx context.Context, pr *pledgeRequest) (*store.Pledg
 }
 
 // registrarVoucherRequest is RFC 8995 5.5: the registrar voucher-request
-// wrapping the pledge's, signed by the RA certificate.
-func (rg *Registrar) registrarVoucherRequest(pr *pledgeRequest) ([]byte, error) {
+// wrapping the pledge's, signed by the RA certificate in the pledge
+// request's format, its prior-signed-voucher-request the pledge's signed
+// bytes as received (what the JWS and constrained-voucher drafts say for
+// their formats too), with the certificates voucherRequestSigner chooses.
+func (rg *Registrar) registrarVoucherRequest(ctx context.Context, pr *pledgeRequest) ([]byte, error) {
 	rvr, err := voucher.NewRegistrarRequest(pr.body, pr.checked.Request, pr.pledge.IDevID, rg.now())
 	if err != nil {
 		return nil, voucherError(err)
 	}
-	signed, err := rg.raSigner.SignVoucherRequest(rvr)
+	signed, err := rg.voucherRequestSigner(ctx, pr).SignVoucherRequestAs(pr.format, rvr)
 	if err != nil {
 		return nil, fmt.Errorf("signing the registrar voucher-request: %w", err)
 	}
@@ -144,9 +156,13 @@ func (rg *Registrar) registrarVoucherRequest(pr *pledgeRequest) ([]byte, error) 
 
 // relayToMASA is RFC 8995 5.5.1-5.6: the registrar voucher-request goes
 // to the MASA the IDevID names (or the one configured for its
-// manufacturer), the MASA's answer is mapped to the pledge's
-// (recordMASAFailure), a voucher is read as the pledge will read it, and
-// the exchange and the pledge's state are recorded.
+// manufacturer), asking for a voucher in the pledge's format, the MASA's
+// answer is mapped to the pledge's (recordMASAFailure), a voucher is read
+// as the pledge will read it, and the exchange and the pledge's state are
+// recorded. A COSE voucher reaches the pledge without the MASA's x5bag or
+// x5chain (the constrained-voucher draft: the registrar removes them; the
+// pledge holds the MASA's certificate); the exchange keeps the MASA's
+// bytes as they came.
 func (rg *Registrar) relayToMASA(ctx context.Context, pr *pledgeRequest, p *store.Pledge, ex store.Exchange) ([]byte, error) {
 	masaURL := pr.pledge.Manufacturer.MASAURL
 	if masaURL == "" {
@@ -159,20 +175,34 @@ func (rg *Registrar) relayToMASA(ctx context.Context, pr *pledgeRequest, p *stor
 	if err := rg.state.SetState(ctx, p.ID, store.StateVoucherRequested); err != nil {
 		return nil, unavailable(err)
 	}
-	voucherCMS, err := rg.masa.RequestVoucher(ctx, masaURL, pr.pledge.Manufacturer.MASA, ex.RegistrarRequest)
+	signed, err := rg.masa.RequestVoucher(ctx, masaURL, pr.pledge.Manufacturer.MASA, ex.RegistrarRequest, pr.format, pr.answer)
 	if err != nil {
 		return nil, rg.recordMASAFailure(ctx, ex, err)
 	}
-	if err := checkVoucherFor(voucherCMS, pr.pledge.Serial, pr.checked.Request.Nonce); err != nil {
-		ex.Outcome, ex.Reason, ex.Voucher = store.OutcomeRejected, err.Error(), voucherCMS
+	relayed, err := relayable(signed, pr.answer, pr.pledge.Serial, pr.checked.Request.Nonce)
+	if err != nil {
+		ex.Outcome, ex.Reason, ex.Voucher = store.OutcomeRejected, err.Error(), signed
 		return nil, rg.recordFailure(ctx, ex, &httpError{http.StatusBadGateway, "MASA returned an unusable voucher: " + err.Error()})
 	}
-	ex.Voucher, ex.Outcome, ex.MASAStatus = voucherCMS, store.OutcomeIssued, http.StatusOK
+	ex.Voucher, ex.Outcome, ex.MASAStatus = signed, store.OutcomeIssued, http.StatusOK
 	rg.metrics.exchanges.WithLabelValues(string(ex.Outcome)).Inc()
 	if _, err := rg.state.RecordIssued(ctx, ex); err != nil {
 		return nil, unavailable(err)
 	}
-	return voucherCMS, nil
+	return relayed, nil
+}
+
+// relayable checks the MASA's voucher (checkVoucherFor) and returns what
+// the pledge gets: the same bytes, or for COSE the voucher with its
+// unprotected certificates removed (voucher.StripCOSECerts).
+func relayable(signed []byte, f voucher.Format, serial, nonce string) ([]byte, error) {
+	if err := checkVoucherFor(signed, f, serial, nonce); err != nil {
+		return nil, err
+	}
+	if f != voucher.FormatCOSE {
+		return signed, nil
+	}
+	return voucher.StripCOSECerts(signed)
 }
 
 // decide applies the approval mode to a pledge still pending.
@@ -202,14 +232,24 @@ func (rg *Registrar) decide(ctx context.Context, p *store.Pledge) (*store.Pledge
 }
 
 // checkVoucherFor reads the MASA's answer as the pledge will: a voucher
-// for this serial number answering this nonce. Its signature is the
-// pledge's to judge against its manufacturer anchor.
-func checkVoucherFor(cms []byte, serial, nonce string) error {
-	sc, err := voucher.ParseSigned(cms)
+// of format f (the one asked for) for this serial number answering this
+// nonce. Its signature is the pledge's to judge against its manufacturer
+// anchor.
+func checkVoucherFor(signed []byte, f voucher.Format, serial, nonce string) error {
+	var sc *voucher.SignedContent
+	var err error
+	switch f {
+	case voucher.FormatJWS:
+		sc, err = voucher.ParseJWS(signed)
+	case voucher.FormatCOSE:
+		sc, err = voucher.ParseCOSE(signed)
+	default:
+		sc, err = voucher.ParseSigned(signed)
+	}
 	if err != nil {
 		return err
 	}
-	v, err := voucher.ParseVoucherJSON(sc.Content)
+	v, err := sc.ParseVoucher()
 	if err != nil {
 		return err
 	}
@@ -279,18 +319,4 @@ func serialSource(field string) voucher.SerialSource {
 		return voucher.SerialFromCommonName
 	}
 	return voucher.SerialFromX520
-}
-
-// accepts reports whether an Accept header admits mediaType.
-func accepts(accept, mediaType string) bool {
-	if accept == "" {
-		return true
-	}
-	for _, part := range strings.Split(accept, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && (mt == mediaType || mt == "*/*" || mt == "application/*") {
-			return true
-		}
-	}
-	return false
 }

@@ -88,13 +88,15 @@ func (f *fakeRecords) RecordIssued(ctx context.Context, e store.Exchange) (int64
 
 // fakeMASA is a VoucherSource answering with voucher or err.
 type fakeMASA struct {
-	voucher []byte
-	err     error
-	calls   int
+	voucher        []byte
+	err            error
+	calls          int
+	format, answer voucher.Format // of the last request
 }
 
-func (m *fakeMASA) RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte) ([]byte, error) {
+func (m *fakeMASA) RequestVoucher(ctx context.Context, masaURL string, anchor *x509.Certificate, request []byte, f, answer voucher.Format) ([]byte, error) {
 	m.calls++
+	m.format, m.answer = f, answer
 	return m.voucher, m.err
 }
 
