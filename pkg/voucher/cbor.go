@@ -38,7 +38,8 @@ const (
 	kindNonce // binary on the wire, the opaque string of Artifact.Nonce here
 	kindBool
 	kindAssertion
-	kindUnsupported // anydata: no CBOR form here
+	kindBinaryAny  // binary that JSON may write in base64url (manufacturer-proprietary)
+	kindExtensions // the extensions leaf-list
 )
 
 type sidLeaf struct {
@@ -59,10 +60,10 @@ var voucherSIDs = map[uint64]sidLeaf{
 	9:  {leafPinnedDomainPubk, kindBinary},
 	10: {leafPinnedDomainPubkSHA256, kindBinary},
 	11: {leafSerialNumber, kindString},
-	12: {"additional-configuration-url", kindString},
-	13: {"est-domain", kindString},
-	14: {"manufacturer-proprietary", kindBinary},
-	15: {"extensions", kindUnsupported},
+	12: {leafAdditionalConfigurationURL, kindString},
+	13: {leafESTDomain, kindString},
+	14: {leafManufacturerProprietary, kindBinaryAny},
+	15: {leafExtensions, kindExtensions},
 }
 
 var requestSIDs = map[uint64]sidLeaf{
@@ -79,15 +80,15 @@ var requestSIDs = map[uint64]sidLeaf{
 	11: {leafProximityRegistrarSHA256, kindBinary},
 	12: {leafProximityRegistrarPubk, kindBinary},
 	13: {leafSerialNumber, kindString},
-	14: {"agent-provided-proximity-registrar-cert", kindBinary},
-	15: {"agent-sign-cert", kindBinary},
-	16: {"agent-signed-data", kindBinary},
+	14: {leafAgentProvidedProximityRegistrarCert, kindBinary},
+	15: {leafAgentSignCert, kindBinary},
+	16: {leafAgentSignedData, kindBinary},
 	17: {leafPinnedDomainPubk, kindBinary},
 	18: {leafPinnedDomainPubkSHA256, kindBinary},
-	19: {"additional-configuration-url", kindString},
-	20: {"est-domain", kindString},
-	21: {"extensions", kindUnsupported},
-	22: {"manufacturer-proprietary", kindBinary},
+	19: {leafAdditionalConfigurationURL, kindString},
+	20: {leafESTDomain, kindString},
+	21: {leafExtensions, kindExtensions},
+	22: {leafManufacturerProprietary, kindBinaryAny},
 }
 
 var assertionCodes = []Assertion{AssertionVerified, AssertionLogged, AssertionProximity, AssertionAgentProximity}
@@ -157,14 +158,16 @@ func jsonToCBOR(js []byte, member string, sid uint64, table map[uint64]sidLeaf) 
 	for name, val := range doc[member] {
 		d, ok := byName[name]
 		if !ok {
+			// An extension's sub-map is keyed by its module's SID
+			// (rfc8366bis), which only the extension's definition knows.
 			return nil, fmt.Errorf("voucher: cbor: leaf %s has no SID", name)
 		}
 		s, _ := val.(string)
 		switch table[d].kind {
-		case kindBinary:
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return nil, fmt.Errorf("voucher: cbor: %s: %w", name, err)
+		case kindBinary, kindBinaryAny:
+			b, ok := base64AnyAlphabet(s)
+			if !ok {
+				return nil, fmt.Errorf("voucher: cbor: %s is not base64", name)
 			}
 			inner[d] = b
 		case kindNonce:
@@ -184,9 +187,7 @@ func jsonToCBOR(js []byte, member string, sid uint64, table map[uint64]sidLeaf) 
 				return nil, fail(ErrUnknownAssertion, "%q has no CBOR value", s)
 			}
 			inner[d] = code
-		case kindUnsupported:
-			return nil, fmt.Errorf("voucher: cbor: %s is not supported in CBOR", name)
-		default:
+		default: // strings, booleans, and the extensions list of names
 			inner[d] = val
 		}
 	}
@@ -256,6 +257,11 @@ func cborToJSON(data []byte, member string, sid uint64, table map[uint64]sidLeaf
 			if leaf, ok = byName[k]; !ok {
 				return nil, fail(ErrUnknownLeaf, "%q", k)
 			}
+		case cbor.Tag:
+			// rfc8366bis keys an extension's sub-map by its module's
+			// absolute SID, tag 47; which SID names which extension is
+			// the extension's own definition, unknown here.
+			return nil, fail(ErrUnsupportedContent, "CBOR voucher: extension sub-map under tag %d: extensions by SID are not supported", k.Number)
 		default:
 			return nil, fail(ErrMalformed, "CBOR voucher: leaf key %T", k)
 		}
@@ -267,7 +273,7 @@ func cborToJSON(data []byte, member string, sid uint64, table map[uint64]sidLeaf
 			return nil, failWrap(ErrMalformed, err, "%s", leaf.name)
 		}
 		switch leaf.kind {
-		case kindBinary, kindNonce:
+		case kindBinary, kindBinaryAny, kindNonce:
 			b, ok := val.([]byte)
 			if !ok {
 				return nil, fail(ErrMalformed, "%s is not a byte string", leaf.name)
@@ -294,8 +300,23 @@ func cborToJSON(data []byte, member string, sid uint64, table map[uint64]sidLeaf
 				return nil, fail(ErrMalformed, "%s is not a boolean", leaf.name)
 			}
 			out[leaf.name] = val
-		case kindUnsupported:
-			return nil, fail(ErrUnsupportedContent, "%s in CBOR is not supported", leaf.name)
+		case kindExtensions:
+			// The union's uint64 arm names an extension by SID; only
+			// names can be carried into the JSON model.
+			list, ok := val.([]any)
+			if !ok {
+				return nil, fail(ErrMalformed, "%s is not an array", leaf.name)
+			}
+			for _, e := range list {
+				switch e.(type) {
+				case string:
+				case uint64:
+					return nil, fail(ErrUnsupportedContent, "%s: extension SID %d: extensions by SID are not supported", leaf.name, e)
+				default:
+					return nil, fail(ErrMalformed, "%s holds a %T", leaf.name, e)
+				}
+			}
+			out[leaf.name] = list
 		default:
 			if _, ok := val.(string); !ok {
 				return nil, fail(ErrMalformed, "%s is not a text string", leaf.name)

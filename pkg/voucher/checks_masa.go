@@ -114,8 +114,8 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 		return nil, inPrior(err)
 	}
 	out.Prior, out.IDevID = prior, psc.Signer
-	if !proximityMatches(prior, sc.Signer) {
-		return nil, withStatus(fail(ErrProximityMismatch, "the pledge pinned another registrar than the signer"), http.StatusForbidden)
+	if leaf, ok := proximityMatches(prior, sc.Signer); !ok {
+		return nil, withStatus(fail(ErrProximityMismatch, "the pledge pinned another registrar than the signer (%s)", leaf), http.StatusForbidden)
 	}
 	// RFC 8995 5.5.6: "If the registrar voucher-request contains a nonce,
 	// and the prior-signed-voucher-request exists, then the MASA MUST
@@ -132,11 +132,8 @@ func CheckRegistrarRequest(signed []byte, c RegistrarRequestCheck) (*RegistrarRe
 	if err := serialMatches(c.Serial, psc.Signer, prior.SerialNumber); err != nil {
 		return nil, err
 	}
-	if req.IDevIDIssuer != nil {
-		want, err := IDevIDIssuer(psc.Signer)
-		if err != nil || !sameIDevIDIssuer(want, req.IDevIDIssuer) {
-			return nil, fail(ErrPriorMismatch, "idevid-issuer is not the pledge IDevID's authority key identifier")
-		}
+	if req.IDevIDIssuer != nil && !IDevIDIssuerMatches(psc.Signer, req.IDevIDIssuer) {
+		return nil, fail(ErrPriorMismatch, "idevid-issuer is not the pledge IDevID's authority key identifier")
 	}
 	return out, nil
 }

@@ -71,8 +71,8 @@ func CheckPledgeRequest(signed []byte, c PledgeRequestCheck) (*PledgeRequest, er
 	if err := req.ValidatePledgeRequest(); err != nil {
 		return nil, err
 	}
-	if !proximityMatches(req, c.RegistrarCert) {
-		return nil, fail(ErrProximityMismatch, "the pledge pinned another registrar")
+	if leaf, ok := proximityMatches(req, c.RegistrarCert); !ok {
+		return nil, fail(ErrProximityMismatch, "the pledge pinned another registrar (%s)", leaf)
 	}
 	if err := serialMatches(c.Serial, sc.Signer, req.SerialNumber); err != nil {
 		return nil, err
@@ -80,19 +80,41 @@ func CheckPledgeRequest(signed []byte, c PledgeRequestCheck) (*PledgeRequest, er
 	return &PledgeRequest{Request: req, CMS: signed, IDevID: sc.Signer}, nil
 }
 
-// proximityMatches reports whether the request's proximity-registrar leaf
-// designates cert.
-func proximityMatches(r *VoucherRequest, cert *x509.Certificate) bool {
-	switch {
-	case r.ProximityRegistrarCert != nil:
-		return bytes.Equal(r.ProximityRegistrarCert, cert.Raw)
-	case r.ProximityRegistrarPubk != nil:
-		return bytes.Equal(r.ProximityRegistrarPubk, cert.RawSubjectPublicKeyInfo)
-	case r.ProximityRegistrarPubkSHA256 != nil:
-		sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-		return bytes.Equal(r.ProximityRegistrarPubkSHA256, sum[:])
+// proximityMatches reports whether every proximity-registrar leaf of the
+// request designates cert, and if not, the first that does not. rfc8366bis
+// makes several legal and has the registrar and the MASA "consider them
+// in the order presented": proximity-registrar-pubk-sha256, -pubk, -cert.
+// Landfall considers each that is present, in that order, and refuses on
+// the first that names another registrar: a pledge request whose leaves
+// disagree pins no one registrar. agent-provided-proximity-registrar-cert
+// (BRSKI-PRM) is the registrar's certificate as its agent relayed it, so
+// it is compared the way proximity-registrar-cert is. A request with none
+// of them matches nothing.
+func proximityMatches(r *VoucherRequest, cert *x509.Certificate) (leaf string, ok bool) {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	checks := []struct {
+		name      string
+		got, want []byte
+	}{
+		{leafProximityRegistrarSHA256, r.ProximityRegistrarPubkSHA256, sum[:]},
+		{leafProximityRegistrarPubk, r.ProximityRegistrarPubk, cert.RawSubjectPublicKeyInfo},
+		{leafProximityRegistrarCert, r.ProximityRegistrarCert, cert.Raw},
+		{leafAgentProvidedProximityRegistrarCert, r.AgentProvidedProximityRegistrarCert, cert.Raw},
 	}
-	return false
+	seen := false
+	for _, c := range checks {
+		if c.got == nil {
+			continue
+		}
+		seen = true
+		if !bytes.Equal(c.got, c.want) {
+			return c.name, false
+		}
+	}
+	if !seen {
+		return leafProximityRegistrarCert, false
+	}
+	return "", true
 }
 
 // serialMatches checks the request's serial-number against the IDevID's.

@@ -30,6 +30,7 @@
 //	checks_masa.go       RFC 8995 5.5.1-5.5.5        the MASA's checks of a registrar request
 //	checks_pledge.go     RFC 8995 5.6.1              the pledge's checks of a voucher
 //	idevid.go            RFC 8995 2.3, RFC 6402      IDevID serial number and MASA URL, id-kp-cmcRA
+//	idevid_issuer.go     rfc8366bis 5.1, 5.3         idevid-issuer: derived (with or without an AKI), its four encodings
 //	wellknown.go         RFC 8366 8.3, RFC 8995 5    the media type and the /.well-known/brski paths
 //	errors.go            RFC 8995 5.3, 5.6           Error, its codes and HTTP status
 //
@@ -60,6 +61,20 @@
 // the key's curve); a verifier without a clock judges them at the
 // payload's created-on, as it judges CMS at signing-time. A registrar
 // relaying a COSE voucher strips its x5bag/x5chain with StripCOSECerts.
+//
+// rfc8366bis leaves: est-domain, additional-configuration-url,
+// manufacturer-proprietary (written base64url in JSON, as the module's
+// description says; read in either alphabet), extensions and the
+// "extension:<name>" sub-maps (JSON only: an extension keyed by SID needs
+// its definition, so CBOR carries extension names but refuses SIDs as
+// unsupported content), and BRSKI-PRM's agent-provided-proximity-
+// registrar-cert, agent-sign-cert and agent-signed-data in requests.
+// Several pins in a voucher are legal: the pledge takes the one its
+// request used (VoucherCheck.RequestPin), or the first in the draft's
+// order (pubk-sha256, pubk, cert), and AcceptedVoucher.PinsRegistrar
+// checks the registrar by it. Several proximity leaves in a pledge
+// request are legal: the registrar and the MASA check each present, in
+// that order.
 //
 // The package knows nothing of transports, storage or policy (which MASA
 // owns which device, which pledges a registrar admits): those belong to the

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"mime"
 	"net/http"
@@ -285,19 +284,4 @@ func claimedTime(f Format, payload []byte) time.Time {
 		return v.CreatedOn
 	}
 	return a.CreatedOn
-}
-
-// sameIDevIDIssuer reports whether got is the idevid-issuer want (the
-// AuthorityKeyIdentifier extnValue, what IDevIDIssuer returns), as
-// Landfall writes it or as the constrained-voucher examples do: the
-// extnValue still in its OCTET STRING (04 len ...).
-func sameIDevIDIssuer(want, got []byte) bool {
-	if bytes.Equal(want, got) {
-		return true
-	}
-	var inner []byte
-	if rest, err := asn1.Unmarshal(got, &inner); err == nil && len(rest) == 0 {
-		return bytes.Equal(want, inner)
-	}
-	return false
 }

@@ -19,6 +19,8 @@ func jsonSeeds(f *testing.F) {
 	}
 	f.Add([]byte(`{"ietf-voucher:voucher":{"assertion":"logged","created-on":"2021-01-01T00:00:00Z","serial-number":"a","pinned-domain-pubk-sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","domain-cert-revocation-checks":false}}`))
 	f.Add([]byte(`{"ietf-voucher-request:voucher":{"nonce":"a","nonce":"b"}}`))
+	f.Add([]byte(bisExtensionExample))
+	f.Add([]byte(`{"ietf-voucher-request:voucher":{"assertion":"agent-proximity","serial-number":"a","nonce":"n","est-domain":"https://e.example/","manufacturer-proprietary":"-__-","agent-provided-proximity-registrar-cert":"AAAA","agent-signed-data":"AAAA"}}`))
 }
 
 func FuzzParseVoucherJSON(f *testing.F) {

@@ -4,14 +4,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"strings"
 )
 
 // This file reads what BRSKI needs from an IDevID certificate
 // (IEEE 802.1AR): the serial number (RFC 8995 section 2.3.1), the MASA URL
-// (section 2.3.2) and the idevid-issuer leaf (rfc8366bis).
+// (section 2.3.2); idevid_issuer.go derives the idevid-issuer leaf.
 
 var (
 	// OIDMASAURL is id-pe-masa-url (RFC 8995 section 2.3.2).
@@ -23,7 +22,6 @@ var (
 	// look for on the registrar's signing certificate.
 	OIDCmcRA = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 28}
 
-	oidAuthorityKeyID = asn1.ObjectIdentifier{2, 5, 29, 35}
 	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 )
 
@@ -123,22 +121,6 @@ func MASAURLExtension(url string) (pkix.Extension, error) {
 		return pkix.Extension{}, fmt.Errorf("voucher: MASA URL %q is not IA5: %w", url, err)
 	}
 	return pkix.Extension{Id: OIDMASAURL, Value: v}, nil
-}
-
-// ErrNoAuthorityKeyID reports an IDevID without the extension that
-// idevid-issuer is taken from.
-var ErrNoAuthorityKeyID = errors.New("voucher: IDevID has no authority key identifier")
-
-// IDevIDIssuer returns the idevid-issuer leaf for idevid: the complete
-// extnValue of its Authority Key Identifier extension, as rfc8366bis
-// specifies (not only the keyIdentifier).
-func IDevIDIssuer(idevid *x509.Certificate) ([]byte, error) {
-	for _, ext := range idevid.Extensions {
-		if ext.Id.Equal(oidAuthorityKeyID) {
-			return append([]byte(nil), ext.Value...), nil
-		}
-	}
-	return nil, ErrNoAuthorityKeyID
 }
 
 // hasCmcRA reports whether cert carries the id-kp-cmcRA extended key usage.

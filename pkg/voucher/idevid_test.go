@@ -30,10 +30,6 @@ func TestAppendixCIDevID(t *testing.T) {
 			}
 		})
 	}
-	// This IDevID has no Authority Key Identifier, so no idevid-issuer.
-	if _, err := IDevIDIssuer(idevid); !errors.Is(err, ErrNoAuthorityKeyID) {
-		t.Errorf("IDevIDIssuer: %v", err)
-	}
 	if _, err := SerialFromHardwareModuleName(idevid); !errors.Is(err, ErrMissingLeaf) {
 		t.Errorf("HardwareModuleName: %v", err)
 	}
@@ -47,10 +43,14 @@ func TestIDevIDIssuerIsWholeAKI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var extnValue []byte // rfc8366bis: the extnValue OCTET STRING itself
 	var aki struct {
 		KeyID []byte `asn1:"optional,tag:0"`
 	}
-	if _, err := asn1.Unmarshal(got, &aki); err != nil || !bytes.Equal(aki.KeyID, p.mfgCA.SubjectKeyId) {
+	if _, err := asn1.Unmarshal(got, &extnValue); err != nil {
+		t.Fatalf("idevid-issuer %x is not an OCTET STRING: %v", got, err)
+	}
+	if _, err := asn1.Unmarshal(extnValue, &aki); err != nil || !bytes.Equal(aki.KeyID, p.mfgCA.SubjectKeyId) {
 		t.Fatalf("AKI %x does not wrap the CA's key id: %v", got, err)
 	}
 	pledge, _ := p.pledgeRequest(t, "n")

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -32,12 +34,25 @@ const (
 	leafProximityRegistrarCert     = "proximity-registrar-cert"
 	leafProximityRegistrarPubk     = "proximity-registrar-pubk"
 	leafProximityRegistrarSHA256   = "proximity-registrar-pubk-sha256"
+
+	// rfc8366bis
+	leafESTDomain                  = "est-domain"
+	leafAdditionalConfigurationURL = "additional-configuration-url"
+	leafManufacturerProprietary    = "manufacturer-proprietary"
+	leafExtensions                 = "extensions"
+	extensionMemberPrefix          = "extension:" // + an extension's name: its sub-map
+
+	// BRSKI-PRM, requests only
+	leafAgentProvidedProximityRegistrarCert = "agent-provided-proximity-registrar-cert"
+	leafAgentSignCert                       = "agent-sign-cert"
+	leafAgentSignedData                     = "agent-signed-data"
 )
 
 // MarshalJSON encodes v as {"ietf-voucher:voucher":{...}}.
 func (v *Voucher) MarshalJSON() ([]byte, error) {
 	var w objectWriter
 	v.Artifact.writeLeaves(&w)
+	v.Artifact.writeExtensions(&w)
 	return w.wrap(voucherMember), nil
 }
 
@@ -49,6 +64,10 @@ func (r *VoucherRequest) MarshalJSON() ([]byte, error) {
 	w.binary(leafProximityRegistrarCert, r.ProximityRegistrarCert)
 	w.binary(leafProximityRegistrarPubk, r.ProximityRegistrarPubk)
 	w.binary(leafProximityRegistrarSHA256, r.ProximityRegistrarPubkSHA256)
+	w.binary(leafAgentProvidedProximityRegistrarCert, r.AgentProvidedProximityRegistrarCert)
+	w.binary(leafAgentSignCert, r.AgentSignCert)
+	w.binary(leafAgentSignedData, r.AgentSignedData)
+	r.Artifact.writeExtensions(&w)
 	return w.wrap(voucherRequestMember), nil
 }
 
@@ -104,8 +123,9 @@ func decodeVoucher(data []byte) (*Voucher, error) {
 // Which leaves it must hold depends on who sent it: validate it with
 // ValidatePledgeRequest or ValidateRegistrarRequest. The voucher-only
 // leaves pinned-domain-cert, pinned-domain-pubk, pinned-domain-pubk-sha256
-// and domain-cert-revocation-checks are ignored (RFC 8995 3.4): the result
-// never holds them.
+// and domain-cert-revocation-checks are ignored (RFC 8995 3.4), and so is
+// last-renewal-date (rfc8366bis refines it so: "any occurrence MUST be
+// ignored"): the result never holds them.
 func ParseVoucherRequestJSON(data []byte) (*VoucherRequest, error) {
 	inner, err := container(data, voucherRequestMember)
 	if err != nil {
@@ -123,7 +143,13 @@ func ParseVoucherRequestJSON(data []byte) (*VoucherRequest, error) {
 			dst = &r.ProximityRegistrarPubk
 		case leafProximityRegistrarSHA256:
 			dst = &r.ProximityRegistrarPubkSHA256
-		case leafPinnedDomainCert, leafPinnedDomainPubk, leafPinnedDomainPubkSHA256, leafDomainCertRevocationChecks:
+		case leafAgentProvidedProximityRegistrarCert:
+			dst = &r.AgentProvidedProximityRegistrarCert
+		case leafAgentSignCert:
+			dst = &r.AgentSignCert
+		case leafAgentSignedData:
+			dst = &r.AgentSignedData
+		case leafPinnedDomainCert, leafPinnedDomainPubk, leafPinnedDomainPubkSHA256, leafDomainCertRevocationChecks, leafLastRenewalDate:
 			// Voucher-only leaves: RFC 8995 3.4, "any occurrence MUST be
 			// ignored". They are dropped unread, so that nothing
 			// downstream (the MASA's pin, its revocation setting) can
@@ -167,6 +193,42 @@ func (a *Artifact) writeLeaves(w *objectWriter) {
 		}
 	}
 	w.dateTime(leafLastRenewalDate, a.LastRenewalDate)
+	if a.ESTDomain != "" {
+		w.str(leafESTDomain, a.ESTDomain)
+	}
+	if a.AdditionalConfigurationURL != "" {
+		w.str(leafAdditionalConfigurationURL, a.AdditionalConfigurationURL)
+	}
+	if len(a.ManufacturerProprietary) > 0 {
+		// The leaf is binary, but rfc8366bis's YANG description says that
+		// in JSON it "is base64URL encoded": so it is written (unpadded,
+		// RFC 4648 section 5) and read in either alphabet.
+		w.str(leafManufacturerProprietary, base64.RawURLEncoding.EncodeToString(a.ManufacturerProprietary))
+	}
+}
+
+// writeExtensions writes the extensions leaf-list and then each
+// extension's sub-map, in the order of the list, as rfc8366bis's example
+// does.
+func (a *Artifact) writeExtensions(w *objectWriter) {
+	if len(a.Extensions) == 0 {
+		return
+	}
+	w.member(leafExtensions)
+	w.buf.WriteByte('[')
+	for i, name := range a.Extensions {
+		if i > 0 {
+			w.buf.WriteByte(',')
+		}
+		writeJSONString(&w.buf, name)
+	}
+	w.buf.WriteByte(']')
+	for _, name := range a.Extensions {
+		if raw, ok := a.ExtensionData[name]; ok {
+			w.member(extensionMemberPrefix + name)
+			w.buf.Write(raw)
+		}
+	}
 }
 
 // decodeLeaf decodes one leaf of the shared grouping. It reports false for
@@ -206,10 +268,66 @@ func (a *Artifact) decodeLeaf(name string, raw json.RawMessage) (bool, error) {
 			return true, fail(ErrMalformed, "%s is not a boolean", name)
 		}
 		a.DomainCertRevocationChecks = &b
+	case leafESTDomain:
+		a.ESTDomain, err = decodeURI(name, raw)
+	case leafAdditionalConfigurationURL:
+		a.AdditionalConfigurationURL, err = decodeURI(name, raw)
+	case leafManufacturerProprietary:
+		a.ManufacturerProprietary, err = decodeBinaryAnyAlphabet(name, raw)
+	case leafExtensions:
+		a.Extensions, err = decodeExtensionNames(raw)
 	default:
-		return false, nil
+		ext, ok := strings.CutPrefix(name, extensionMemberPrefix)
+		if !ok {
+			return false, nil
+		}
+		if ext == "" || !json.Valid(raw) || !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+			return true, fail(ErrMalformed, "%s is not an extension's sub-map (a JSON object)", name)
+		}
+		if a.ExtensionData == nil {
+			a.ExtensionData = make(map[string]json.RawMessage)
+		}
+		a.ExtensionData[ext] = append(json.RawMessage(nil), bytes.TrimSpace(raw)...)
 	}
 	return true, err
+}
+
+// decodeExtensionNames decodes the extensions leaf-list. In JSON its
+// entries are the extension modules' names (rfc8366bis: the union's uint64
+// arm is for CBOR with SIDs); each may appear once (RFC 7950 7.7: a
+// leaf-list of config data holds unique values).
+func decodeExtensionNames(raw json.RawMessage) ([]string, error) {
+	var names []*string
+	if err := json.Unmarshal(raw, &names); err != nil || names == nil {
+		return nil, fail(ErrMalformed, "%s is not a list of names", leafExtensions)
+	}
+	out := make([]string, 0, len(names))
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		switch {
+		case n == nil || *n == "":
+			return nil, fail(ErrMalformed, "%s holds an empty or null name", leafExtensions)
+		case seen[*n]:
+			return nil, fail(ErrMalformed, "%s lists %q twice", leafExtensions, *n)
+		}
+		seen[*n] = true
+		out = append(out, *n)
+	}
+	return out, nil
+}
+
+// decodeURI decodes an inet:uri leaf (RFC 9911, RFC 3986 section 3): an
+// absolute URI, with a scheme.
+func decodeURI(name string, raw json.RawMessage) (string, error) {
+	s, err := decodeString(name, raw)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
+		return "", fail(ErrMalformed, "%s %q is not an absolute URI", name, s)
+	}
+	return s, nil
 }
 
 // container returns the value of the single top-level member name.
@@ -308,6 +426,32 @@ func decodeBinary(name string, raw json.RawMessage) ([]byte, error) {
 		return nil, fail(ErrMalformed, "%s is empty", name)
 	}
 	return b, nil
+}
+
+// decodeBinaryAnyAlphabet decodes a binary leaf written in base64 or
+// base64url, padded or not (manufacturer-proprietary: see writeLeaves).
+func decodeBinaryAnyAlphabet(name string, raw json.RawMessage) ([]byte, error) {
+	s, err := decodeString(name, raw)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := base64AnyAlphabet(s)
+	if !ok {
+		return nil, fail(ErrMalformed, "%s is neither base64 nor base64url", name)
+	}
+	if len(b) == 0 {
+		return nil, fail(ErrMalformed, "%s is empty", name)
+	}
+	return b, nil
+}
+
+func base64AnyAlphabet(s string) ([]byte, bool) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
 }
 
 // decodeDateTime decodes a yang:date-and-time (RFC 6991), an RFC 3339

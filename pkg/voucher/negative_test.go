@@ -95,7 +95,9 @@ func TestRegistrarRejectsPledgeRequest(t *testing.T) {
 		// (it was forbidden-leaf before issue 15); lenient_test.go shows it
 		// is dropped.
 		{"pinned-domain-cert in a pledge request is ignored", signWith(func() *VoucherRequest { r := base(); r.PinnedDomainCert = p.domainCA.Raw; return r }()), nil, nil, 0},
-		{"last-renewal-date in a pledge request", signWith(func() *VoucherRequest { r := base(); r.LastRenewalDate = p.now; return r }()), nil, ErrForbiddenLeaf, 400},
+		// rfc8366bis refines last-renewal-date in a voucher-request to
+		// "any occurrence MUST be ignored" (it was forbidden-leaf before).
+		{"last-renewal-date in a pledge request is ignored", signWith(func() *VoucherRequest { r := base(); r.LastRenewalDate = p.now; return r }()), nil, nil, 0},
 		{"assertion other than proximity", signWith(func() *VoucherRequest { r := base(); r.Assertion = AssertionVerified; return r }()), nil, ErrForbiddenLeaf, 400},
 		{"untrusted manufacturer", good, func(c *PledgeRequestCheck) { c.ManufacturerRoots = poolOf(other.mfgCA) }, ErrUntrusted, 403},
 		{"serial from HardwareModuleName absent", good, func(c *PledgeRequestCheck) { c.Serial = SerialFromHardwareModuleName }, ErrMissingLeaf, 403},
@@ -262,7 +264,10 @@ func TestParseJSONStrict(t *testing.T) {
 		{"array", `[]`, ErrMalformed},
 		{"empty", ``, ErrMalformed},
 		{"pinned cert not a certificate", `{"ietf-voucher:voucher":{"assertion":"logged","created-on":"2021-01-01T00:00:00Z","serial-number":"a","pinned-domain-cert":"AAAA"}}`, ErrMalformed},
-		{"two pins", `{"ietf-voucher:voucher":{"assertion":"logged","created-on":"2021-01-01T00:00:00Z","serial-number":"a","pinned-domain-cert":"AAAA","pinned-domain-pubk-sha256":"AAAA"}}`, ErrForbiddenLeaf},
+		// rfc8366bis makes several pins legal (bis_test.go), each still
+		// of its type.
+		{"two pins, one not a certificate", `{"ietf-voucher:voucher":{"assertion":"logged","created-on":"2021-01-01T00:00:00Z","serial-number":"a","pinned-domain-cert":"AAAA","pinned-domain-pubk-sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`, ErrMalformed},
+		{"two pins, one not a digest", `{"ietf-voucher:voucher":{"assertion":"logged","created-on":"2021-01-01T00:00:00Z","serial-number":"a","pinned-domain-pubk":"AAAA","pinned-domain-pubk-sha256":"AAAA"}}`, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,11 +312,12 @@ func TestJSONRoundTripAllLeaves(t *testing.T) {
 	}
 	// The voucher-only leaves do not survive a request's decoding: RFC 8995
 	// 3.4 says they MUST be ignored (issue 15). Everything else does.
-	if back.PinnedDomainCert != nil || back.PinnedDomainPubk != nil || back.PinnedDomainPubkSHA256 != nil || back.DomainCertRevocationChecks != nil {
+	if back.PinnedDomainCert != nil || back.PinnedDomainPubk != nil || back.PinnedDomainPubkSHA256 != nil || back.DomainCertRevocationChecks != nil || !back.LastRenewalDate.IsZero() {
 		t.Errorf("voucher-only leaves kept: %+v", back.Artifact)
 	}
 	want := *r
 	want.PinnedDomainCert, want.PinnedDomainPubk, want.PinnedDomainPubkSHA256, want.DomainCertRevocationChecks = nil, nil, nil, nil
+	want.LastRenewalDate = time.Time{} // rfc8366bis: ignored in a request too
 	wantJS, _ := want.MarshalJSON()
 	js2, _ := back.MarshalJSON()
 	if !bytes.Equal(wantJS, js2) {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -62,8 +61,9 @@ func NewPledgeRequest(p PledgeRequestParams) (*VoucherRequest, error) {
 // NewRegistrarRequest builds the registrar voucher-request of RFC 8995
 // section 5.5 from a pledge request that CheckPledgeRequest accepted:
 // prior-signed-voucher-request is the pledge's CMS byte for byte, nonce,
-// serial-number and assertion are copied, idevid-issuer comes from the
-// IDevID's Authority Key Identifier when it has one, created-on is now.
+// serial-number and assertion are copied, idevid-issuer is computed from
+// the IDevID as rfc8366bis says (IDevIDIssuer: its Authority Key
+// Identifier, or one made from its key if it has none), created-on is now.
 func NewRegistrarRequest(pledgeCMS []byte, pledge *VoucherRequest, idevid *x509.Certificate, now time.Time) (*VoucherRequest, error) {
 	if len(pledgeCMS) == 0 || pledge == nil {
 		return nil, fail(ErrMissingLeaf, "%s", leafPriorSignedVoucherRequest)
@@ -79,12 +79,10 @@ func NewRegistrarRequest(pledgeCMS []byte, pledge *VoucherRequest, idevid *x509.
 	}
 	if idevid != nil {
 		issuer, err := IDevIDIssuer(idevid)
-		switch {
-		case err == nil:
-			r.IDevIDIssuer = issuer
-		case !errors.Is(err, ErrNoAuthorityKeyID):
+		if err != nil {
 			return nil, err
 		}
+		r.IDevIDIssuer = issuer
 	}
 	if err := r.ValidateRegistrarRequest(false); err != nil {
 		return nil, err

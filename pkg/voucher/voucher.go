@@ -1,6 +1,7 @@
 package voucher
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -50,6 +51,27 @@ type Artifact struct {
 	// and compared as the opaque string it travels as.
 	Nonce           string
 	LastRenewalDate time.Time // last-renewal-date
+
+	// The leaves rfc8366bis adds to the grouping (section 4, "Detailed
+	// changes since RFC8366").
+
+	// ESTDomain is est-domain (BRSKI-CLOUD): the URI at which the pledge
+	// continues enrollment; an inet:uri.
+	ESTDomain string
+	// AdditionalConfigurationURL is additional-configuration-url
+	// (BRSKI-CLOUD): where the pledge fetches manufacturer-specific
+	// configuration; an inet:uri.
+	AdditionalConfigurationURL string
+	// ManufacturerProprietary is manufacturer-proprietary: bytes the
+	// manufacturer's MASA and pledge agree on, opaque here.
+	ManufacturerProprietary []byte
+	// Extensions is the extensions leaf-list: the names of the extension
+	// modules the document uses (rfc8366bis "Voucher Extensions").
+	Extensions []string
+	// ExtensionData holds each used extension's sub-map, by extension
+	// name: the JSON member "extension:<name>", kept as received. Every
+	// key must be listed in Extensions.
+	ExtensionData map[string]json.RawMessage
 }
 
 // Voucher is the ietf-voucher:voucher container: the MASA's signed
@@ -71,6 +93,21 @@ type VoucherRequest struct {
 	ProximityRegistrarCert       []byte
 	ProximityRegistrarPubk       []byte // proximity-registrar-pubk, DER SubjectPublicKeyInfo
 	ProximityRegistrarPubkSHA256 []byte // proximity-registrar-pubk-sha256
+
+	// The BRSKI-PRM leaves (draft-ietf-anima-brski-prm, in rfc8366bis's
+	// module).
+
+	// AgentProvidedProximityRegistrarCert is
+	// agent-provided-proximity-registrar-cert: the registrar's TLS
+	// certificate as the registrar-agent handed it to the pledge, the
+	// agent-proximity assertion's counterpart of proximity-registrar-cert.
+	AgentProvidedProximityRegistrarCert []byte
+	// AgentSignCert is agent-sign-cert, the DER certificate that verifies
+	// agent-signed-data.
+	AgentSignCert []byte
+	// AgentSignedData is agent-signed-data, the registrar-agent's signed
+	// artifact (its encoding is BRSKI-PRM's), opaque here.
+	AgentSignedData []byte
 }
 
 // The top-level member names of the two YANG-JSON documents.
