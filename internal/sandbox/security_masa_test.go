@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -173,6 +175,71 @@ func testSecurityMASA(t *testing.T) {
 		}
 		e.wantVouchers(t, devices["owned"], 1)
 	})
+
+	// RFC 8995 3.4 (and rfc8366bis's refines): the voucher-only leaves in
+	// a voucher-request "MUST be ignored". The owner's registrar, confused
+	// or subverted, writes another domain's pins, a revocation-check
+	// setting (the opposite of the MASA's, which writes false) and a
+	// last-renewal-date into its request: the voucher holds what the MASA
+	// chose, none of them.
+	t.Run("3.4/voucher-only-leaves-in-request-ignored", func(t *testing.T) {
+		dev, err := d.NewDevice(ctx, "MSEC-PINS", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(other.ca.RawSubjectPublicKeyInfo)
+		extra := `"pinned-domain-cert":"` + base64.StdEncoding.EncodeToString(other.ca.Raw) + `",` +
+			`"pinned-domain-pubk":"` + base64.StdEncoding.EncodeToString(other.ca.RawSubjectPublicKeyInfo) + `",` +
+			`"pinned-domain-pubk-sha256":"` + base64.StdEncoding.EncodeToString(sum[:]) + `",` +
+			`"domain-cert-revocation-checks":true,"last-renewal-date":"2099-01-01T00:00:00Z",`
+		got := e.post(t, "requestvoucher", e.withPledgeExtra(t, dev, owner, extra))
+		if got.status != 200 {
+			t.Fatalf("answer %d %q", got.status, got.body)
+		}
+		sc, err := voucher.ParseSigned([]byte(got.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := voucher.ParseVoucherJSON(sc.Content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(v.PinnedDomainCert, other.ca.Raw) || v.PinnedDomainPubk != nil || v.PinnedDomainPubkSHA256 != nil ||
+			v.DomainCertRevocationChecks == nil || *v.DomainCertRevocationChecks || !v.LastRenewalDate.IsZero() || v.PinnedDomainCert == nil {
+			t.Fatalf("the voucher took a leaf from the request: %+v", v.Artifact)
+		}
+		pinned, err := x509.ParseCertificate(v.PinnedDomainCert)
+		if err != nil || pinned.Subject.CommonName == other.ca.Subject.CommonName {
+			t.Fatalf("pinned %v, %v", pinned.Subject, err)
+		}
+		e.wantVouchers(t, dev, 1)
+	})
+}
+
+// withPledgeExtra is withPledge with extra, JSON members ending in a
+// comma, written first into the registrar's request.
+func (e *masaEnv) withPledgeExtra(t *testing.T, idevid tls.Certificate, reg masaRegistrar, extra string) []byte {
+	t.Helper()
+	pr, err := voucher.NewPledgeRequest(voucher.PledgeRequestParams{SerialNumber: idevid.Leaf.Subject.SerialNumber,
+		Nonce: "n-" + idevid.Leaf.Subject.SerialNumber, RegistrarCert: reg.cert, CreatedOn: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pledgeCMS, err := (&voucher.Signer{Cert: idevid.Leaf, Key: idevid.PrivateKey.(crypto.Signer)}).SignVoucherRequest(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := voucher.NewRegistrarRequest(pledgeCMS, pr, idevid.Leaf, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rj, _ := rr.MarshalJSON()
+	rj = bytes.Replace(rj, []byte(`"ietf-voucher-request:voucher":{`), []byte(`"ietf-voucher-request:voucher":{`+extra), 1)
+	der, err := (&voucher.Signer{Cert: reg.cert, Key: reg.key, Chain: reg.chain}).Sign(rj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 type masaEnv struct {
