@@ -37,6 +37,8 @@ func (rg *Registrar) newEST(ca enroll.CA) (*enroll.Server, error) {
 type enrollee struct {
 	identity *Pledge
 	record   *store.Pledge
+	// latest is the pledge's latest voucher exchange, nil when it has none.
+	latest *store.LatestVoucher
 }
 
 // enrollPolicy is the RFC 8995 5.9 gate, decided on state this registrar
@@ -76,7 +78,7 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 	case store.DecisionPending:
 		return enroll.ErrPending(rg.cfg.ApprovalRetryAfter, "pledge awaits the operator's approval")
 	}
-	if err := rg.checkVoucherObtained(ctx, en); err != nil {
+	if err := rg.checkVoucherObtained(en); err != nil {
 		return err
 	}
 	switch en.record.State {
@@ -90,13 +92,10 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 // issued a voucher to the IDevID that now enrolls. A MASA's refusal (an
 // unsold device, one sold to another domain) or a newer request still
 // unanswered leaves the pledge without one.
-func (rg *Registrar) checkVoucherObtained(ctx context.Context, en *enrollee) error {
-	ex, err := rg.state.LatestExchange(ctx, en.record.ID)
-	if errors.Is(err, store.ErrNotFound) {
+func (rg *Registrar) checkVoucherObtained(en *enrollee) error {
+	ex := en.latest
+	if ex == nil {
 		return enroll.ErrForbidden("no voucher was obtained for this pledge: request a voucher first")
-	}
-	if err != nil {
-		return unavailable(err)
 	}
 	if ex.Outcome != store.OutcomeIssued {
 		return enroll.ErrForbidden(fmt.Sprintf("no voucher was obtained for this pledge: its latest voucher request ended %q", ex.Outcome))
@@ -133,14 +132,14 @@ func (rg *Registrar) findEnrollee(ctx context.Context, chain []*x509.Certificate
 	if err != nil {
 		return nil, err
 	}
-	p, err := rg.state.FindPledge(ctx, id.Manufacturer.ID, id.Serial)
+	p, latest, err := rg.state.FindEnrollee(ctx, id.Manufacturer.ID, id.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, enroll.ErrForbidden("unknown pledge: request a voucher first")
 	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return &enrollee{identity: id, record: p}, nil
+	return &enrollee{identity: id, record: p, latest: latest}, nil
 }
 
 // pledgeOfCertificate maps a domain certificate this registrar issued back

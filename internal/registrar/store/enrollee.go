@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// LatestVoucher is what the enrollment gate needs of a pledge's most
+// recent voucher exchange (RFC 8995 5.9): how it ended and the IDevID
+// that asked.
+type LatestVoucher struct {
+	Outcome      Outcome
+	IDevIDSHA256 []byte
+}
+
+// FindEnrollee returns the pledge with manufacturerID's serial and its
+// latest voucher exchange's outcome (nil when it has none) in one query:
+// FindPledge and LatestExchange together, without the exchange's
+// messages, for the enrollment gate.
+func (s *Store) FindEnrollee(ctx context.Context, manufacturerID int64, serial string) (*Pledge, *LatestVoucher, error) {
+	var p Pledge
+	var outcome *string
+	var sum []byte
+	err := s.db.QueryRow(ctx, `SELECT p.id, p.manufacturer_id, p.serial, p.idevid, p.decision, coalesce(p.decided_by, ''),
+			p.decided_at, p.state, p.created_at, p.updated_at, e.outcome, e.idevid_sha256
+		FROM pledges p LEFT JOIN voucher_exchanges e
+			ON e.id = (SELECT max(id) FROM voucher_exchanges WHERE pledge_id = p.id)
+		WHERE p.manufacturer_id = $1 AND p.serial = $2`, manufacturerID, serial).Scan(
+		&p.ID, &p.ManufacturerID, &p.Serial, &p.IDevID, &p.Decision, &p.DecidedBy, &p.DecidedAt, &p.State, &p.CreatedAt, &p.UpdatedAt,
+		&outcome, &sum)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, notFound("pledge", strconv.FormatInt(manufacturerID, 10)+"/"+serial)
+	}
+	if err != nil {
+		return nil, nil, classify("find enrollee", err)
+	}
+	if outcome == nil {
+		return &p, nil, nil
+	}
+	return &p, &LatestVoucher{Outcome: Outcome(*outcome), IDevIDSHA256: sum}, nil
+}
