@@ -4,10 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/landfall-io/landfall/pkg/atls"
+	"github.com/landfall-io/landfall/pkg/oscore"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Config describes one device and how it reaches its registrar.
@@ -23,9 +26,14 @@ type Config struct {
 	// intermediates) and key.
 	IDevID tls.Certificate
 	// ManufacturerAnchors verify the voucher's signer (the MASA), with
-	// MASACerts supplied out of band when the voucher does not carry them.
+	// MASACerts supplied out of band when the voucher does not carry them
+	// (a COSE voucher reaches the pledge without the MASA's certificate).
 	ManufacturerAnchors *x509.CertPool
 	MASACerts           []*x509.Certificate
+	// VoucherFormat is the signature format of the pledge voucher-request
+	// and of the voucher asked for (the Accept header): CMS (the zero
+	// value, RFC 8995), JWS or COSE.
+	VoucherFormat voucher.Format
 	// HTTP carries ATLS flights (through proxies and TLS-terminating load
 	// balancers); nil means http.DefaultClient. Unused by ModeDirect.
 	HTTP *http.Client
@@ -62,6 +70,20 @@ func (c *Config) requestTimeout() time.Duration {
 		return c.RequestTimeout
 	}
 	return 60 * time.Second
+}
+
+// checkVoucherFormat refuses, before any connection, a voucher format the
+// mode cannot carry: atls-oscore maps media types to CoAP Content-Formats
+// (profile 5.6), whose table has none for application/voucher-jws+json.
+func (c *Config) checkVoucherFormat() error {
+	if c.Mode != ModeATLSOSCORE {
+		return nil
+	}
+	if _, ok := oscore.ContentFormat(c.VoucherFormat.MediaType()); !ok {
+		return fmt.Errorf("pledge: %s vouchers cannot travel in %s mode: the profile's Content-Format table (5.6) has no entry for %s",
+			c.VoucherFormat, c.Mode, c.VoucherFormat.MediaType())
+	}
+	return nil
 }
 
 func (c *Config) now() time.Time {

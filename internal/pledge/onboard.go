@@ -108,6 +108,9 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 	if !ok {
 		return nil, errors.New("pledge: IDevID key cannot sign")
 	}
+	if err := cfg.checkVoucherFormat(); err != nil {
+		return nil, err
+	}
 
 	var l *link
 	if err := r.step("connect", func() (string, error) {
@@ -125,12 +128,14 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		base = "https://registrar" // inner requests: the authority is not used for routing
 	}
 
-	// RFC 8995 5.2: the pledge voucher-request, signed with the IDevID.
+	// RFC 8995 5.2: the pledge voucher-request, signed with the IDevID in
+	// the configured format, asking for a voucher of the same format.
 	nonce, err := voucher.NewNonce()
 	if err != nil {
 		return r.res, err
 	}
-	var voucherCMS []byte
+	format := cfg.VoucherFormat
+	var signedVoucher []byte
 	if err := r.step("requestvoucher", func() (string, error) {
 		vr, err := voucher.NewPledgeRequest(voucher.PledgeRequestParams{
 			SerialNumber: r.res.Serial, Nonce: nonce, RegistrarCert: l.registrarChain[0], CreatedOn: cfg.now(),
@@ -138,13 +143,19 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return "", err
 		}
-		signer := &voucher.Signer{Cert: idevid, Key: key, Chain: certs(cfg.IDevID.Certificate[1:])}
-		body, err := signer.SignVoucherRequest(vr)
+		body, err := pledgeSigner(idevid, key, cfg.IDevID.Certificate[1:]).SignVoucherRequestAs(format, vr)
 		if err != nil {
 			return "", err
 		}
-		voucherCMS, err = r.exchange(ctx, l.client, http.MethodPost, base+voucher.PathRequestVoucher, MediaVoucherCMS, MediaVoucherCMS, body)
-		return fmt.Sprintf("nonce %s", nonce), err
+		var contentType string
+		signedVoucher, contentType, err = r.exchange(ctx, l.client, http.MethodPost, base+voucher.PathRequestVoucher, format.MediaType(), format.MediaType(), body)
+		if err != nil {
+			return "", err
+		}
+		if got, err := voucher.FormatOfMediaType(contentType); err != nil || got != format {
+			return "", fmt.Errorf("registrar answered Content-Type %q to a request for %s", contentType, format.MediaType())
+		}
+		return fmt.Sprintf("%s, nonce %s", format, nonce), nil
 	}); err != nil {
 		return r.res, err
 	}
@@ -154,9 +165,9 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 	var accepted *voucher.AcceptedVoucher
 	if err := r.step("validate voucher", func() (string, error) {
 		var err error
-		accepted, err = voucher.CheckVoucher(voucherCMS, voucher.VoucherCheck{
+		accepted, err = voucher.CheckVoucher(signedVoucher, voucher.VoucherCheck{
 			ManufacturerRoots: cfg.ManufacturerAnchors, MASACerts: cfg.MASACerts,
-			SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(),
+			SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(), Format: format,
 		})
 		if err != nil {
 			return "", err
@@ -243,12 +254,13 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 	return r.res, nil
 }
 
-// exchange sends one request, honouring 202 and 503 with Retry-After.
-func (r *run) exchange(ctx context.Context, hc *http.Client, method, url, contentType, accept string, body []byte) ([]byte, error) {
+// exchange sends one request, honouring 202 and 503 with Retry-After, and
+// returns the answer and its Content-Type.
+func (r *run) exchange(ctx context.Context, hc *http.Client, method, url, contentType, accept string, body []byte) ([]byte, string, error) {
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
@@ -258,24 +270,24 @@ func (r *run) exchange(ctx context.Context, hc *http.Client, method, url, conten
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
-			return nil, &Error{Retryable: true, Err: err}
+			return nil, "", &Error{Retryable: true, Err: err}
 		}
 		answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		if err != nil {
-			return nil, &Error{Retryable: true, Err: err}
+			return nil, "", &Error{Retryable: true, Err: err}
 		}
 		switch {
 		case resp.StatusCode == http.StatusOK:
-			return answer, nil
+			return answer, resp.Header.Get("Content-Type"), nil
 		case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusServiceUnavailable:
 			wait := retryAfter(resp)
 			if err := r.wait(ctx, attempt, wait); err != nil {
-				return nil, &Error{Status: resp.StatusCode, Retryable: true, Err: fmt.Errorf("%s (gave up: %v)", strings.TrimSpace(string(answer)), err)}
+				return nil, "", &Error{Status: resp.StatusCode, Retryable: true, Err: fmt.Errorf("%s (gave up: %v)", strings.TrimSpace(string(answer)), err)}
 			}
 			continue
 		}
-		return nil, &Error{Status: resp.StatusCode, Err: errors.New(strings.TrimSpace(string(answer)))}
+		return nil, "", &Error{Status: resp.StatusCode, Err: errors.New(strings.TrimSpace(string(answer)))}
 	}
 }
 
@@ -328,7 +340,7 @@ func (r *run) wait(ctx context.Context, attempt int, d time.Duration) error {
 // 5.9.4).
 func (r *run) report(ctx context.Context, l *link, url string, status bool, reason string) error {
 	body, _ := json.Marshal(map[string]any{"version": 1, "status": status, "reason": reason})
-	_, err := r.exchange(ctx, l.client, http.MethodPost, url, "application/json", "", body)
+	_, _, err := r.exchange(ctx, l.client, http.MethodPost, url, "application/json", "", body)
 	return err
 }
 
@@ -337,6 +349,14 @@ func retryAfter(resp *http.Response) time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	return 0
+}
+
+// pledgeSigner signs the pledge voucher-request with the IDevID: CMS and
+// JWS carry it and its intermediates, a COSE request carries no
+// certificate (the constrained-voucher draft: the registrar knows the
+// IDevID from the session and passes it to the MASA).
+func pledgeSigner(idevid *x509.Certificate, key crypto.Signer, chain [][]byte) *voucher.Signer {
+	return &voucher.Signer{Cert: idevid, Key: key, Chain: certs(chain), COSE: voucher.COSEOptions{Certs: voucher.COSENoCerts}}
 }
 
 func certs(ders [][]byte) []*x509.Certificate {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/landfall-io/landfall/internal/pemfile"
 	"github.com/landfall-io/landfall/internal/pledge"
+	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
 // Flags are the options of one device.
@@ -22,7 +23,9 @@ type Flags struct {
 	RegistrarURL, Mode, ATLSPath            string
 	IDevIDCert, IDevIDKey, Anchor, MASACert string
 	OuterCA                                 string
-	MaxWait                                 time.Duration
+	// VoucherFormat is the --voucher-format name: cms, jws or cose.
+	VoucherFormat string
+	MaxWait       time.Duration
 }
 
 // Register defines the flags on fs; withIDevID adds the IDevID files (a
@@ -38,6 +41,7 @@ func (f *Flags) Register(fs *flag.FlagSet, withIDevID bool) {
 	fs.StringVar(&f.Anchor, "manufacturer-anchor", "", "PEM file: the manufacturer's trust anchor the voucher's signer chains to (required)")
 	fs.StringVar(&f.MASACert, "masa-cert", "", "PEM file: the MASA's voucher-signing certificate, when vouchers do not carry it")
 	fs.StringVar(&f.OuterCA, "outer-ca", "", "PEM file: CA of the load balancer's TLS certificate (default: system roots)")
+	fs.StringVar(&f.VoucherFormat, "voucher-format", "cms", "signature format of the voucher-request and the voucher asked for: cms (RFC 8995), jws or cose; a COSE voucher comes without the MASA's certificate, so give --masa-cert")
 	fs.DurationVar(&f.MaxWait, "max-wait", 5*time.Minute, "longest total time spent honouring Retry-After")
 }
 
@@ -63,12 +67,16 @@ func (f *Flags) BaseConfig() (*pledge.Config, error) {
 	if f.RegistrarURL == "" || f.Anchor == "" {
 		return nil, errors.New("--registrar-url and --manufacturer-anchor are required")
 	}
+	format, err := voucher.ParseFormat(f.VoucherFormat)
+	if err != nil {
+		return nil, fmt.Errorf("--voucher-format: %q is not cms, jws or cose", f.VoucherFormat)
+	}
 	anchors, err := pemfile.Pool(f.Anchor)
 	if err != nil {
 		return nil, err
 	}
 	cfg := &pledge.Config{RegistrarURL: f.RegistrarURL, ATLSPath: f.ATLSPath, Mode: f.Mode,
-		ManufacturerAnchors: anchors, MaxWait: f.MaxWait}
+		ManufacturerAnchors: anchors, MaxWait: f.MaxWait, VoucherFormat: format}
 	if f.MASACert != "" {
 		if cfg.MASACerts, err = pemfile.Certs(f.MASACert); err != nil {
 			return nil, err
