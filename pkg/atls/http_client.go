@@ -70,15 +70,33 @@ type ClientSession struct {
 	tc   *tls.Conn
 
 	exported *ExportedContext
+
+	// carrier sends the flights when they do not travel over HTTP (the
+	// CoAP binding, profile 7); nil means the HTTP binding.
+	carrier flightCarrier
+}
+
+// flightCarrier is a binding other than HTTP that carries a session's
+// flights: post sends one flight and returns the answer and, for the
+// first, the session's name; end deletes the session on the server when
+// sid is set, and releases the carrier.
+type flightCarrier interface {
+	post(ctx context.Context, sid string, flight []byte) (answer []byte, newSID string, err error)
+	end(ctx context.Context, sid string) error
 }
 
 // Handshake runs the TLS 1.3 handshake through HTTP POSTs and, in a
 // key-export mode, the connection-ID exchange and key export.
 func (c *Client) Handshake(ctx context.Context) (*ClientSession, error) {
+	return c.handshake(ctx, nil)
+}
+
+// handshake runs the client's side of the profile over carrier (nil: HTTP).
+func (c *Client) handshake(ctx context.Context, carrier flightCarrier) (*ClientSession, error) {
 	cfg := c.tlsConfig()
 	conn := newFlightConn(&net.TCPAddr{}, &net.TCPAddr{})
 	tc := tls.Client(conn, cfg)
-	s := &ClientSession{client: c, conn: conn, tc: tc}
+	s := &ClientSession{client: c, conn: conn, tc: tc, carrier: carrier}
 
 	var hsErr error
 	eng := startEngine(conn, func() { hsErr = tc.HandshakeContext(ctx) })
@@ -322,12 +340,15 @@ func (s *ClientSession) abandon(ctx context.Context) {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	if s.sid != "" {
+	if s.sid != "" || s.carrier != nil {
 		_ = s.deleteOnServer(ctx)
 	}
 }
 
 func (s *ClientSession) deleteOnServer(ctx context.Context) error {
+	if s.carrier != nil {
+		return s.carrier.end(ctx, s.sid)
+	}
 	if s.sid == "" {
 		return nil
 	}
@@ -350,6 +371,13 @@ func (s *ClientSession) deleteOnServer(ctx context.Context) error {
 
 // post sends one flight and returns the server's answering flight.
 func (s *ClientSession) post(ctx context.Context, flight []byte) ([]byte, error) {
+	if s.carrier != nil {
+		answer, sid, err := s.carrier.post(ctx, s.sid, flight)
+		if err == nil && s.sid == "" {
+			s.sid = sid
+		}
+		return answer, err
+	}
 	h := http.Header{"Content-Type": {ContentTypeATLS}}
 	if s.sid != "" {
 		h.Set("Cookie", cookieName+"="+s.sid)

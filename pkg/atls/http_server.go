@@ -279,7 +279,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, body []byt
 		return
 	}
 	conn := newFlightConn(localAddr(r), remoteAddr(r))
-	sess.tls = tls.Server(conn, s.tls)
+	sess.tls = tls.Server(conn, s.sessionTLS(r))
 	sess.outer = r
 	conn.feed(body)
 	sess.eng = startEngine(conn, func() { s.runSession(sess) })
