@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -65,44 +63,31 @@ func AdminHandler(svc *masa.Service, opt AdminOptions) http.Handler {
 		// The role is checked before the body is capped, so that a token
 		// that may not call a route learns that first.
 		body, imports := rd.LimitBody(opt.MaxBody), rd.LimitBody(opt.MaxImport)
-		allow := func(roles ...masa.Role) func(http.Handler) http.Handler { return auth.Require(may(roles...)) }
-		read := allow(masa.RoleAuditor, masa.RoleSales, masa.RoleFactory)
-		factory, sales := allow(masa.RoleFactory), allow(masa.RoleSales)
+		allow := func(p masa.Permission) func(http.Handler) http.Handler {
+			return auth.Require(func(t masa.Token) error { return t.Check(p) })
+		}
+		factory, sales := allow(masa.PermFactory), allow(masa.PermSales)
 		r.With(factory, body).Post("/idevids", h(a.issueIDevID))
 		r.With(factory, imports).Post("/devices/import", h(a.importDevices))
-		r.With(read).Get("/devices", h(a.listDevices))
-		r.With(read).Get("/devices/{serial}", h(a.getDevice))
+		r.With(allow(masa.PermReadDevices)).Get("/devices", h(a.listDevices))
+		r.With(allow(masa.PermReadDevices)).Get("/devices/{serial}", h(a.getDevice))
 		r.With(sales, body).Post("/devices/status", h(a.setStatus))
 		r.With(sales, body).Post("/owners", h(a.createOwner))
-		r.With(allow(masa.RoleSales, masa.RoleAuditor)).Get("/owners", h(a.listOwners))
+		r.With(allow(masa.PermReadOwners)).Get("/owners", h(a.listOwners))
 		r.With(sales, body).Post("/ownership/assign", h(a.assign))
 		r.With(sales, body).Post("/ownership/revoke", h(a.revoke))
 		r.With(sales, body).Put("/policies/{scope}/{subject}", h(a.setPolicy))
 		r.With(sales).Delete("/policies/{scope}/{subject}", h(a.deletePolicy))
-		r.With(allow(masa.RoleAuditor, masa.RoleSales)).Get("/vouchers", h(a.listVouchers))
-		r.With(allow(masa.RoleAuditor)).Get("/events", h(a.listEvents))
+		r.With(allow(masa.PermReadVouchers)).Get("/vouchers", h(a.listVouchers))
+		r.With(allow(masa.PermReadEvents)).Get("/events", h(a.listEvents))
 	})
 	r.NotFound(rd.NotFound)
 	r.MethodNotAllowed(rd.MethodNotAllowed)
 	return r
 }
 
-// may is the MASA's role rule: the roles named, and admin always; any
-// other token gets 403.
-func may(roles ...masa.Role) func(masa.Token) error {
-	return func(t masa.Token) error {
-		if t.Role != masa.RoleAdmin && !slices.Contains(roles, t.Role) {
-			return masa.Forbidden("role %q may not do this", t.Role)
-		}
-		return nil
-	}
-}
-
-// actor names the token in audit events.
-func actor(r *http.Request) string {
-	t := adminapi.PrincipalOf[masa.Token](r)
-	return "token:" + strconv.FormatInt(t.ID, 10) + ":" + t.Name
-}
+// actor names the token in audit events (masa.Token.Actor).
+func actor(r *http.Request) string { return adminapi.PrincipalOf[masa.Token](r).Actor() }
 
 // pinger reaches the store when the probe runs, not when the handler is
 // built (the route walk of the contract test builds it without a service).

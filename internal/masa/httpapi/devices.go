@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -88,10 +87,8 @@ func (a *adminAPI) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	switch f.Status {
-	case "", "active", "disabled", "owned", "unowned":
-	default:
-		return masa.BadRequest("status must be active, disabled, owned or unowned")
+	if err := masa.CheckDeviceStatus(f.Status); err != nil {
+		return err
 	}
 	if _, err := adminapi.DecodeCursor(q.Cursor(), &f.After); err != nil {
 		return err
@@ -113,10 +110,7 @@ func (a *adminAPI) getDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := adminapi.ReadQuery(r).Err(); err != nil {
 		return err
 	}
-	rec, err := a.svc.Store().DeviceRecord(r.Context(), adminapi.PathParam(r, "serial"))
-	if errors.Is(err, masa.ErrNotFound) {
-		err = masa.NotFound("unknown device")
-	}
+	rec, err := a.svc.Device(r.Context(), adminapi.PathParam(r, "serial"))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/pem"
 	"net/http"
 
@@ -31,7 +30,7 @@ func (a *adminAPI) issueIDevID(w http.ResponseWriter, r *http.Request) error {
 	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	der, err := decodeCSR(req.CSR)
+	der, err := masa.DecodeCSR(req.CSR)
 	if err != nil {
 		return err
 	}
@@ -41,16 +40,4 @@ func (a *adminAPI) issueIDevID(w http.ResponseWriter, r *http.Request) error {
 	}
 	return adminapi.WriteJSON(w, http.StatusCreated, issueResponse{SerialNumber: cert.Subject.SerialNumber,
 		Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))})
-}
-
-// decodeCSR accepts a PKCS#10 request as PEM or base64 DER.
-func decodeCSR(s string) ([]byte, error) {
-	if blk, _ := pem.Decode([]byte(s)); blk != nil {
-		return blk.Bytes, nil
-	}
-	der, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, masa.BadRequest("csr must be PEM or base64 DER")
-	}
-	return der, nil
 }

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
-	"encoding/pem"
 	"net/http"
 	"time"
 
@@ -36,33 +34,15 @@ func (a *adminAPI) createOwner(w http.ResponseWriter, r *http.Request) error {
 	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	o, err := a.ownerByCert(r, req.Name, req.CACert)
+	raw, err := masa.DecodeCACert(req.CACert)
+	if err != nil {
+		return err
+	}
+	o, err := a.svc.CreateOwner(r.Context(), req.Name, raw, actor(r))
 	if err != nil {
 		return err
 	}
 	return adminapi.WriteJSON(w, http.StatusCreated, ownerOf(o))
-}
-
-// ownerByCert registers the owner whose domain CA certificate caCert is,
-// or finds it if it is registered already.
-func (a *adminAPI) ownerByCert(r *http.Request, name, caCert string) (masa.Owner, error) {
-	raw, err := decodeCert(caCert)
-	if err != nil {
-		return masa.Owner{}, err
-	}
-	return a.svc.CreateOwner(r.Context(), name, raw, actor(r))
-}
-
-// decodeCert accepts a certificate as PEM or base64 DER.
-func decodeCert(s string) ([]byte, error) {
-	if blk, _ := pem.Decode([]byte(s)); blk != nil {
-		return []byte(s), nil
-	}
-	der, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, masa.Unprocessable("ca_cert must be PEM or base64 DER")
-	}
-	return der, nil
 }
 
 // listOwners: GET /admin/v1/owners (sales, auditor), every owner.

@@ -29,24 +29,14 @@ type assignRequest struct {
 }
 
 // assign: POST /admin/v1/ownership/assign (sales) sells the selected
-// devices to an owner, whose registrars may then get their vouchers
-// (RFC 8995 5.5.4).
+// devices to an owner (masa.Service.Sell), whose registrars may then get
+// their vouchers (RFC 8995 5.5.4).
 func (a *adminAPI) assign(w http.ResponseWriter, r *http.Request) error {
 	var req assignRequest
 	if err := adminapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	switch {
-	case (req.OwnerID == 0) == (req.CACert == ""):
-		return masa.Unprocessable("name the owner by owner_id or by ca_cert")
-	case req.CACert != "":
-		o, err := a.ownerByCert(r, req.Name, req.CACert)
-		if err != nil {
-			return err
-		}
-		req.OwnerID = o.ID
-	}
-	changed, err := a.svc.AssignOwner(r.Context(), req.selection.masa(), req.OwnerID, actor(r))
+	changed, err := a.svc.Sell(r.Context(), req.selection.masa(), masa.Buyer{OwnerID: req.OwnerID, CACert: req.CACert, Name: req.Name}, actor(r))
 	if err != nil {
 		return err
 	}
