@@ -74,13 +74,23 @@ func (c *CoAPClient) Handshake(ctx context.Context) (*ClientSession, error) {
 	if c.blockSize() < 16 || c.blockSize() > 1024 || c.blockSize()&(c.blockSize()-1) != 0 {
 		return nil, fmt.Errorf("atls: CoAP block size %d is not a power of two from 16 to 1024", c.blockSize())
 	}
+	carrier, err := c.dial()
+	if err != nil {
+		return nil, err
+	}
+	hc := &Client{TLS: c.TLS, Protocols: c.Protocols, Provisional: c.Provisional, CID: c.CID,
+		FlightTimeout: c.FlightTimeout, ContextLifetime: c.ContextLifetime}
+	return hc.handshake(ctx, carrier)
+}
+
+// dial opens the session's UDP socket, with go-coap's block-wise layer
+// off: the carrier does block-wise itself.
+func (c *CoAPClient) dial() (*coapCarrier, error) {
 	conn, err := udp.Dial(c.Addr, options.WithBlockwise(false, blockwise.SZX1024, time.Minute))
 	if err != nil {
 		return nil, fmt.Errorf("atls: %w", err)
 	}
-	hc := &Client{TLS: c.TLS, Protocols: c.Protocols, Provisional: c.Provisional, CID: c.CID,
-		FlightTimeout: c.FlightTimeout, ContextLifetime: c.ContextLifetime}
-	return hc.handshake(ctx, &coapCarrier{client: c, conn: conn, szx: szxFor(c.blockSize())})
+	return &coapCarrier{client: c, conn: conn, szx: szxFor(c.blockSize())}, nil
 }
 
 func (c *CoAPClient) blockSize() int {

@@ -183,11 +183,7 @@ func (r *rawCoAP) read() *coapReply {
 		r.t.Fatal(err)
 	}
 	r.received += n
-	p := pool.NewMessage(context.Background())
-	if _, err := p.UnmarshalWithDecoder(coder.DefaultCoder, buf[:n]); err != nil {
-		r.t.Fatal(err)
-	}
-	reply, err := readReply(p)
+	reply, err := readReply(decodeDatagram(r.t, buf[:n]))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -233,4 +229,55 @@ func (r *rawCoAP) sendBlocks(path []string, flight []byte, szx uint8, echo []byt
 			return a
 		}
 	}
+}
+
+// decodeDatagram parses one CoAP datagram.
+func decodeDatagram(t testing.TB, datagram []byte) *pool.Message {
+	t.Helper()
+	p := pool.NewMessage(context.Background())
+	if _, err := p.UnmarshalWithDecoder(coder.DefaultCoder, datagram); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newTestCarrier is a CoAP client's carrier without a session, to send
+// single flights.
+func newTestCarrier(t testing.TB, c *CoAPClient) *coapCarrier {
+	t.Helper()
+	carrier, err := c.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { carrier.conn.Close() })
+	return carrier
+}
+
+// retransmit sends a Confirmable datagram again until it is answered, as
+// RFC 7252 4.2 has a client do: go-coap drops a duplicate that arrives
+// while the first copy is still being processed (its answer may already
+// be on the wire), and answers later ones from its cache.
+func (r *rawCoAP) retransmit(datagram []byte) *coapReply {
+	r.t.Helper()
+	buf := make([]byte, 70000)
+	for range 20 {
+		if _, err := r.conn.Write(datagram); err != nil {
+			r.t.Fatal(err)
+		}
+		r.sent += len(datagram)
+		r.conn.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := r.conn.Read(buf)
+		if err != nil {
+			continue
+		}
+		r.received += n
+		r.last = append([]byte(nil), buf[:n]...)
+		reply, err := readReply(decodeDatagram(r.t, buf[:n]))
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		return reply
+	}
+	r.t.Fatal("no answer to 20 retransmissions")
+	return nil
 }
