@@ -264,6 +264,12 @@ func (c *core) redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, c.cfg.Base+path, http.StatusSeeOther)
 }
 
+// ParseForm reads the request's form, urlencoded or multipart, within
+// MaxBody; a handler calls it before reading r.PostForm or r.FormFile (the
+// CSRF check reads the form itself only when the token is not in the
+// header). A malformed body is a 400, an oversized one a 413.
+func (c *core) ParseForm(r *http.Request) error { return parseForm(r, c.cfg.MaxBody) }
+
 // Path is path under Base.
 func (c *core) Path(path string) string { return c.cfg.Base + path }
 

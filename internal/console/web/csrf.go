@@ -61,7 +61,7 @@ func (c *core) checkCSRF(r *http.Request, s session) error {
 // parseForm reads a urlencoded or multipart body once (the body is already
 // capped by MaxBody); a body that is neither is left unread.
 func parseForm(r *http.Request, max int64) error {
-	if r.PostForm != nil {
+	if r.PostForm != nil && (r.MultipartForm != nil || mediaType(r) != "multipart/form-data") {
 		return nil
 	}
 	var err error
