@@ -53,6 +53,9 @@ type masaError struct {
 	status     int
 	reason     string
 	retryAfter time.Duration
+	// answered: the MASA answered, wrongly; another attempt would get the
+	// same (a voucher of another media type than asked for).
+	answered bool
 }
 
 func (e *masaError) Error() string {
@@ -84,7 +87,7 @@ func (c *MASAClient) RequestVoucher(ctx context.Context, masaURL string, anchor 
 		}
 		signed, err := c.attempt(ctx, hc, target, request, f, answer)
 		var me *masaError
-		if err == nil || (errors.As(err, &me) && (me.status < 500 || me.retryAfter > 0)) {
+		if err == nil || (errors.As(err, &me) && (me.status < 500 || me.retryAfter > 0 || me.answered)) {
 			return signed, err
 		}
 		lastErr = err
@@ -114,7 +117,8 @@ func (c *MASAClient) attempt(ctx context.Context, hc *http.Client, target string
 	switch resp.StatusCode {
 	case http.StatusOK:
 		if got, err := voucher.FormatOfMediaType(resp.Header.Get("Content-Type")); err != nil || got != answer {
-			return nil, &masaError{status: http.StatusBadGateway, reason: fmt.Sprintf("MASA answered Content-Type %q to a request for %s", resp.Header.Get("Content-Type"), answer.MediaType())}
+			return nil, &masaError{status: http.StatusBadGateway, answered: true,
+				reason: fmt.Sprintf("MASA answered Content-Type %q to a request for %s", resp.Header.Get("Content-Type"), answer.MediaType())}
 		}
 		return body, nil
 	case http.StatusAccepted:

@@ -3,13 +3,20 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/landfall-io/landfall/api"
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
@@ -262,4 +269,97 @@ func newNonce(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRSASignerServesCMSOnly: JWS and COSE vouchers are ECDSA only, so a
+// MASA whose voucher-signing key is RSA answers 406 to an Accept naming
+// only those, naming CMS as what it returns, and records nothing; a JWS
+// request whose Accept admits CMS (or is absent) gets a CMS voucher.
+func TestRSASignerServesCMSOnly(t *testing.T) {
+	p := newTestPKI(t)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: "RSA voucher signer"}, KeyUsage: x509.KeyUsageDigitalSignature,
+		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.manufacturer.cert, &rsaKey.PublicKey, p.manufacturer.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.config()
+	if cfg.signer, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	cfg.signerKey = rsaKey
+	e := newEnv(t, cfg)
+	ctx := context.Background()
+	pledge := newPledge(t, e, "SN-RSA", "widget")
+	owner, err := e.svc.CreateOwner(ctx, "a", p.a.ca.cert.Raw, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{"SN-RSA"}}, owner.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	body := formatRequest(t, voucher.FormatJWS, pledge, p.a, p.a.registrar, newNonce(t))
+	for _, accept := range []string{voucher.MediaTypeVoucherJWS, voucher.MediaTypeVoucherCOSE} {
+		before := e.snapshot()
+		resp, got := postVoucherRequest(t, e, voucher.PathRequestVoucher, voucher.MediaTypeVoucherJWS, accept, body)
+		if resp.StatusCode != http.StatusNotAcceptable || !strings.Contains(string(got), "returns only application/voucher-cms+json vouchers") {
+			t.Fatalf("Accept %q: %d %s", accept, resp.StatusCode, got)
+		}
+		if e.snapshot() != before {
+			t.Fatalf("Accept %q: the database changed", accept)
+		}
+	}
+	for _, accept := range []string{"application/voucher-jws+json, application/voucher-cms+json", ""} {
+		resp, got := postVoucherRequest(t, e, voucher.PathRequestVoucher, voucher.MediaTypeVoucherJWS, accept, body)
+		if f, _ := voucher.DetectFormat(got); resp.StatusCode != http.StatusOK || f != voucher.FormatCMS || resp.Header.Get("Content-Type") != voucher.MediaTypeVoucherCMS {
+			t.Fatalf("JWS request, Accept %q: %d %v", accept, resp.StatusCode, f)
+		}
+	}
+}
+
+func init() {
+	openapi3filter.RegisterBodyDecoder(voucher.MediaTypeVoucherJWS, openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder(voucher.MediaTypeVoucherCOSE, openapi3filter.FileBodyDecoder)
+}
+
+// TestOpenAPIVoucherFormats: JWS and COSE voucher-requests and vouchers,
+// and the 406 and 415 refusals, are exchanges api/openapi.yaml describes
+// (kin-openapi validates each request and answer).
+func TestOpenAPIVoucherFormats(t *testing.T) {
+	_, sc := api.Contract(t)
+	p := newTestPKI(t)
+	cfg := p.config()
+	cfg.wrap = sc.Wrap
+	e := newEnv(t, cfg)
+	ctx := context.Background()
+	pledge := newPledge(t, e, "SN-SPEC", "widget")
+	owner, err := e.svc.CreateOwner(ctx, "a", p.a.ca.cert.Raw, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AssignOwner(ctx, masa.Selection{SerialNumbers: []string{"SN-SPEC"}}, owner.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range voucher.Formats {
+		for _, answer := range voucher.Formats {
+			body := formatRequest(t, f, pledge, p.a, p.a.registrar, newNonce(t))
+			if resp, b := postVoucherRequest(t, e, voucher.PathRequestVoucher, f.MediaType(), answer.MediaType(), body); resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s request for %s: %d %s", f, answer, resp.StatusCode, b)
+			}
+		}
+		body := formatRequest(t, f, pledge, p.a, p.a.registrar, newNonce(t))
+		if resp, _ := postVoucherRequest(t, e, voucher.PathRequestVoucher, f.MediaType(), "application/json", body); resp.StatusCode != http.StatusNotAcceptable {
+			t.Fatalf("406: %d", resp.StatusCode)
+		}
+		if resp, _ := postVoucherRequest(t, e, voucher.PathRequestAuditLog, f.MediaType(), "application/json", body); resp.StatusCode != http.StatusOK {
+			t.Fatalf("audit log: %d", resp.StatusCode)
+		}
+	}
+	if resp, _ := postVoucherRequest(t, e, voucher.PathRequestVoucher, "application/cose", "", []byte{0xd2}); resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("415: %d", resp.StatusCode)
+	}
 }
