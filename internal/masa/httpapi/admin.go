@@ -34,7 +34,8 @@ type adminAPI struct {
 // The conventions (snake_case members, ?limit= and ?cursor= paging,
 // problem+json errors, X-Request-Id) are internal/adminapi's; each
 // resource has its file: idevids.go, devices.go, owners.go, policies.go,
-// vouchers.go and events.go.
+// vouchers.go and events.go. The operator console is served beside it at
+// /console/ (console.go), and GET / redirects there.
 func AdminHandler(svc *masa.Service, opt AdminOptions) http.Handler {
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 1 << 20
@@ -81,6 +82,11 @@ func AdminHandler(svc *masa.Service, opt AdminOptions) http.Handler {
 		r.With(allow(masa.PermReadVouchers)).Get("/vouchers", h(a.listVouchers))
 		r.With(allow(masa.PermReadEvents)).Get("/events", h(a.listEvents))
 	})
+	// The operator console (console.go). The contract test walks the
+	// routes of a handler built without a service, which has no console.
+	if svc != nil {
+		a.mountConsole(r)
+	}
 	r.NotFound(rd.NotFound)
 	r.MethodNotAllowed(rd.MethodNotAllowed)
 	return r
