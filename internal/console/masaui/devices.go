@@ -118,14 +118,14 @@ func (u *ui) mint(w http.ResponseWriter, r *http.Request) error {
 
 // deviceView is one device's page.
 type deviceView struct {
-	Record        masa.DeviceRecord
-	Owners        []masa.Owner // for the sale form; nil unless the viewer may sell
-	Vouchers      []masa.VoucherRecord
-	VoucherTotal  int64
-	ShowVouchers  bool
-	Events        []masa.AuditEvent
-	MoreEvents    bool
-	ShowEvents    bool
+	Record       masa.DeviceRecord
+	Owners       []masa.Owner // for the sale form; nil unless the viewer may sell
+	Vouchers     []masa.VoucherRecord
+	VoucherTotal int64
+	ShowVouchers bool
+	Events       []masa.AuditEvent
+	MoreEvents   bool
+	ShowEvents   bool
 }
 
 // deviceVoucherCount and deviceEventCount bound what a device's page
