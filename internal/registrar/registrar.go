@@ -289,6 +289,7 @@ func (rg *Registrar) deviceRoutes() http.Handler {
 	r.Post(voucher.PathRequestVoucher, rg.requestVoucher)
 	r.Post(voucher.PathVoucherStatus, rg.voucherStatus)
 	r.Post(voucher.PathEnrollStatus, rg.enrollStatus)
+	rg.constrainedRoutes(r) // cBRSKI and EST-coaps short names, /.well-known/core
 	r.Handle(enroll.DefaultPathPrefix+"/*", estPeer(rg.est))
 	return r
 }
