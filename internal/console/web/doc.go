@@ -32,7 +32,9 @@
 // Title: "...", Data: d}), c.Redirect after a change (with c.Flash for a
 // notice), or return an error, which c.Handle renders as an error page with
 // the status and reason the admin API would give (Config.Classify, then
-// adminapi.Renderer.ProblemOf).
+// adminapi.Renderer.ProblemOf); web.Errorf makes one. A handler that reads
+// a form calls c.ParseForm first; c.Principal is who is signed in (its
+// actor for audit events).
 //
 // What it enforces for every console:
 //   - Sign-in exchanges an admin token for a session cookie: HttpOnly,
@@ -58,8 +60,10 @@
 //
 // Templates: the layout ("layout") wraps each page's "content"; the
 // partials "pager" (a keyset page's next link, from .Data.Next and
-// View.PageURL) and "csrf" (the hidden field) and the functions path
-// (a path under Base) and when (a UTC time) are available to every page.
+// View.PageURL) and "csrf" (the hidden field), the View methods Can,
+// PageURL and Self (the current URL, for an element that refreshes itself
+// with hx-get and hx-select), and the functions path (a path under Base,
+// with escaped segments) and when (a UTC time) are available to every page.
 // BarChart draws a stacked bar chart as SVG on the server.
 //
 // It is not an admin API: it calls the service's own store and service

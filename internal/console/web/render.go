@@ -68,6 +68,16 @@ func (v View) PageURL(key, value string) string {
 	return u.String()
 }
 
+// Self is the current page's URL (path and query), for an htmx element
+// that refreshes the page it is on.
+func (v View) Self() string {
+	if v.url == nil {
+		return v.Base + "/"
+	}
+	u := url.URL{Path: v.url.Path, RawQuery: v.url.RawQuery}
+	return u.String()
+}
+
 // funcs are the template functions of every page.
 func (c *core) funcs() template.FuncMap {
 	base := c.cfg.Base
