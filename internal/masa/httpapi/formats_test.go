@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -149,6 +150,22 @@ func TestVoucherInEachFormat(t *testing.T) {
 	resp, asCOSE := postVoucherRequest(t, e, voucher.PathRequestVoucher, voucher.MediaTypeVoucherJWS, voucher.MediaTypeVoucherCOSE, body)
 	if f, _ := voucher.DetectFormat(asCOSE); resp.StatusCode != http.StatusOK || f != voucher.FormatCOSE || bytes.Equal(asJWS, asCOSE) {
 		t.Fatalf("the JWS request asked for COSE: %d, %v", resp.StatusCode, f)
+	}
+
+	// The admin API names each voucher's format.
+	resp, listed := call{method: http.MethodGet, url: e.admin.URL + "/admin/v1/vouchers?serial_number=SN-FORMATS&limit=1000", token: e.token(masa.RoleAuditor)}.do(t)
+	var page struct{ Items []struct{ Format string } }
+	if err := json.Unmarshal(listed, &page); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("voucher list: %d %v", resp.StatusCode, err)
+	}
+	byFormat := map[string]int{}
+	for _, v := range page.Items {
+		byFormat[v.Format]++
+	}
+	// Each request format: four Accepts of its own plus one naming each
+	// format; then the JWS and COSE answers to one JWS request.
+	if byFormat["cms"] != 7 || byFormat["jws"] != 8 || byFormat["cose"] != 8 || len(byFormat) != 3 {
+		t.Fatalf("vouchers listed by format: %v", byFormat)
 	}
 
 	// The audit log reads a JWS or COSE request as it does a CMS one.
