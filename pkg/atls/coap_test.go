@@ -141,3 +141,29 @@ func TestCoAPVerifyPeerRefusal(t *testing.T) {
 		t.Fatalf("state after refusal: %d contexts, table %v", h.sink.len(), h.tableCounts())
 	}
 }
+
+// A public prefix comes first in the resource path and in the Location-Path
+// (7.1, 7.3); without it the resource is not found.
+func TestCoAPPublicPrefix(t *testing.T) {
+	h := newCoAPHarness(t, nil, CoAPConfig{Prefix: []string{"site-a"}})
+	c := h.coapClient(ProtoOSCORE)
+	if _, err := c.Handshake(context.Background()); err == nil {
+		t.Fatal("handshake without the prefix succeeded")
+	}
+	c.Prefix = []string{"site-a"}
+	carrier := newTestCarrier(t, c)
+	_, hello := h.clientHello(t, ProtoOSCORE)
+	if _, _, err := carrier.post(context.Background(), "", hello); err != nil {
+		t.Fatal(err)
+	}
+	if len(carrier.location) != 4 || carrier.location[0] != "site-a" || carrier.location[1] != ".well-known" || carrier.location[2] != "atls" {
+		t.Fatalf("Location-Path %q", carrier.location)
+	}
+	sess, err := c.Handshake(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
