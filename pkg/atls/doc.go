@@ -1,6 +1,7 @@
 // Package atls implements Application-Layer TLS (draft-friel-tls-atls-04)
-// over HTTP as Landfall's wire profile fixes it (ATLS-PROFILE.md, sections
-// 1-6; docs/atls-profile.md says the same in the project's words).
+// over HTTP and over CoAP as Landfall's wire profile fixes it
+// (ATLS-PROFILE.md, sections 1-7; docs/atls-profile.md says the same in the
+// project's words).
 //
 // A pledge behind TLS-terminating middleboxes cannot run TLS to the
 // registrar directly, so it runs TLS 1.3 inside ordinary HTTP requests: each
@@ -30,6 +31,13 @@
 //	protected_client.go  5, 6       OSCORE and COSE requests, client side
 //	context_cache.go     4.6, 5.7   per-replica cache of stored contexts and misses
 //	forwarding.go        DESIGN 3   forwarding a session's flights to its owner replica
+//	coap_server.go       7.1-7.7    CoAP binding, server: paths, methods, checks, Echo, blocks
+//	coap_flight.go       7.3, 7.5   a CoAP flight to the HTTP engine, its answer to CoAP codes
+//	coap_blockwise.go    7.2        Block1 reassembly, Block2 answers (RFC 7959)
+//	coap_echo.go         7.6        amplification limit: Echo (RFC 9175 2.4), verified sources
+//	coap_exchange_cache.go 7.4      duplicate Confirmable messages (RFC 7252 4.5)
+//	coap_answer.go       7.3, 7.5   CoAP answers, kept for duplicates and Block2
+//	coap_client.go       7          CoAP binding, client: blocks, Echo, Location, retries
 //
 // The inner HTTP/1.1 codec (profile 3.2), shared with pkg/oscore's HTTP
 // mapping, is the subpackage httpmsg.
@@ -109,6 +117,16 @@
 // 401 everywhere (5.7). A kid the store does not know is remembered for
 // two seconds (at most 4096 kids), so that a flood of one unknown kid costs
 // one lookup per replica and interval.
+//
+// # CoAP
+//
+// CoAPServer is a second front end of the same Server (profile 7): each
+// reassembled flight becomes the POST the HTTP binding would have
+// received, so CoAP sessions share the session table, ids, limits,
+// retransmission cache and key export. go-coap v3 carries the outer CoAP;
+// its block-wise layer is off because it reassembles before the handler
+// could challenge block 0 with Echo or refuse a flight early. Over CoAP
+// the server never offers atls-cose (7.7).
 //
 // # Client
 //
