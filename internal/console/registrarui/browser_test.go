@@ -135,6 +135,18 @@ func browserFlow(t *testing.T, d *sandbox.Deployment, chromium, shots string) {
 		}
 	}()
 
+	// The console sits beside the admin API on the same listener.
+	for path, want := range map[string]int{"/console": http.StatusFound, "/api/v1/nothing": http.StatusUnauthorized, "/healthz": http.StatusOK} {
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(f.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+
 	// Sign in: the admin listener's root leads to the sign-in form.
 	f.do(chromedp.Navigate(f.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	f.shot("signin")
