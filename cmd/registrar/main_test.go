@@ -186,7 +186,7 @@ func testServe(t *testing.T, dsn string) {
 	}
 	// Stopped, the schema goes back one version and up again.
 	getenv = func(k string) string { return env[k] }
-	for _, step := range []struct{ verb, want string }{{"version", "version 4"}, {"down", "version 3"}, {"up", "version 4"}} {
+	for _, step := range []struct{ verb, want string }{{"version", "version 5"}, {"down", "version 4"}, {"up", "version 5"}} {
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"migrate", step.verb}, &out, io.Discard, getenv); err != nil || !strings.Contains(out.String(), step.want) {
 			t.Fatalf("migrate %s: %v %q, want %q", step.verb, err, out.String(), step.want)

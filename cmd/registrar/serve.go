@@ -43,6 +43,9 @@ type serveConfig struct {
 	approvalRetry                                           time.Duration
 	approval                                                string
 	masaTimeout                                             time.Duration
+	auditLogMode, auditLogAllowedDomains                    string
+	auditLogAllowNonceless                                  bool
+	auditLogMaxVouchers                                     int
 	masaAttempts                                            int
 	logLevel                                                string
 	dbMaxConns                                              int
@@ -77,6 +80,10 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.BoolVar(&c.omitTransferEncoding, "est-omit-transfer-encoding", false, "leave Content-Transfer-Encoding: base64 off EST answers (RFC 8951); only when no pledge relies on it, as RFC 7030 clients before errata 5107 do")
 	fs.DurationVar(&c.approvalRetry, "approval-retry-after", registrar.DefaultApprovalRetryAfter, "Retry-After sent to pledges held for approval")
 	fs.StringVar(&c.approval, "approval", registrar.ApprovalAuto, "auto (every pledge of a trusted manufacturer), allow-list (listed pledges; others wait for an operator) or manual")
+	fs.StringVar(&c.auditLogMode, "audit-log-check", string(registrar.AuditLogOff), "the MASA audit-log check after a pledge accepts its voucher (RFC 8995 5.8): off, warn (record, count, log) or enforce (warn, and refuse EST until an operator approves a flagged pledge)")
+	fs.StringVar(&c.auditLogAllowedDomains, "audit-log-allowed-domains", "", "comma-separated domainIDs (base64, as the audit log writes them) of other domains the check does not count as prior owners")
+	fs.BoolVar(&c.auditLogAllowNonceless, "audit-log-allow-nonceless", false, "do not flag nonceless vouchers in the audit log")
+	fs.IntVar(&c.auditLogMaxVouchers, "audit-log-max-vouchers", 0, "flag a device whose audit log reports more vouchers than this; 0: no limit")
 	fs.DurationVar(&c.masaTimeout, "masa-timeout", registrar.DefaultMASATimeout, "timeout of one voucher-request to a MASA")
 	fs.IntVar(&c.masaAttempts, "masa-attempts", registrar.DefaultMASAAttempts, "attempts at reaching a MASA before the pledge is told to retry later")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -244,6 +251,12 @@ func (c *serveConfig) registrarConfig(st *registrar.State, proxies []netip.Prefi
 		Logger:                 log,
 
 		ESTOmitTransferEncoding: c.omitTransferEncoding,
+		AuditLog: registrar.AuditLogPolicy{
+			Mode:             registrar.AuditLogMode(c.auditLogMode),
+			AllowedDomainIDs: splitList(c.auditLogAllowedDomains),
+			AllowNonceless:   c.auditLogAllowNonceless,
+			MaxVouchers:      c.auditLogMaxVouchers,
+		},
 	}
 }
 

@@ -48,7 +48,9 @@ type enrollee struct {
 //   - the latest voucher exchange of the pledge issued a voucher from its
 //     MASA to this very IDevID (5.5, 5.6), and
 //   - it reported accepting that voucher (5.7): the report alone is
-//     telemetry, the recorded voucher is the authorization.
+//     telemetry, the recorded voucher is the authorization, and
+//   - under the audit-log mode enforce, its MASA audit log check passed or
+//     an operator approved it since (5.8, auditLogGate; re-enrollment too).
 //
 // Re-enrollment (RFC 7030 4.2.2) is authorized by the certificate being
 // renewed, which this registrar must have issued to a pledge not since
@@ -66,7 +68,7 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 		if p.Decision == store.DecisionDenied {
 			return enroll.ErrForbidden("pledge denied by the registrar's operator")
 		}
-		return nil
+		return rg.auditLogGate(ctx, p)
 	}
 	en, err := rg.enrollee(ctx, req.Peer.Chain)
 	if err != nil {
@@ -79,6 +81,9 @@ func (rg *Registrar) enrollPolicy(ctx context.Context, req *enroll.AuthzRequest)
 		return enroll.ErrPending(rg.cfg.ApprovalRetryAfter, "pledge awaits the operator's approval")
 	}
 	if err := rg.checkVoucherObtained(en); err != nil {
+		return err
+	}
+	if err := rg.auditLogGate(ctx, en.record); err != nil {
 		return err
 	}
 	switch en.record.State {

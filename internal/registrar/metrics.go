@@ -26,6 +26,9 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	exchanges *prometheus.CounterVec
 	issued    *prometheus.CounterVec
+	// auditChecks counts MASA audit-log checks (RFC 8995 5.8) by mode and
+	// verdict.
+	auditChecks *prometheus.CounterVec
 }
 
 func newMetrics(rg *Registrar) *metrics {
@@ -44,6 +47,9 @@ func newMetrics(rg *Registrar) *metrics {
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "landfall_registrar_certificates_issued_total", Help: "Domain certificates issued, by EST operation.",
 		}, []string{"operation"}),
+		auditChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "landfall_registrar_audit_log_checks_total", Help: "MASA audit-log checks (RFC 8995 5.8) by mode and verdict (pass, flagged, error).",
+		}, []string{"mode", "verdict"}),
 	}
 	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "landfall_registrar_atls_sessions", Help: "ATLS sessions this replica holds.",
@@ -51,7 +57,7 @@ func newMetrics(rg *Registrar) *metrics {
 	handshakes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "landfall_registrar_atls_handshakes", Help: "ATLS sessions of this replica still in handshake.",
 	}, func() float64 { return float64(rg.atls.Stats().Handshakes) })
-	m.reg.MustRegister(m.requests, m.latency, m.exchanges, m.issued, sessions, handshakes,
+	m.reg.MustRegister(m.requests, m.latency, m.exchanges, m.issued, m.auditChecks, sessions, handshakes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

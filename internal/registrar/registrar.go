@@ -59,6 +59,12 @@ type Config struct {
 	ESTOmitTransferEncoding bool
 	// ApprovalRetryAfter is the Retry-After of a pledge held for approval.
 	ApprovalRetryAfter time.Duration
+	// AuditLog is the check of the MASA audit log after a pledge's voucher
+	// status (RFC 8995 5.8, auditcheck.go); the zero value is off.
+	// AuditLogSource fetches the logs; nil is the VoucherSource when it
+	// can (the MASAClient).
+	AuditLog       AuditLogPolicy
+	AuditLogSource AuditLogSource
 
 	// MaxHandshakes caps this replica's sessions in handshake, and
 	// MaxHandshakesPerClient those of one client address; RateLimit
@@ -159,6 +165,9 @@ func New(cfg Config) (*Registrar, error) {
 		cfg.MaxHandshakesPerClient = atls.DefaultMaxHandshakesPerClient
 	}
 	cfg.RateLimit = cfg.RateLimit.WithDefaults()
+	if err := cfg.AuditLog.validate(); err != nil {
+		return nil, err
+	}
 	switch cfg.Approval {
 	case "":
 		cfg.Approval = ApprovalAuto

@@ -113,11 +113,19 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 	// A report that leaves the state as it is (the pledge enrolled when
 	// its certificate was recorded, then reports it installed) writes
 	// nothing: the row already says so.
-	if reportMoves(kind, p.State) && p.State != next {
+	moves := reportMoves(kind, p.State)
+	if moves && p.State != next {
 		if err := rg.state.SetState(r.Context(), p.ID, next); err != nil {
 			rg.fail(w, r, unavailable(err))
 			return
 		}
+	}
+	// RFC 8995 5.8: a voucher the pledge accepted is the moment to read
+	// the MASA's audit log of the device. Each acceptance reported checks
+	// again; the pledge's answer is 200 whatever the log says, and the
+	// verdict takes effect at EST (auditLogGate).
+	if kind == store.TelemetryVoucherStatus && report.Status && moves {
+		rg.checkAuditLog(r.Context(), pledge, p)
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -67,6 +67,12 @@ type Options struct {
 	// and sets its own.
 	RateLimit atls.RateLimit
 	Logger    *slog.Logger
+	// AuditLog is the replicas' MASA audit-log check (RFC 8995 5.8); the
+	// zero value is off, the production default.
+	AuditLog registrar.AuditLogPolicy
+	// MASAMiddleware, when set, wraps the MASA's device handler (a test
+	// counting the requests the MASA serves).
+	MASAMiddleware func(http.Handler) http.Handler
 }
 
 // Deployment is a running sandbox.
@@ -100,6 +106,7 @@ type Deployment struct {
 	closers   []func()
 	approval  string
 	rateLimit atls.RateLimit
+	auditLog  registrar.AuditLogPolicy
 	kills     []func() // per replica: stop it abruptly
 }
 
@@ -122,7 +129,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d = &Deployment{approval: o.Approval, rateLimit: o.RateLimit}
+	d = &Deployment{approval: o.Approval, rateLimit: o.RateLimit, auditLog: o.AuditLog}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -244,6 +251,9 @@ func (d *Deployment) startMASA(ctx context.Context, o Options) error {
 		return err
 	}
 	d.MASAServer.Config.Handler = httpapi.DeviceHandler(d.MASA, httpapi.DeviceOptions{Logger: o.Logger})
+	if o.MASAMiddleware != nil {
+		d.MASAServer.Config.Handler = o.MASAMiddleware(d.MASAServer.Config.Handler)
+	}
 	d.MASAAdmin = httptest.NewServer(httpapi.AdminHandler(d.MASA, httpapi.AdminOptions{Logger: o.Logger}))
 	d.closers = append(d.closers, d.MASAAdmin.Close)
 	if _, d.FactoryToken, err = d.MASA.CreateToken(ctx, "factory line", masa.RoleFactory); err != nil {
@@ -302,6 +312,7 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 		ContextKey:     d.State.ContextKey,
 		TLSCertificate: d.State.TLSCert,
 		Approval:       d.approval,
+		AuditLog:       d.auditLog,
 		RateLimit:      d.rateLimit,
 		// The in-process load balancer connects from loopback and names
 		// the client in X-Forwarded-For, as nginx does in compose.

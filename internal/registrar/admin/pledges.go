@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/registrar/store"
@@ -13,6 +15,50 @@ type PledgeDetail struct {
 	Exchanges    []store.Exchange    `json:"exchanges"`
 	Telemetry    []store.Telemetry   `json:"telemetry"`
 	Certificates []store.Certificate `json:"certificates"`
+	// AuditLogChecks are the registrar's checks of the pledge's MASA audit
+	// log (RFC 8995 5.8), oldest first; AuditLog is the latest one as it
+	// stands now, nil when the pledge was never checked.
+	AuditLogChecks []store.AuditCheck `json:"audit_log_checks"`
+	AuditLog       *AuditLogVerdict   `json:"audit_log,omitempty"`
+}
+
+// AuditLogVerdict is a pledge's latest audit-log check: its verdict
+// (pass, flagged, error), the mode it ran in, what it found, and whether
+// an operator's approval overrides it (store.AuditLogOverridden; under
+// enforce a flagged or failed check refuses EST until then).
+type AuditLogVerdict struct {
+	Verdict    string               `json:"verdict"`
+	Mode       string               `json:"mode"`
+	Reason     string               `json:"reason"`
+	Findings   []store.AuditFinding `json:"findings"`
+	CheckedAt  time.Time            `json:"checked_at"`
+	Overridden bool                 `json:"overridden"`
+}
+
+// auditCheckLister is the store's list of audit-log checks; a Store
+// without it reports none.
+type auditCheckLister interface {
+	ListAuditChecks(ctx context.Context, pledgeID int64) ([]store.AuditCheck, error)
+}
+
+// addAuditLog fills d's audit-log fields from s.
+func (d *PledgeDetail) addAuditLog(ctx context.Context, s Store) error {
+	d.AuditLogChecks = []store.AuditCheck{}
+	l, ok := s.(auditCheckLister)
+	if !ok {
+		return nil
+	}
+	cs, err := l.ListAuditChecks(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	d.AuditLogChecks = cs
+	if n := len(cs); n > 0 {
+		c := cs[n-1]
+		d.AuditLog = &AuditLogVerdict{Verdict: c.Verdict, Mode: c.Mode, Reason: c.Reason, Findings: c.Findings,
+			CheckedAt: c.CheckedAt, Overridden: store.AuditLogOverridden(&d.Pledge, cs)}
+	}
+	return nil
 }
 
 // listPledges: GET /api/v1/pledges?decision=&state=&manufacturer_id=&serial_prefix=&limit=&cursor=

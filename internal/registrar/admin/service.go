@@ -15,7 +15,8 @@ import (
 // one source of truth for what a change does and refuses.
 
 // PledgeStory is one pledge with everything recorded about it: its voucher
-// exchanges, telemetry and certificates (GET /api/v1/pledges/{id}).
+// exchanges, telemetry, certificates and MASA audit-log checks (GET
+// /api/v1/pledges/{id}).
 func PledgeStory(ctx context.Context, s Store, id int64) (PledgeDetail, error) {
 	p, err := s.GetPledge(ctx, id)
 	if err != nil {
@@ -24,7 +25,9 @@ func PledgeStory(ctx context.Context, s Store, id int64) (PledgeDetail, error) {
 	d := PledgeDetail{Pledge: *p}
 	if d.Exchanges, err = s.ListExchanges(ctx, id); err == nil {
 		if d.Telemetry, err = s.ListTelemetry(ctx, id); err == nil {
-			d.Certificates, err = s.ListCertificates(ctx, id)
+			if d.Certificates, err = s.ListCertificates(ctx, id); err == nil {
+				err = d.addAuditLog(ctx, s)
+			}
 		}
 	}
 	return d, err
