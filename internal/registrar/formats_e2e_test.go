@@ -24,7 +24,8 @@ import (
 // middle), naming another serial-number (403); and a Content-Type the
 // registrar does not take (415) or an Accept it cannot meet (406). Each
 // refusal records no pledge and no exchange; then the honest request of
-// the same device in the same format gets a voucher of that format.
+// the same device in the same format gets a voucher of that format, and
+// one whose Accept names another format a voucher of that other format.
 func TestRegistrarChecksInEachFormat(t *testing.T) {
 	e := newEnv(t, envOptions{approval: registrar.ApprovalAuto})
 	leaf, _ := x509.ParseCertificate(e.State.TLSCert.Certificate[0])
@@ -99,6 +100,12 @@ func TestRegistrarChecksInEachFormat(t *testing.T) {
 			}
 			if p, exs, _ := e.counts(serial); p == nil || len(exs) != 1 {
 				t.Fatalf("honest request recorded %+v, %d exchanges", p, len(exs))
+			}
+			// An Accept naming another format gets a voucher of that one.
+			next := voucher.Formats[(int(f)+1)%len(voucher.Formats)]
+			status, contentType, body = post(f.MediaType(), "text/plain, "+next.MediaType(), sign(idevid, leaf, serial))
+			if got, _ := voucher.DetectFormat(body); status != http.StatusOK || contentType != next.MediaType() || got != next {
+				t.Fatalf("%s request asking for %s: %d %s, a %v voucher", f, next, status, contentType, got)
 			}
 		})
 	}
