@@ -50,6 +50,45 @@ func (c *AuditCheck) Overridden(p *Pledge) bool {
 		!strings.HasPrefix(p.DecidedBy, "policy:")
 }
 
+// AuditLogOverridden reports whether the latest of a pledge's checks
+// (oldest first) is overridden by the operator's approval of p: the
+// operator approved after a check that already found what the latest
+// finds (the same verdict; each finding's kind, and for prior owners the
+// same domains). A pledge onboarding again after its approval is checked
+// again and not refused for what the operator saw; a new prior owner, or
+// a new kind of finding, needs a new approval.
+func AuditLogOverridden(p *Pledge, checks []AuditCheck) bool {
+	if len(checks) == 0 {
+		return false
+	}
+	latest := checks[len(checks)-1]
+	for _, c := range checks {
+		if c.Overridden(p) && c.Verdict == latest.Verdict && covers(c.Findings, latest.Findings) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether seen holds every finding of now: the same kind,
+// and for prior owners the same detail (the domains and their counts of
+// vouchers).
+func covers(seen, now []AuditFinding) bool {
+	for _, f := range now {
+		found := false
+		for _, g := range seen {
+			if f.Kind == g.Kind && (f.Kind != "prior-owner" || f.Detail == g.Detail) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // RecordAuditCheck stores c (ID is assigned; CheckedAt is now) and returns
 // it as stored.
 func (s *Store) RecordAuditCheck(ctx context.Context, c AuditCheck) (*AuditCheck, error) {

@@ -90,8 +90,34 @@ func tAuditChecks(t *testing.T, backend testkit.Backend) {
 	if !latest.Overridden(decide("alice")) {
 		t.Error("the operator's approval after the check did not override it")
 	}
+	// The approval carries over to a later check that finds the same, not
+	// to one with a new prior owner or a new kind of finding.
+	approved, _ := s.GetPledge(ctx, p.ID)
+	clk.Advance(time.Minute)
+	again := flagged
+	againRec, err := s.RecordAuditCheck(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := append(cs, *againRec)
+	if !store.AuditLogOverridden(approved, history) {
+		t.Error("the approval did not carry over to the same findings")
+	}
+	newOwner := *againRec
+	newOwner.Findings = []store.AuditFinding{{Kind: "prior-owner", Detail: "1 voucher(s) for domainID BBBB"}}
+	if store.AuditLogOverridden(approved, append(cs, newOwner)) {
+		t.Error("the approval covered a new prior owner")
+	}
+	newKind := *againRec
+	newKind.Findings = append(newKind.Findings, store.AuditFinding{Kind: "too-many", Detail: "9"})
+	if store.AuditLogOverridden(approved, append(cs, newKind)) {
+		t.Error("the approval covered a new kind of finding")
+	}
+	if store.AuditLogOverridden(approved, nil) {
+		t.Error("no checks, overridden")
+	}
 	denied, err := s.Decide(ctx, []int64{p.ID}, store.DecisionDenied, "bob")
-	if err != nil || latest.Overridden(&denied[0]) {
+	if err != nil || latest.Overridden(&denied[0]) || store.AuditLogOverridden(&denied[0], history) {
 		t.Errorf("a denial overrode the check: %v", err)
 	}
 }
