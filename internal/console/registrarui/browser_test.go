@@ -45,7 +45,8 @@ func chromiumPath(t *testing.T) string {
 
 // TestConsoleInBrowser drives the console in headless Chromium against a
 // whole sandbox deployment in manual approval mode, on the embedded store
-// and on PostgreSQL (two replicas): an operator signs in, sees a held
+// and on PostgreSQL (two replicas, either of which serves the session):
+// an operator signs in, sees a held
 // pledge, approves it and watches the same device onboard; denies another
 // in bulk, whose next voucher request is refused with 403; adds and
 // removes a manufacturer with a PEM upload; imports an allow-list with one
@@ -68,6 +69,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 	t.Run("postgresql", func(t *testing.T) {
 		d := testdeploy.StartWith(t, sandbox.Options{Approval: registrar.ApprovalManual})
+		if len(d.Admin) != 2 {
+			t.Fatalf("%d replicas, want 2 (the session must cross them)", len(d.Admin))
+		}
 		browserFlow(t, d, chromium, screenshotDir(t))
 	})
 }
@@ -154,6 +158,22 @@ func browserFlow(t *testing.T, d *sandbox.Deployment, chromium, shots string) {
 		chromedp.WaitVisible(chromedp.CSS("#pending-preview")))
 	if got := f.text("#pending-preview"); !strings.Contains(got, "HOLD-1") || !strings.Contains(got, "DENY-1") {
 		t.Fatalf("overview's pending pledges: %q", got)
+	}
+
+	// The session is the cookie alone: another replica's admin listener,
+	// which shares the session key, serves it too.
+	for i, adm := range d.Admin[1:] {
+		req, _ := http.NewRequest(http.MethodGet, adm.URL+"/console/pledges", nil)
+		req.Header.Set("Cookie", f.cookies())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "shift-lead") || !strings.Contains(string(b), "HOLD-1") {
+			t.Errorf("replica %d with the session of replica 0: %d", i+1, resp.StatusCode)
+		}
 	}
 
 	// Approve HOLD-1 from the list.
