@@ -38,3 +38,22 @@ func TestNegotiateFormat(t *testing.T) {
 		t.Fatalf("MediaTypes: %s", got)
 	}
 }
+
+// FuzzNegotiateFormat: any Accept header yields a format that is offered,
+// or none; an empty one yields the request's own.
+func FuzzNegotiateFormat(f *testing.F) {
+	for _, s := range []string{"", "*/*", "application/*;q=0", MediaTypeVoucherCOSE + ";q=0.1, text/plain", ",,;", "application/voucher-jws+json; q=abc"} {
+		f.Add(s, 1)
+	}
+	f.Fuzz(func(t *testing.T, accept string, req int) {
+		r := Format(((req % 3) + 3) % 3)
+		offers := []Format{FormatCMS, FormatCOSE}
+		got, ok := NegotiateFormat(accept, r, offers)
+		if ok && got != FormatCMS && got != FormatCOSE {
+			t.Fatalf("NegotiateFormat(%q) = %v, not offered", accept, got)
+		}
+		if accept == "" && r != FormatJWS && (!ok || got != r) {
+			t.Fatalf("empty Accept: %v %v, want %v", got, ok, r)
+		}
+	})
+}
