@@ -201,6 +201,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 				}
 			}
 			cfg.HTTP = ans.wrap(probe.wire.client(cfg.HTTP))
+			cfg.Constrained = cfg.Constrained || target.Constrained // the sandbox's configs lack the flag
 			return cfg
 		}
 	}

@@ -34,6 +34,11 @@ type Config struct {
 	// and of the voucher asked for (the Accept header): CMS (the zero
 	// value, RFC 8995), JWS or COSE.
 	VoucherFormat voucher.Format
+	// Constrained runs the constrained flow (constrained.go): the cBRSKI
+	// and EST-coaps resources with COSE, CBOR and DER payloads, in one of
+	// ConstrainedModes. Its voucher format is COSE: VoucherFormat must be
+	// COSE or left at its zero value.
+	Constrained bool
 	// HTTP carries ATLS flights (through proxies and TLS-terminating load
 	// balancers); nil means http.DefaultClient. Unused by ModeDirect.
 	HTTP *http.Client

@@ -108,6 +108,9 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 	if !ok {
 		return nil, errors.New("pledge: IDevID key cannot sign")
 	}
+	if err := cfg.checkConstrained(); err != nil {
+		return nil, err
+	}
 	if err := cfg.checkVoucherFormat(); err != nil {
 		return nil, err
 	}
@@ -126,6 +129,9 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 	base := strings.TrimSuffix(cfg.RegistrarURL, "/")
 	if cfg.Mode != ModeDirect {
 		base = "https://registrar" // inner requests: the authority is not used for routing
+	}
+	if cfg.Constrained {
+		return r.onboardConstrained(ctx, l, base, idevid, key)
 	}
 
 	// RFC 8995 5.2: the pledge voucher-request, signed with the IDevID in

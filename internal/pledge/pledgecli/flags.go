@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,9 @@ type Flags struct {
 	OuterCA                                 string
 	// VoucherFormat is the --voucher-format name: cms, jws or cose.
 	VoucherFormat string
-	MaxWait       time.Duration
+	// Constrained is --constrained: the cBRSKI and EST-coaps flow.
+	Constrained bool
+	MaxWait     time.Duration
 }
 
 // Register defines the flags on fs; withIDevID adds the IDevID files (a
@@ -42,6 +45,7 @@ func (f *Flags) Register(fs *flag.FlagSet, withIDevID bool) {
 	fs.StringVar(&f.MASACert, "masa-cert", "", "PEM file: the MASA's voucher-signing certificate, when vouchers do not carry it")
 	fs.StringVar(&f.OuterCA, "outer-ca", "", "PEM file: CA of the load balancer's TLS certificate (default: system roots)")
 	fs.StringVar(&f.VoucherFormat, "voucher-format", "cms", "signature format of the voucher-request and the voucher asked for: cms (RFC 8995), jws or cose; a COSE voucher comes without the MASA's certificate, so give --masa-cert")
+	fs.BoolVar(&f.Constrained, "constrained", false, "the constrained flow (cBRSKI, EST-coaps): COSE voucher-request to /.well-known/brski/rv, CBOR /vs and /es, binary /.well-known/est/crts, /att and /sen; modes "+strings.Join(pledge.ConstrainedModes, ", ")+"; implies --voucher-format cose")
 	fs.DurationVar(&f.MaxWait, "max-wait", 5*time.Minute, "longest total time spent honouring Retry-After")
 }
 
@@ -71,12 +75,21 @@ func (f *Flags) BaseConfig() (*pledge.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--voucher-format: %q is not cms, jws or cose", f.VoucherFormat)
 	}
+	if f.Constrained {
+		if !slices.Contains(pledge.ConstrainedModes, f.Mode) {
+			return nil, fmt.Errorf("--constrained runs in --mode %s, not %s", strings.Join(pledge.ConstrainedModes, ", "), f.Mode)
+		}
+		if format != voucher.FormatCMS && format != voucher.FormatCOSE {
+			return nil, fmt.Errorf("--constrained sends COSE voucher-requests; --voucher-format %s contradicts it", f.VoucherFormat)
+		}
+		format = voucher.FormatCOSE
+	}
 	anchors, err := pemfile.Pool(f.Anchor)
 	if err != nil {
 		return nil, err
 	}
 	cfg := &pledge.Config{RegistrarURL: f.RegistrarURL, ATLSPath: f.ATLSPath, Mode: f.Mode,
-		ManufacturerAnchors: anchors, MaxWait: f.MaxWait, VoucherFormat: format}
+		ManufacturerAnchors: anchors, MaxWait: f.MaxWait, VoucherFormat: format, Constrained: f.Constrained}
 	if f.MASACert != "" {
 		if cfg.MASACerts, err = pemfile.Certs(f.MASACert); err != nil {
 			return nil, err
