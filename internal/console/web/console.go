@@ -61,6 +61,10 @@ type Config[P any] struct {
 	TrustForwardedProto bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Cookie names the session cookie (default DefaultCookie; the flash
+	// notice's is Cookie+"-flash"). Consoles served on one host need
+	// different names: browsers do not tell cookies apart by port.
+	Cookie string
 }
 
 // NavItem is one entry of the header's menu; Path is under Base.
@@ -79,6 +83,7 @@ type Viewer struct {
 const (
 	DefaultSessionTTL = 8 * time.Hour
 	DefaultMaxBody    = 2 << 20
+	DefaultCookie     = "landfall-console"
 )
 
 // core is the part of a console that does not depend on the principal's
@@ -114,12 +119,15 @@ func New[P any](cfg Config[P]) (*Console[P], error) {
 	}
 	c := &core{cfg: Config[struct{}]{Title: cfg.Title, Base: cfg.Base, Nav: cfg.Nav, Pages: cfg.Pages, Funcs: cfg.Funcs,
 		Classify: cfg.Classify, Log: cfg.Log, SessionTTL: cfg.SessionTTL, MaxBody: cfg.MaxBody,
-		TrustForwardedProto: cfg.TrustForwardedProto, Now: cfg.Now}}
+		TrustForwardedProto: cfg.TrustForwardedProto, Now: cfg.Now, Cookie: cfg.Cookie}}
 	if c.cfg.SessionTTL <= 0 {
 		c.cfg.SessionTTL = DefaultSessionTTL
 	}
 	if c.cfg.MaxBody <= 0 {
 		c.cfg.MaxBody = DefaultMaxBody
+	}
+	if c.cfg.Cookie == "" {
+		c.cfg.Cookie = DefaultCookie
 	}
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now

@@ -105,7 +105,7 @@ func (c *core) isTLS(r *http.Request) bool {
 // readSession opens the request's session cookie; an absent, forged,
 // stale or expired one is errNoSession.
 func (c *core) readSession(r *http.Request) (session, error) {
-	name := cookieName(c.isTLS(r), sessionCookie)
+	name := cookieName(c.isTLS(r), c.cfg.Cookie)
 	ck, err := r.Cookie(name)
 	if err != nil {
 		return session{}, errNoSession
@@ -125,7 +125,7 @@ func (c *core) readSession(r *http.Request) (session, error) {
 func (c *core) newSession(w http.ResponseWriter, r *http.Request, token string) (session, error) {
 	s := session{Token: token, ID: make([]byte, 16), Expires: c.cfg.Now().Add(c.cfg.SessionTTL).Unix()}
 	rand.Read(s.ID)
-	name := cookieName(c.isTLS(r), sessionCookie)
+	name := cookieName(c.isTLS(r), c.cfg.Cookie)
 	v, err := c.seal.seal(name, s)
 	if err != nil {
 		return s, err
@@ -136,7 +136,7 @@ func (c *core) newSession(w http.ResponseWriter, r *http.Request, token string) 
 
 // clearSession deletes the session cookie.
 func (c *core) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, c.cookie(r, cookieName(c.isTLS(r), sessionCookie), "", -1))
+	http.SetCookie(w, c.cookie(r, cookieName(c.isTLS(r), c.cfg.Cookie), "", -1))
 }
 
 // cookie is a console cookie: HttpOnly, SameSite=Strict, Secure over TLS,
@@ -151,11 +151,6 @@ func (c *core) cookie(r *http.Request, name, value string, ttl time.Duration) *h
 	return ck
 }
 
-const (
-	sessionCookie = "landfall-console"
-	flashCookie   = "landfall-console-flash"
-)
-
 // flash is a one-shot notice shown on the next page (post/redirect/get).
 type flash struct {
 	Text    string `json:"m"`
@@ -165,7 +160,7 @@ type flash struct {
 // Flash sets a notice that the next page rendered shows once, for
 // handlers that redirect after a change.
 func (c *core) Flash(w http.ResponseWriter, r *http.Request, text string) {
-	name := cookieName(c.isTLS(r), flashCookie)
+	name := cookieName(c.isTLS(r), c.cfg.Cookie+"-flash")
 	v, err := c.seal.seal(name, flash{Text: text, Expires: c.cfg.Now().Add(time.Minute).Unix()})
 	if err == nil {
 		http.SetCookie(w, c.cookie(r, name, v, time.Minute))
@@ -174,7 +169,7 @@ func (c *core) Flash(w http.ResponseWriter, r *http.Request, text string) {
 
 // takeFlash returns the pending notice, if any, and clears it.
 func (c *core) takeFlash(w http.ResponseWriter, r *http.Request) string {
-	name := cookieName(c.isTLS(r), flashCookie)
+	name := cookieName(c.isTLS(r), c.cfg.Cookie+"-flash")
 	ck, err := r.Cookie(name)
 	if err != nil {
 		return ""
