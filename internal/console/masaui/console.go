@@ -60,8 +60,11 @@ func New(o Options) (http.Handler, error) {
 	}
 	pages, _ := fs.Sub(pagesFS, "pages")
 	c, err := web.New(web.Config[masa.Token]{
-		Title:   "Landfall MASA",
-		Base:    Base,
+		Title: "Landfall MASA",
+		Base:  Base,
+		// Not the registrar's cookie: the two consoles are often served
+		// on one host, whose cookies the browser does not tell apart by port.
+		Cookie:  "landfall-masa-console",
 		Key:     o.Key,
 		Resolve: o.Service.Authenticate,
 		Describe: func(t masa.Token) web.Viewer {

@@ -342,6 +342,11 @@ func tCSRFAndSession(t *testing.T, b testkit.Backend) {
 	e := newEnv(t, b)
 	admin := e.signIn(masa.RoleAdmin)
 	other := e.signIn(masa.RoleFactory)
+	// Its own cookie, apart from the registrar console's on the same host.
+	u, _ := url.Parse(e.srv.URL)
+	if cs := admin.hc.Jar.Cookies(u); len(cs) != 1 || cs[0].Name != "landfall-masa-console" {
+		t.Fatalf("the MASA console's cookies: %v", cs)
+	}
 	before := e.state()
 	mint := url.Values{"csr": {csrPEM(t, "X-1")}}
 
