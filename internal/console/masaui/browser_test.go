@@ -187,7 +187,7 @@ func masaBrowserFlow(t *testing.T, d *sandbox.Deployment, chromium, shots string
 	// Sell it to the registrar's domain from its page.
 	f.do(chromedp.SetValue(chromedp.CSS("#sell-owner"), fmt.Sprint(d.OwnerID)), chromedp.Click(chromedp.CSS("#sell")),
 		chromedp.WaitVisible(chromedp.CSS("#take-back")))
-	if got := f.text("#flash"); got != fmt.Sprintf("Sold 1 devices to owner %d.", d.OwnerID) {
+	if got := f.text("#flash"); got != fmt.Sprintf("Sold 1 device to owner %d.", d.OwnerID) {
 		t.Errorf("flash after the sale: %q", got)
 	}
 	if rec, _ := d.MASA.Device(ctx, "MINT-0100"); rec.OwnerID != d.OwnerID {

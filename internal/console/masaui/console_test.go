@@ -170,6 +170,17 @@ func tSearchAndPaging(t *testing.T, b testkit.Backend) {
 	if page := c.get("/console/devices/NOPE-1", http.StatusNotFound); !strings.Contains(page, "unknown device") {
 		t.Error("an unknown device's page does not say so")
 	}
+	// A serial number may hold "/" (a PrintableString allows it): its
+	// page and links escape it.
+	if _, err := e.svc.ImportDevices(context.Background(), "csv", []byte("serial-number,product,idevid\nRACK/7 (B),gizmo,\n"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if page := c.get("/console/devices?serial_number=RACK/7+(B)", http.StatusOK); !strings.Contains(page, `href="/console/devices/RACK%2F7%20%28B%29"`) {
+		t.Errorf("the link to RACK/7 (B) is not escaped: %s", page)
+	}
+	if page := c.get("/console/devices/RACK%2F7%20(B)", http.StatusOK); !strings.Contains(page, `id="device-serial">RACK/7 (B)<`) {
+		t.Errorf("RACK/7 (B)'s page: %s", page)
+	}
 }
 
 // TestSales: a sales token registers an owner by its CA certificate,

@@ -83,7 +83,7 @@ func (u *ui) importDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u.c.Flash(w, r, fmt.Sprintf("Imported %d devices.", n))
+	u.c.Flash(w, r, fmt.Sprintf("Imported %s.", devicesCount(n)))
 	return u.c.Redirect(w, r, "/devices")
 }
 

@@ -75,7 +75,7 @@ func (u *ui) sell(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u.c.Flash(w, r, fmt.Sprintf("Sold %d devices to owner %d.", len(changed), b.OwnerID))
+	u.c.Flash(w, r, fmt.Sprintf("Sold %s to owner %d.", devicesCount(len(changed)), b.OwnerID))
 	return u.back(w, r, sel)
 }
 
@@ -91,7 +91,7 @@ func (u *ui) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u.c.Flash(w, r, fmt.Sprintf("Took back %d devices from their owners.", len(changed)))
+	u.c.Flash(w, r, fmt.Sprintf("Took back %s from their owners.", devicesCount(len(changed))))
 	return u.back(w, r, sel)
 }
 
@@ -115,4 +115,12 @@ func selectionOf(r *http.Request) masa.Selection {
 		}
 	}
 	return sel
+}
+
+// devicesCount is "1 device" or "n devices".
+func devicesCount(n int) string {
+	if n == 1 {
+		return "1 device"
+	}
+	return fmt.Sprintf("%d devices", n)
 }
