@@ -110,6 +110,9 @@ func (rg *Registrar) checkAuditLog(ctx context.Context, id *Pledge, p *store.Ple
 	if policy.Mode == AuditLogOff || policy.Mode == "" {
 		return
 	}
+	// A pledge hanging up does not cut the check short: the MASA client's
+	// timeout bounds it.
+	ctx = context.WithoutCancel(ctx)
 	checks, ok1 := rg.state.(auditCheckStore)
 	exchanges, ok2 := rg.state.(exchangeReader)
 	if !ok1 || !ok2 {
