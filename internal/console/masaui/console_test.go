@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/landfall-io/landfall/internal/adminapi"
 	"github.com/landfall-io/landfall/internal/masa"
 	"github.com/landfall-io/landfall/internal/testkit"
 )
@@ -117,7 +118,8 @@ func tMintAndImport(t *testing.T, b testkit.Backend) {
 }
 
 // TestSearchAndPaging: the serial search finds one device; the list pages
-// through a large table by its keyset cursor, every device once.
+// through a table by its keyset cursor, every device once, and a cursor
+// far into 10 000 devices finds its page.
 func TestSearchAndPaging(t *testing.T) { testkit.EachBackend(t, tSearchAndPaging) }
 
 func tSearchAndPaging(t *testing.T, b testkit.Backend) {
@@ -160,6 +162,23 @@ func tSearchAndPaging(t *testing.T, b testkit.Backend) {
 	}
 	if len(seen) != n || pages != 3 {
 		t.Fatalf("paged through %d devices in %d pages, want %d in 3", len(seen), pages, n)
+	}
+	// 10 000 more: a page far into the table is found by its cursor, as
+	// the first one is.
+	csv.Reset()
+	csv.WriteString("serial-number,product,idevid\n")
+	for i := range 10000 {
+		fmt.Fprintf(&csv, "BIG-%05d,gizmo,\n", i)
+	}
+	if _, err := e.svc.ImportDevices(context.Background(), "csv", []byte(csv.String()), "test"); err != nil {
+		t.Fatal(err)
+	}
+	page = c.get("/console/devices?product=gizmo&cursor="+adminapi.EncodeCursor("BIG-09979"), http.StatusOK)
+	if got := strings.Count(page, `<tr id="device-BIG-`); got != 20 || !strings.Contains(page, `id="device-BIG-09980"`) || !strings.Contains(page, `id="device-BIG-09999"`) {
+		t.Errorf("the page after BIG-09979 shows %d of its devices", got)
+	}
+	if !strings.Contains(page, `id="next-page"`) {
+		t.Error("the page after BIG-09979 has no next page (the PG- devices follow)")
 	}
 	if page := c.get("/console/devices?status=owned", http.StatusOK); !strings.Contains(page, `id="no-devices"`) {
 		t.Error("status=owned lists unsold devices")
