@@ -234,3 +234,25 @@ func fixLeaf(js []byte, name, value string) []byte {
 	k := j + strings.Index(s[j:], `"`)
 	return []byte(s[:j] + value + s[k:])
 }
+
+// The MASA sets the rfc8366bis leaves through VoucherParams; a request's
+// own est-domain is never copied into the voucher, and a bad URI is
+// refused before anything is signed.
+func TestNewVoucherBisLeaves(t *testing.T) {
+	p := newPKI(t, elliptic.P256())
+	req := &VoucherRequest{Artifact: Artifact{SerialNumber: p.serial, Nonce: "n1", ESTDomain: "https://rogue.example/est"}}
+	v, err := NewVoucher(req, VoucherParams{Assertion: AssertionLogged, DomainCert: p.domainCA, CreatedOn: p.now,
+		ESTDomain: "https://est.example.net/.well-known/est", ManufacturerProprietary: []byte{1, 2}, Extensions: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ESTDomain != "https://est.example.net/.well-known/est" || v.AdditionalConfigurationURL != "" || len(v.ManufacturerProprietary) != 2 || len(v.Extensions) != 1 {
+		t.Errorf("voucher %+v", v.Artifact)
+	}
+	v, err = NewVoucher(req, VoucherParams{Assertion: AssertionLogged, DomainCert: p.domainCA, CreatedOn: p.now})
+	if err != nil || v.ESTDomain != "" {
+		t.Errorf("est-domain copied from the request: %q, %v", v.ESTDomain, err)
+	}
+	_, err = NewVoucher(req, VoucherParams{Assertion: AssertionLogged, DomainCert: p.domainCA, CreatedOn: p.now, AdditionalConfigurationURL: "config"})
+	wantCode(t, err, ErrMalformed)
+}

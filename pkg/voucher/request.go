@@ -105,6 +105,14 @@ type VoucherParams struct {
 	DomainCertRevocationChecks *bool
 	// IDevIDIssuer is copied when the request's is empty.
 	IDevIDIssuer []byte
+	// The rfc8366bis leaves the MASA may add (BRSKI-CLOUD's est-domain and
+	// additional-configuration-url, its own manufacturer-proprietary
+	// bytes, extensions): the MASA's choice, never copied from the request
+	// (the draft says nothing of copying them).
+	ESTDomain                  string
+	AdditionalConfigurationURL string
+	ManufacturerProprietary    []byte
+	Extensions                 []string
 }
 
 // NewVoucher builds and validates the voucher answering a registrar
@@ -121,6 +129,10 @@ func NewVoucher(req *VoucherRequest, p VoucherParams) (*Voucher, error) {
 		DomainCertRevocationChecks: p.DomainCertRevocationChecks,
 		LastRenewalDate:            p.LastRenewalDate,
 		PinnedDomainPubk:           p.DomainPubk,
+		ESTDomain:                  p.ESTDomain,
+		AdditionalConfigurationURL: p.AdditionalConfigurationURL,
+		ManufacturerProprietary:    p.ManufacturerProprietary,
+		Extensions:                 p.Extensions,
 	}}
 	if v.IDevIDIssuer == nil {
 		v.IDevIDIssuer = p.IDevIDIssuer
