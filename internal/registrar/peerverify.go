@@ -42,6 +42,9 @@ type domainTrust struct {
 	mu    sync.Mutex
 	roots *x509.CertPool
 	inter *x509.CertPool
+	// raChain is the RA certificate's chain up to the root, once
+	// raChainToRoot has found it (rachain.go).
+	raChain []*x509.Certificate
 }
 
 // verifies reports whether chain is a domain certificate: its leaf chains

@@ -32,11 +32,18 @@ func (rg *Registrar) voucherRequestSigner(ctx context.Context, pr *pledgeRequest
 // issuers come from the RA certificate file and the CA backend's
 // certificates; when the RA certificate does not chain to the domain CA,
 // or the CA cannot be reached, the RA certificate file's chain is sent as
-// configured.
+// configured. A chain found is kept: the RA certificate and the domain CA
+// do not change while the registrar runs.
 func (rg *Registrar) raChainToRoot(ctx context.Context) []*x509.Certificate {
 	configured := rg.raSigner.Chain
 	if rg.ca == nil {
 		return configured
+	}
+	rg.domain.mu.Lock()
+	found := rg.domain.raChain
+	rg.domain.mu.Unlock()
+	if found != nil {
+		return found
 	}
 	roots, inter, err := rg.domain.pools(ctx, rg)
 	if err != nil {
@@ -60,5 +67,9 @@ func (rg *Registrar) raChainToRoot(ctx context.Context) []*x509.Certificate {
 			best = c
 		}
 	}
-	return best[1:]
+	found = best[1:]
+	rg.domain.mu.Lock()
+	rg.domain.raChain = found
+	rg.domain.mu.Unlock()
+	return found
 }
