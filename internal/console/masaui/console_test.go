@@ -92,6 +92,15 @@ func tMintAndImport(t *testing.T, b testkit.Backend) {
 		t.Fatal("JSON import stored nothing")
 	}
 
+	// Enough devices for the list to page, under the rejected import too.
+	var many strings.Builder
+	many.WriteString("serial-number,product,idevid\n")
+	for i := range 60 {
+		fmt.Fprintf(&many, "LOT-%02d,,\n", i)
+	}
+	if _, err := e.svc.ImportDevices(context.Background(), "csv", []byte(many.String()), "test"); err != nil {
+		t.Fatal(err)
+	}
 	before = e.state()
 	resp, body = c.upload("/console/devices/import", map[string]string{"format": "csv",
 		"text": "serial-number,product,idevid\nIMP-0004,gadget,\n,gadget,\nIMP-0001,gadget,\n"}, nil)
@@ -101,6 +110,9 @@ func tMintAndImport(t *testing.T, b testkit.Backend) {
 	}
 	if !strings.Contains(body, "IMP-0001") {
 		t.Error("the duplicate row is not named")
+	}
+	if !strings.Contains(body, `id="next-page" href="/console/devices?cursor=`) {
+		t.Error("the rejected import's page does not page from the device list")
 	}
 	resp, body = c.upload("/console/devices/import", map[string]string{"format": "xml", "text": "<devices/>"}, nil)
 	wantStatus(t, "import in another format", resp, body, http.StatusUnsupportedMediaType, "")

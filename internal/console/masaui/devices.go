@@ -77,7 +77,8 @@ func (u *ui) importDevices(w http.ResponseWriter, r *http.Request) error {
 	n, err := u.svc.ImportDevices(r.Context(), r.PostFormValue("format"), body, u.actor(r))
 	var ie *masa.ImportError
 	if errors.As(err, &ie) {
-		r.URL.RawQuery = ""
+		// The page is the device list's: its pager leads from there.
+		r.URL.Path, r.URL.RawPath, r.URL.RawQuery = Base+"/devices", "", ""
 		return u.renderDevices(w, r, http.StatusUnprocessableEntity, devicesView{Problem: ie.Error(), Rejected: ie.Rows})
 	}
 	if err != nil {
