@@ -120,7 +120,22 @@ func tMintAndImport(t *testing.T, b testkit.Backend) {
 		t.Fatalf("refused imports changed the database:\n%s\n%s", before, got)
 	}
 
-	// The factory reads devices, not owners, vouchers or the audit log.
+	// The factory reads devices, not owners (a sold device shows its
+	// owner's id, as GET /admin/v1/devices/{serial} does), vouchers or the
+	// audit log.
+	o, err := e.svc.CreateOwner(context.Background(), "secret-customer", []byte(caPEM(t, "secret-customer CA")), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AssignOwner(context.Background(), masa.Selection{SerialNumbers: []string{"FAB-0001"}}, o.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if page := c.get("/console/devices/FAB-0001", http.StatusOK); strings.Contains(page, "secret-customer") || !strings.Contains(page, fmt.Sprintf("#%d", o.ID)) {
+		t.Error("the factory's device page names the owner")
+	}
+	if page := c.get("/console/devices", http.StatusOK); strings.Contains(page, "secret-customer") {
+		t.Error("the factory's device list names the owner")
+	}
 	if strings.Contains(page, `href="/console/owners"`) || strings.Contains(page, `href="/console/events"`) {
 		t.Error("factory's menu shows pages its role may not read")
 	}
