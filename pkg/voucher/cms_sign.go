@@ -75,13 +75,18 @@ func (s *Signer) Sign(content []byte) ([]byte, error) {
 	if !ct.Equal(OIDData) {
 		raw.Version = 3 // RFC 5652 5.1: eContentType other than id-data
 	}
-	if len(s.Chain) > 0 {
-		err = sd.AddSignerChain(s.Cert, s.Key, s.Chain, pkcs7.SignerInfoConfig{})
-	} else {
-		err = sd.AddSigner(s.Cert, s.Key, pkcs7.SignerInfoConfig{})
-	}
-	if err != nil {
+	// pkcs7's AddSignerChain verifies every link of the chain on every
+	// call; a chain is checked once per process instead (chainLinks), and
+	// the signer names its certificate's own issuer field, as RFC 5652
+	// 10.2.4's issuerAndSerialNumber says.
+	if err := checkChainLinks(s.Cert, s.Chain); err != nil {
 		return nil, fmt.Errorf("voucher: sign: %w", err)
+	}
+	if err := sd.AddSigner(s.Cert, s.Key, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("voucher: sign: %w", err)
+	}
+	for _, c := range s.Chain {
+		sd.AddCertificate(c)
 	}
 	der, err := sd.Finish()
 	if err != nil {
