@@ -3,7 +3,6 @@ package registrar
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"net/url"
 	"time"
 
@@ -56,7 +55,9 @@ type CertificateStore interface {
 
 // TelemetryStore records the pledge's status reports (RFC 8995 5.7, 5.9.4).
 type TelemetryStore interface {
-	RecordTelemetry(ctx context.Context, pledgeID int64, kind string, status bool, reason string, body json.RawMessage) error
+	// RecordReport finds the pledge, records its report and applies the
+	// report's state move atomically, returning the pledge as it was.
+	RecordReport(ctx context.Context, manufacturerID int64, serial string, r store.Report) (*store.Pledge, error)
 }
 
 // AnchorSource lists the trusted manufacturers and their IDevID anchors.

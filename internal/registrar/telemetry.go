@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/landfall-io/landfall/internal/registrar/store"
@@ -89,7 +90,18 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 		rg.fail(w, r, err)
 		return
 	}
-	p, err := rg.state.FindPledge(r.Context(), pledge.Manufacturer.ID, pledge.Serial)
+	// A report is telemetry (RFC 8995 5.7, 5.9.4), never an authorization:
+	// it is recorded whatever it says, but moves the pledge on only from
+	// the states it reports on. "Accepted" without a voucher issued, or
+	// "installed" without a certificate issued, changes nothing. A report
+	// that leaves the state as it is (the pledge enrolled when its
+	// certificate was recorded, then reports it installed) writes no state.
+	next := failed
+	if report.Status {
+		next = ok
+	}
+	p, err := rg.state.RecordReport(r.Context(), pledge.Manufacturer.ID, pledge.Serial, store.Report{
+		Kind: kind, Status: report.Status, Reason: report.Reason, Body: canonical, From: reportsMoveFrom(kind), Next: next})
 	if errors.Is(err, store.ErrNotFound) {
 		rg.fail(w, r, &httpError{http.StatusNotFound, "no voucher exchange with this pledge"})
 		return
@@ -98,28 +110,7 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 		rg.fail(w, r, unavailable(err))
 		return
 	}
-	if err := rg.state.RecordTelemetry(r.Context(), p.ID, kind, report.Status, report.Reason, canonical); err != nil {
-		rg.fail(w, r, unavailable(err))
-		return
-	}
-	// A report is telemetry (RFC 8995 5.7, 5.9.4), never an authorization:
-	// it is recorded whatever it says, but moves the pledge on only from
-	// the states it reports on. "Accepted" without a voucher issued, or
-	// "installed" without a certificate issued, changes nothing.
-	next := failed
-	if report.Status {
-		next = ok
-	}
-	// A report that leaves the state as it is (the pledge enrolled when
-	// its certificate was recorded, then reports it installed) writes
-	// nothing: the row already says so.
-	moves := reportMoves(kind, p.State)
-	if moves && p.State != next {
-		if err := rg.state.SetState(r.Context(), p.ID, next); err != nil {
-			rg.fail(w, r, unavailable(err))
-			return
-		}
-	}
+	moves := slices.Contains(reportsMoveFrom(kind), p.State)
 	// RFC 8995 5.8: a voucher the pledge accepted is the moment to read
 	// the MASA's audit log of the device. Each acceptance reported checks
 	// again; the pledge's answer is 200 whatever the log says, and the
@@ -130,16 +121,16 @@ func (rg *Registrar) telemetry(w http.ResponseWriter, r *http.Request, kind stri
 	w.WriteHeader(http.StatusOK)
 }
 
-// reportMoves reports whether a status report of kind may set the state of
-// a pledge in state from: a voucher status only answers an issued voucher
-// (and may correct an earlier report before enrollment), an enrollment
-// status only answers an issued certificate.
-func reportMoves(kind string, from store.State) bool {
+// reportsMoveFrom lists the states a status report of kind may move a
+// pledge from: a voucher status only answers an issued voucher (and may
+// correct an earlier report before enrollment), an enrollment status only
+// answers an issued certificate.
+func reportsMoveFrom(kind string) []store.State {
 	switch kind {
 	case store.TelemetryVoucherStatus:
-		return from == store.StateVoucherIssued || from == store.StateVoucherAccepted || from == store.StateVoucherRejected
+		return []store.State{store.StateVoucherIssued, store.StateVoucherAccepted, store.StateVoucherRejected}
 	case store.TelemetryEnrollStatus:
-		return from == store.StateEnrolled || from == store.StateEnrollFailed
+		return []store.State{store.StateEnrolled, store.StateEnrollFailed}
 	}
-	return false
+	return nil
 }
