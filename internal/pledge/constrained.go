@@ -106,6 +106,8 @@ func (r *run) onboardConstrained(ctx context.Context, l *link, base string, idev
 		accepted, err := voucher.CheckVoucher(signed, voucher.VoucherCheck{
 			ManufacturerRoots: cfg.ManufacturerAnchors, MASACerts: cfg.MASACerts,
 			SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(), Format: voucher.FormatCOSE,
+			// The request carries proximity-registrar-cert.
+			RequestPin: voucher.PinCert,
 		})
 		if err != nil {
 			return "", err

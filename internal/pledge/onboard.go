@@ -174,6 +174,8 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 		accepted, err = voucher.CheckVoucher(signedVoucher, voucher.VoucherCheck{
 			ManufacturerRoots: cfg.ManufacturerAnchors, MASACerts: cfg.MASACerts,
 			SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(), Format: format,
+			// The request carries proximity-registrar-cert.
+			RequestPin: voucher.PinCert,
 		})
 		if err != nil {
 			return "", err

@@ -3,40 +3,19 @@ package pledge
 import (
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
-// registrarPinned checks the provisionally accepted registrar chain against
-// the voucher's pinned-domain-cert (RFC 8995 5.6.2): the registrar's
-// certificate must chain to it (or be it), or carry the pinned key.
+// registrarPinned checks the provisionally accepted registrar chain
+// against the pin the voucher's check chose (RFC 8995 5.6.2; rfc8366bis:
+// of several pins, the one the pledge's request used): the registrar's
+// certificate must be, or chain to, the pinned certificate, or carry the
+// pinned key or a key of the pinned digest.
 func registrarPinned(chain []*x509.Certificate, v *voucher.AcceptedVoucher, at time.Time) error {
-	if len(chain) == 0 {
-		return errors.New("no registrar certificate")
-	}
-	if v.PinnedDomainCert == nil {
-		if v.PinnedDomainPubk != nil && publicKeyEqual(chain[0].PublicKey, v.PinnedDomainPubk) {
-			return nil
-		}
-		return errors.New("registrar certificate does not carry the pinned domain key")
-	}
-	if chain[0].Equal(v.PinnedDomainCert) {
-		return nil
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(v.PinnedDomainCert)
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return fmt.Errorf("registrar certificate does not chain to the pinned domain certificate: %w", err)
-	}
-	return nil
+	return v.PinsRegistrar(chain, at)
 }
 
 // verifyDomainCert checks the issued certificate against /cacerts.
