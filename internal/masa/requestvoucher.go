@@ -216,12 +216,10 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 		nonce = &n
 	}
 
+	// A repeated request is found by its key when the voucher is recorded
+	// (the insert's unique key), not by a read before: the common first
+	// request costs one round trip, a repeat one signature more.
 	sum := requestKey(in.Body, in.Answer)
-	if prev, err := s.store.VoucherByRequest(ctx, sum); err == nil {
-		return &VoucherResponse{Voucher: prev.Voucher, Format: in.Answer, Record: prev, Reused: true}, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
 
 	noRevocationChecks := false
 	params := voucher.VoucherParams{Assertion: assertion, DomainCert: domainCA, CreatedOn: now, DomainCertRevocationChecks: &noRevocationChecks}
@@ -253,8 +251,9 @@ func (s *Service) RequestVoucher(ctx context.Context, in VoucherRequest) (*Vouch
 	}
 	vrec, err = s.store.RecordVoucher(ctx, vrec, claim)
 	if errors.Is(err, ErrDuplicate) {
-		// A concurrent identical request won, or another domain claimed the
-		// device first: answer as that state says.
+		// The same request was answered before (or concurrently), or
+		// another domain claimed the device first: answer as that state
+		// says.
 		if prev, perr := s.store.VoucherByRequest(ctx, sum); perr == nil {
 			return &VoucherResponse{Voucher: prev.Voucher, Format: in.Answer, Record: prev, Reused: true}, nil
 		}
