@@ -168,3 +168,30 @@ func TestCoAPFlightTooLarge(t *testing.T) {
 		t.Fatalf("client: %v", err)
 	}
 }
+
+// Error answers to an unverified source stay within three times the
+// request too: a reason is shortened rather than amplify a tiny datagram.
+func TestCoAPErrorsWithinAmplificationLimit(t *testing.T) {
+	h := newCoAPHarness(t, nil, CoAPConfig{})
+	for _, tc := range []struct {
+		name string
+		msg  rawMsg
+	}{
+		{"empty POST", rawMsg{}},
+		{"GET", rawMsg{code: codes.GET, path: atlsPath}},
+		{"no Content-Format", rawMsg{path: atlsPath}},
+		{"forged session", rawMsg{code: codes.DELETE, path: sessionPathOf("AAAA")}},
+		{"lone block", rawMsg{path: atlsPath, cf: &cfATLS, block1: &blockOption{num: 1, szx: 0}, payload: []byte{1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.raw(t)
+			a := r.send(tc.msg)
+			if a.code>>5 == 2 {
+				t.Fatalf("answer %v", a.code)
+			}
+			if r.received > 3*r.sent {
+				t.Fatalf("%v: %d bytes back for %d", a.code, r.received, r.sent)
+			}
+		})
+	}
+}

@@ -6,6 +6,10 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
+
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
+	"github.com/plgd-dev/go-coap/v3/udp/coder"
 )
 
 // This file implements the amplification limit of the CoAP binding
@@ -104,4 +108,27 @@ func (v *echoVerifier) evictLocked(now time.Time) {
 		}
 		delete(v.verified, k)
 	}
+}
+
+// withinAmplificationLimit shortens the diagnostic of an error answer to
+// an unverified source so that the answer is at most three times the
+// request (7.6): a datagram of a few bytes must not draw a longer reason.
+// The answer a is not modified (the exchange cache may hold it).
+func withinAmplificationLimit(a *coapAnswer, req *pool.Message) *coapAnswer {
+	in, err := req.MarshalWithEncoder(coder.DefaultCoder)
+	if err != nil {
+		return a
+	}
+	m := pool.NewMessage(req.Context())
+	m.SetToken(req.Token())
+	m.SetMessageID(req.MessageID())
+	m.SetType(message.Acknowledgement)
+	a.writeTo(m)
+	out, err := m.MarshalWithEncoder(coder.DefaultCoder)
+	if err != nil || len(out) <= 3*len(in) {
+		return a
+	}
+	short := *a
+	short.payload = a.payload[:max(0, len(a.payload)-(len(out)-3*len(in)))]
+	return &short
 }

@@ -142,6 +142,9 @@ func (c *CoAPServer) Handle(w *responsewriter.ResponseWriter[*udpclient.Conn], r
 	} else {
 		a = c.serve(r.Context(), source, req)
 	}
+	if a.code>>5 != 2 && !c.echo.isVerified(source.String(), c.srv.cfg.Now()) {
+		a = withinAmplificationLimit(a, r)
+	}
 	a.writeTo(w.Message())
 }
 
