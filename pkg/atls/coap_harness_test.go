@@ -281,3 +281,19 @@ func (r *rawCoAP) retransmit(datagram []byte) *coapReply {
 	r.t.Fatal("no answer to 20 retransmissions")
 	return nil
 }
+
+// fetchRest collects the Block2 continuations of first from path.
+func (r *rawCoAP) fetchRest(path []string, first *coapReply) []byte {
+	r.t.Helper()
+	body := append([]byte(nil), first.payload...)
+	for b := first.block2; b != nil && b.more; {
+		next := &blockOption{num: uint32(len(body) / b.size()), szx: b.szx}
+		a := r.send(rawMsg{path: path, cf: &cfATLS, block2: next})
+		if a.code != first.code || a.block2 == nil {
+			r.t.Fatalf("Block2 continuation: %v %+v %q", a.code, a.block2, a.payload)
+		}
+		body = append(body, a.payload...)
+		b = a.block2
+	}
+	return body
+}

@@ -167,3 +167,30 @@ func TestCoAPPublicPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The location alone names the session (7.3): after NAT rebinding the
+// pledge's next flight comes from another source, needs no Echo (7.6) and
+// continues the session. A Block2 continuation, though, belongs to the
+// source that asked (RFC 9175 3.3).
+func TestCoAPLocationSurvivesRebinding(t *testing.T) {
+	h := newCoAPHarness(t, nil, CoAPConfig{})
+	before, after := h.raw(t), h.raw(t)
+	before.verify()
+	p, hello := h.clientHello(t, ProtoRecords)
+	first := before.send(rawMsg{path: atlsPath, cf: &cfATLS, payload: hello})
+	if first.code != codes.Created || first.block2 == nil || !first.block2.more {
+		t.Fatalf("first flight: %v Block2 %+v", first.code, first.block2)
+	}
+	if a := after.send(rawMsg{path: atlsPath, cf: &cfATLS, block2: &blockOption{num: 1, szx: first.block2.szx}}); a.code != codes.RequestEntityIncomplete {
+		t.Fatalf("another source continued the Block2 transfer: %v", a.code)
+	}
+	serverFlight := before.fetchRest(atlsPath, first)
+	finished, _ := p.next(serverFlight)
+	a := after.send(rawMsg{path: first.location, cf: &cfATLS, payload: finished})
+	if a.code != codes.Changed || !a.contentFormat {
+		t.Fatalf("flight from the new source: %v %q", a.code, a.payload)
+	}
+	if h.tableCounts() != [2]int{0, 1} {
+		t.Fatalf("table %v, want the established session", h.tableCounts())
+	}
+}
