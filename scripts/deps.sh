@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system programs Landfall's tests need, when missing (the demo
 # needs none of them: scripts/demo.sh runs on Go alone):
-# PostgreSQL server binaries, nginx, OpenSSL, Python 3 (ATLS interop test) and
-# Chromium (the console's browser tests, internal/console/registrarui).
+# PostgreSQL server binaries, nginx, OpenSSL, Python 3 (ATLS interop test),
+# Chromium (the console's browser tests, internal/console/registrarui) and
+# libcoap's coap-client (libcoap3-bin: the ATLS-over-CoAP interop test).
 # Uses apt-get when run as root on Debian/Ubuntu; otherwise says what to install.
 set -euo pipefail
 
