@@ -62,3 +62,32 @@ func TestConstrainedOnboarding(t *testing.T) {
 		}
 	}
 }
+
+// TestConstrainedHeldPledge: a pledge held for approval gets RFC 8995's
+// 202 on /rv as OSCORE carries it, 5.03 with Max-Age (the draft: the 202
+// retry is RFC 9148's delayed response), which the pledge retries as a
+// 503 with Retry-After; the held exchange is recorded and nothing issued.
+// Once approved it onboards with one certificate.
+func TestConstrainedHeldPledge(t *testing.T) {
+	e := newEnv(t, envOptions{approval: registrar.ApprovalManual})
+	cfg := e.pledgeConfig(pledge.ModeATLSOSCORE, e.newDevice("CBRSKI-HOLD", true))
+	cfg.Constrained = true
+	cfg.MaxRetries = 1
+	_, perr := onboardErr(t, cfg)
+	if perr == nil || perr.Status != 503 || !perr.Retryable || perr.Step != "requestvoucher" {
+		t.Fatalf("held pledge: %v", perr)
+	}
+	p, exs, certs := e.counts("CBRSKI-HOLD")
+	if p.Decision != store.DecisionPending || len(exs) != 2 || exs[0].Outcome != store.OutcomeHeld || certs != 0 {
+		t.Fatalf("held: %+v, %d exchanges, %d certificates", p, len(exs), certs)
+	}
+	if _, err := e.Store.Decide(context.Background(), []int64{p.ID}, store.DecisionApproved, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if _, perr := onboardErr(t, cfg); perr != nil {
+		t.Fatalf("after approval: %v", perr)
+	}
+	if p, _, certs := e.counts("CBRSKI-HOLD"); p.State != store.StateEnrolled || certs != 1 {
+		t.Fatalf("after approval: %s, %d certificates", p.State, certs)
+	}
+}
