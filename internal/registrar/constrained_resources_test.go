@@ -429,6 +429,12 @@ func TestConstrainedEST(t *testing.T) {
 		t.Fatalf("a repeated /sen recorded %d certificates", r.certs)
 	}
 
+	// /sren renews a domain certificate, never an IDevID: in the IDevID's
+	// session it is 4.03 and issues nothing.
+	expect(t, "/sren by the IDevID", d.send(http.MethodPost, enroll.PathCoapsSimpleReenroll, enroll.MediaTypePKCS10, "application/pkix-cert", csr), 403, "")
+	if r := d.rows(); r.certs != 1 {
+		t.Fatalf("a refused /sren left %d certificates", r.certs)
+	}
 	// /sren in a session authenticated by the domain certificate.
 	renewer, _ := oscoreSession(t, e, tls.Certificate{Certificate: [][]byte{ldevid.Raw}, PrivateKey: key, Leaf: ldevid})
 	key2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
