@@ -28,8 +28,9 @@ type PledgeStore interface {
 	GetPledge(ctx context.Context, id int64) (*store.Pledge, error)
 	FindPledge(ctx context.Context, manufacturerID int64, serial string) (*store.Pledge, error)
 	// FindEnrollee is FindPledge with the latest voucher exchange's
-	// outcome, for the enrollment gate (RFC 8995 5.9), in one query.
-	FindEnrollee(ctx context.Context, manufacturerID int64, serial string) (*store.Pledge, *store.LatestVoucher, error)
+	// outcome and the count of certificates, for the enrollment gate (RFC
+	// 8995 5.9), in one query.
+	FindEnrollee(ctx context.Context, manufacturerID int64, serial string) (*store.Enrollee, error)
 	Allowed(ctx context.Context, manufacturerID int64, serial string) (bool, error)
 	Decide(ctx context.Context, ids []int64, decision store.Decision, actor string) ([]store.Pledge, error)
 	SetState(ctx context.Context, id int64, state store.State) error

@@ -39,6 +39,9 @@ type enrollee struct {
 	record   *store.Pledge
 	// latest is the pledge's latest voucher exchange, nil when it has none.
 	latest *store.LatestVoucher
+	// certificates is how many certificates the pledge had when the
+	// request's gate read it.
+	certificates int
 }
 
 // enrollPolicy is the RFC 8995 5.9 gate, decided on state this registrar
@@ -137,14 +140,14 @@ func (rg *Registrar) findEnrollee(ctx context.Context, chain []*x509.Certificate
 	if err != nil {
 		return nil, err
 	}
-	p, latest, err := rg.state.FindEnrollee(ctx, id.Manufacturer.ID, id.Serial)
+	found, err := rg.state.FindEnrollee(ctx, id.Manufacturer.ID, id.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, enroll.ErrForbidden("unknown pledge: request a voucher first")
 	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return &enrollee{identity: id, record: p, latest: latest}, nil
+	return &enrollee{identity: id, record: &found.Pledge, latest: found.Latest, certificates: found.Certificates}, nil
 }
 
 // pledgeOfCertificate maps a domain certificate this registrar issued back

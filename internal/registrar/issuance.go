@@ -32,7 +32,7 @@ func (c *recordingCA) Enroll(ctx context.Context, req *enroll.EnrollRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	if prior, err := c.issuedFor(ctx, en.record.ID, req); err != nil || prior != nil {
+	if prior, err := c.issuedFor(ctx, en, req); err != nil || prior != nil {
 		if err == nil && en.record.State != store.StateEnrolled {
 			// The pledge started over after its certificate was recorded
 			// (its answer was lost, then a new voucher exchange moved the
@@ -107,9 +107,12 @@ func (c *recordingCA) record(ctx context.Context, pledgeID int64, op enroll.Oper
 // issuedFor returns the certificate this registrar already issued to the
 // pledge for the CSR's public key, still valid for an hour and naming what
 // the name policy gives the pledge today, with its chain, or nil.
-func (c *recordingCA) issuedFor(ctx context.Context, pledgeID int64, req *enroll.EnrollRequest) (*enroll.Issued, error) {
+func (c *recordingCA) issuedFor(ctx context.Context, en *enrollee, req *enroll.EnrollRequest) (*enroll.Issued, error) {
+	if en.certificates == 0 {
+		return nil, nil // the gate's read: none issued yet, nothing to look through
+	}
 	csr := req.CSR
-	certs, err := c.rg.state.ListCertificates(ctx, pledgeID)
+	certs, err := c.rg.state.ListCertificates(ctx, en.record.ID)
 	if err != nil {
 		return nil, unavailable(err)
 	}
