@@ -103,21 +103,9 @@ func (r *run) onboardConstrained(ctx context.Context, l *link, base string, idev
 	}
 
 	if err := r.step("validate voucher", func() (string, error) {
-		accepted, err := voucher.CheckVoucher(signed, voucher.VoucherCheck{
-			ManufacturerRoots: cfg.ManufacturerAnchors, MASACerts: cfg.MASACerts,
-			SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(), Format: voucher.FormatCOSE,
-			// The request carries proximity-registrar-cert.
-			RequestPin: voucher.PinCert,
-		})
+		accepted, err := r.acceptVoucher(l, signed, nonce, voucher.FormatCOSE)
 		if err != nil {
 			return "", err
-		}
-		r.res.Voucher = accepted.Voucher
-		if err := registrarPinned(l.registrarChain, accepted, cfg.now()); err != nil {
-			return "", err
-		}
-		if l.renewing != nil {
-			l.renewing.setAccept(func(chain []*x509.Certificate) error { return registrarPinned(chain, accepted, cfg.now()) })
 		}
 		return fmt.Sprintf("%d-byte COSE voucher, assertion %s; registrar verified against the pinned domain CA", len(signed), accepted.Voucher.Assertion), nil
 	}); err != nil {

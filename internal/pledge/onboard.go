@@ -168,26 +168,10 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 
 	// RFC 8995 5.6.1: validate the voucher, then the registrar against the
 	// domain certificate it pins.
-	var accepted *voucher.AcceptedVoucher
 	if err := r.step("validate voucher", func() (string, error) {
-		var err error
-		accepted, err = voucher.CheckVoucher(signedVoucher, voucher.VoucherCheck{
-			ManufacturerRoots: cfg.ManufacturerAnchors, MASACerts: cfg.MASACerts,
-			SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(), Format: format,
-			// The request carries proximity-registrar-cert.
-			RequestPin: voucher.PinCert,
-		})
+		accepted, err := r.acceptVoucher(l, signedVoucher, nonce, format)
 		if err != nil {
 			return "", err
-		}
-		r.res.Voucher = accepted.Voucher
-		if err := registrarPinned(l.registrarChain, accepted, cfg.now()); err != nil {
-			return "", err
-		}
-		if l.renewing != nil {
-			// From now on a renewed context may come from any replica the
-			// voucher's domain CA vouches for.
-			l.renewing.setAccept(func(chain []*x509.Certificate) error { return registrarPinned(chain, accepted, cfg.now()) })
 		}
 		return fmt.Sprintf("assertion %s by %q; registrar verified against the pinned domain CA", accepted.Voucher.Assertion, accepted.Signer.Subject), nil
 	}); err != nil {

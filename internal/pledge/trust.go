@@ -9,6 +9,32 @@ import (
 	"github.com/landfall-io/landfall/pkg/voucher"
 )
 
+// acceptVoucher is RFC 8995 5.6.1 on the pledge: the voucher (signed, in
+// format) is checked against the manufacturer's anchor, this pledge's
+// serial number and its request's nonce, then the registrar's chain
+// against the pin the voucher chose. A renewing link accepts, from then
+// on, a renewed context from any replica the pinned domain vouches for.
+func (r *run) acceptVoucher(l *link, signed []byte, nonce string, format voucher.Format) (*voucher.AcceptedVoucher, error) {
+	cfg := r.cfg
+	accepted, err := voucher.CheckVoucher(signed, voucher.VoucherCheck{
+		ManufacturerRoots: cfg.ManufacturerAnchors, MASACerts: cfg.MASACerts,
+		SerialNumber: r.res.Serial, Nonce: nonce, At: cfg.now(), Format: format,
+		// The request carries proximity-registrar-cert.
+		RequestPin: voucher.PinCert,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.res.Voucher = accepted.Voucher
+	if err := registrarPinned(l.registrarChain, accepted, cfg.now()); err != nil {
+		return nil, err
+	}
+	if l.renewing != nil {
+		l.renewing.setAccept(func(chain []*x509.Certificate) error { return registrarPinned(chain, accepted, cfg.now()) })
+	}
+	return accepted, nil
+}
+
 // registrarPinned checks the provisionally accepted registrar chain
 // against the pin the voucher's check chose (RFC 8995 5.6.2; rfc8366bis:
 // of several pins, the one the pledge's request used): the registrar's
