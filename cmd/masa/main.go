@@ -36,6 +36,7 @@ import (
 const envPrefix = "LANDFALL_MASA"
 
 func main() {
+	cli.TuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
