@@ -1,10 +1,13 @@
 package atls
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -86,4 +89,47 @@ func (f *HTTPForwarder) Forward(w http.ResponseWriter, r *http.Request, owner st
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
+}
+
+// CoAPSourceHeader carries, on a CoAP message one replica forwards to
+// another (coap_forward.go), the client's UDP endpoint, which the state of
+// the CoAP binding is keyed by.
+const CoAPSourceHeader = "Landfall-Coap-Source"
+
+// CoAPForwarder takes one CoAP message, as it travels in a datagram, for
+// the replica owner whose state serves it, and returns the encoded answer
+// that replica wants sent (none: nothing is sent back).
+type CoAPForwarder interface {
+	ForwardCoAP(ctx context.Context, owner, path string, source netip.AddrPort, msg []byte) (answer []byte, err error)
+}
+
+// ForwardCoAP implements CoAPForwarder: a POST of the message to the
+// owner's internal listener, at the ATLS path (path), marked by
+// CoAPSourceHeader. An error means the owner could not be reached or
+// resolved (ErrUnknownOwner: it is gone).
+func (f *HTTPForwarder) ForwardCoAP(ctx context.Context, owner, path string, source netip.AddrPort, msg []byte) ([]byte, error) {
+	base, err := f.Resolve(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	out, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath(path).String(), bytes.NewReader(msg))
+	if err != nil {
+		return nil, err
+	}
+	out.Header.Set("Content-Type", "application/octet-stream")
+	out.Header.Set(CoAPSourceHeader, source.String())
+	out.Header.Set(ForwardedHeader, f.Self)
+	resp, err := f.Client.Do(out)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return io.ReadAll(io.LimitReader(resp.Body, maxCoAPDatagram))
+	case http.StatusNoContent:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("atls: replica %s answered a forwarded CoAP message %d", owner, resp.StatusCode)
+	}
 }

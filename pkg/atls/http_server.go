@@ -37,6 +37,9 @@ type Server struct {
 	// releaseErases: CIDs.ReleaseCID deletes the context as well
 	// (ContextCIDReleaser), so endSession makes that one call.
 	releaseErases bool
+	// coapReplica serves CoAP messages other replicas forward here
+	// (coap_forward.go); nil without a CoAP binding.
+	coapReplica atomic.Pointer[CoAPReplica]
 }
 
 // NewServer validates cfg and returns a Server.
@@ -149,6 +152,10 @@ func (s *Server) Close() {
 
 // ServeHTTP implements the HTTP binding of profile section 1.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c := s.coapReplica.Load(); c != nil && r.Method == http.MethodPost && r.Header.Get(CoAPSourceHeader) != "" {
+		c.serveForwarded(w, r)
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		s.post(w, r)
