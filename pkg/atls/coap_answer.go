@@ -31,6 +31,8 @@ type coapAnswer struct {
 	block1        *blockOption
 	block2        *blockOption
 	size2         *uint32
+	oscore        []byte // OSCORE option of a protected answer (7.8)
+	hasOSCORE     bool
 }
 
 // coapError is an error answer with a diagnostic payload (profile 7.5).
@@ -92,6 +94,9 @@ func (a *coapAnswer) writeTo(m *pool.Message) {
 	}
 	if a.echo != nil {
 		m.SetOptionBytes(message.Echo, a.echo)
+	}
+	if a.hasOSCORE {
+		m.SetOptionBytes(OptOSCORE, a.oscore)
 	}
 	if len(a.payload) > 0 {
 		m.SetBody(bytes.NewReader(a.payload))

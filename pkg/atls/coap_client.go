@@ -191,6 +191,8 @@ type coapReply struct {
 	maxAge        *uint32
 	block1        *blockOption
 	block2        *blockOption
+	oscore        []byte // the OSCORE option of a protected answer (7.8)
+	hasOSCORE     bool
 }
 
 func (r *coapReply) statusError() *CoAPStatusError {
@@ -205,6 +207,13 @@ func (r *coapReply) statusError() *CoAPStatusError {
 // continuing its Block2 blocks. A 4.01 with Echo sends the flight again
 // from block 0 with the Echo value (7.6), once.
 func (t *coapCarrier) sendFlight(ctx context.Context, path []string, flight []byte) (*coapReply, error) {
+	return t.sendBlockwise(ctx, path, flight, nil)
+}
+
+// sendBlockwise sends body as sendFlight does; a non-nil oscoreOpt makes
+// every message of it an OSCORE request (profile 7.8): the option on each
+// block and continuation, no Uri-Path or Content-Format outside.
+func (t *coapCarrier) sendBlockwise(ctx context.Context, path []string, flight, oscoreOpt []byte) (*coapReply, error) {
 	var echo []byte
 restart:
 	szx := t.szx
@@ -213,7 +222,7 @@ restart:
 		size := 16 << szx
 		end := min(off+size, len(flight))
 		more := end < len(flight)
-		opts := requestOptions{block2: &blockOption{szx: szx}, echo: echo}
+		opts := requestOptions{block2: &blockOption{szx: szx}, echo: echo, oscore: oscoreOpt}
 		if split {
 			opts.block1 = &blockOption{num: uint32(off / size), more: more, szx: szx}
 			if off == 0 {
@@ -244,13 +253,13 @@ restart:
 		case more:
 			return nil, fmt.Errorf("atls: server answered %v before the last block", r.code)
 		}
-		return t.collect(ctx, path, r)
+		return t.collect(ctx, path, r, oscoreOpt)
 	}
 }
 
 // collect fetches the remaining Block2 blocks of an answer (7.2): the
 // request's code and options again, no Block1 and no payload.
-func (t *coapCarrier) collect(ctx context.Context, path []string, first *coapReply) (*coapReply, error) {
+func (t *coapCarrier) collect(ctx context.Context, path []string, first *coapReply, oscoreOpt []byte) (*coapReply, error) {
 	if first.block2 == nil {
 		return first, nil
 	}
@@ -259,7 +268,7 @@ func (t *coapCarrier) collect(ctx context.Context, path []string, first *coapRep
 	b := *first.block2
 	for b.more {
 		next := blockOption{num: uint32(len(out.payload) / b.size()), szx: b.szx}
-		r, err := t.exchange(ctx, codes.POST, path, nil, &requestOptions{block2: &next})
+		r, err := t.exchange(ctx, codes.POST, path, nil, &requestOptions{block2: &next, oscore: oscoreOpt})
 		if err != nil {
 			return nil, err
 		}
@@ -281,6 +290,7 @@ type requestOptions struct {
 	block1, block2 *blockOption
 	size1          *uint32
 	echo           []byte
+	oscore         []byte // non-nil: the OSCORE option (profile 7.8)
 }
 
 // exchange sends one Confirmable request and reads its answer. go-coap
@@ -305,7 +315,7 @@ func (t *coapCarrier) exchange(ctx context.Context, code codes.Code, path []stri
 	for _, seg := range path {
 		req.AddOptionString(message.URIPath, seg)
 	}
-	if code == codes.POST {
+	if code == codes.POST && (o == nil || o.oscore == nil) {
 		req.SetContentFormat(ContentFormatATLS)
 	}
 	if o != nil {
@@ -320,6 +330,9 @@ func (t *coapCarrier) exchange(ctx context.Context, code codes.Code, path []stri
 		}
 		if o.echo != nil {
 			req.SetOptionBytes(message.Echo, o.echo)
+		}
+		if o.oscore != nil {
+			req.SetOptionBytes(OptOSCORE, o.oscore)
 		}
 	}
 	if len(payload) > 0 {
@@ -352,6 +365,11 @@ func readReply(m *pool.Message) (*coapReply, error) {
 	}
 	if v, err := m.GetOptionUint32(message.MaxAge); err == nil {
 		r.maxAge = &v
+	}
+	if m.HasOption(OptOSCORE) {
+		r.hasOSCORE = true
+		v, _ := m.GetOptionBytes(OptOSCORE)
+		r.oscore = bytes.Clone(v)
 	}
 	var err error
 	if r.block1, err = blockOf(m, message.Block1); err != nil {

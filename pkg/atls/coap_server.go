@@ -169,6 +169,8 @@ type coapRequest struct {
 	echo          []byte
 	tag           []byte
 	hasTag        bool
+	oscore        []byte // the OSCORE option's value (profile 7.8)
+	hasOSCORE     bool
 	payload       []byte
 }
 
@@ -200,6 +202,10 @@ func parseCoAPRequest(m *pool.Message) (*coapRequest, error) {
 	if m.HasOption(message.RequestTag) {
 		req.hasTag = true
 		req.tag, _ = m.GetOptionBytes(message.RequestTag)
+	}
+	if m.HasOption(OptOSCORE) {
+		req.hasOSCORE = true
+		req.oscore, _ = m.GetOptionBytes(OptOSCORE)
 	}
 	body, err := m.ReadBody()
 	if err != nil {
@@ -261,6 +267,9 @@ func (c *CoAPServer) underResource(path []string) ([]string, bool) {
 }
 
 func (c *CoAPServer) dispatch(ctx context.Context, source netip.AddrPort, req *coapRequest, now time.Time) *coapAnswer {
+	if req.hasOSCORE {
+		return c.serveOSCORE(ctx, source, req, now)
+	}
 	if req.typ != message.Confirmable {
 		return coapError(codes.BadRequest, "flights travel in Confirmable messages")
 	}

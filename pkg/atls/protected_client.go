@@ -15,6 +15,9 @@ import (
 // standard http.Client sends ordinary requests through ATLS in all three
 // modes: records (the session itself), OSCORE (profile 5) or COSE (6).
 func (s *ClientSession) Transport() (http.RoundTripper, error) {
+	if cc, ok := s.carrier.(*coapCarrier); ok {
+		return s.coapTransport(cc)
+	}
 	if s.exported == nil {
 		return s, nil
 	}
