@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -29,7 +30,10 @@ import (
 // listeners, balancing round-robin without stickiness, as a deployment's
 // load balancer would.
 type Nginx struct {
-	URL  string
+	URL string
+	// CoAP is the UDP address of the CoAP balancer (NginxOptions.CoAP),
+	// invalid without one.
+	CoAP netip.AddrPort
 	Cert *x509.Certificate // its TLS certificate, for clients to trust
 	cmd  *exec.Cmd
 	done chan error
@@ -52,9 +56,35 @@ func nginxBinary() (string, error) {
 // StartNginx writes an nginx configuration for upstreams into a fresh
 // directory and runs nginx in the foreground until Stop.
 func StartNginx(ctx context.Context, upstreams []*url.URL) (*Nginx, error) {
+	return StartNginxWith(ctx, NginxOptions{HTTP: upstreams})
+}
+
+// NginxOptions are the upstreams of StartNginxWith.
+type NginxOptions struct {
+	HTTP []*url.URL // the replicas' public listeners
+	// CoAP are the replicas' CoAP listeners (UDP), balanced by nginx's
+	// stream module when not empty.
+	CoAP []netip.AddrPort
+}
+
+// StartNginxWith is StartNginx with a UDP balancer for CoAP as well.
+func StartNginxWith(ctx context.Context, o NginxOptions) (*Nginx, error) {
+	upstreams := o.HTTP
 	bin, err := nginxBinary()
 	if err != nil {
 		return nil, err
+	}
+	var stream string
+	var coapPort int
+	if len(o.CoAP) > 0 {
+		mod, err := streamModule()
+		if err != nil {
+			return nil, err
+		}
+		if coapPort, err = freeUDPPort(); err != nil {
+			return nil, err
+		}
+		stream = streamConfig(mod, coapPort, o.CoAP)
 	}
 	dir, err := os.MkdirTemp("", "landfall-nginx-")
 	if err != nil {
@@ -73,7 +103,7 @@ func StartNginx(ctx context.Context, upstreams []*url.URL) (*Nginx, error) {
 		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(nginxConfig(dir, port, upstreams)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(stream+nginxConfig(dir, port, upstreams)), 0o644); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -91,6 +121,9 @@ func StartNginx(ctx context.Context, upstreams []*url.URL) (*Nginx, error) {
 	go func() { n.done <- n.cmd.Wait() }()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	n.URL = "https://" + addr
+	if coapPort != 0 {
+		n.CoAP = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(coapPort))
+	}
 	if err := n.waitListening(addr); err != nil {
 		n.Stop()
 		return nil, err

@@ -1,0 +1,140 @@
+package sandbox_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/landfall-io/landfall/internal/registrar/replica"
+	"github.com/landfall-io/landfall/internal/sandbox"
+	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
+	"github.com/landfall-io/landfall/pkg/atls"
+)
+
+// coapReplicas opens a CoAP listener on every replica of d, each a
+// CoAPReplica that takes the client's endpoint from nginx's PROXY header
+// and routes messages to their home among the live replicas.
+func coapReplicas(t *testing.T, d *sandbox.Deployment, blockSize int) ([]*atls.CoAPReplica, []netip.AddrPort) {
+	t.Helper()
+	reg := replica.NewRegistry(d.DB())
+	live := func(ctx context.Context) ([]string, error) {
+		rows, err := reg.Live(ctx)
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		return ids, err
+	}
+	var reps []*atls.CoAPReplica
+	var addrs []netip.AddrPort
+	for _, rg := range d.Replicas {
+		c, err := atls.NewCoAPServer(rg.ATLS(), atls.CoAPConfig{BlockSize: blockSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := atls.NewCoAPReplica(c, atls.CoAPReplicaConfig{
+			Replicas:  live,
+			Balancers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		})
+		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- r.ServeDatagrams(conn) }()
+		t.Cleanup(func() {
+			conn.Close()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		reps = append(reps, r)
+		addrs = append(addrs, conn.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return reps, addrs
+}
+
+// TestCoAPHandshakesThroughNginxUDP: key-export handshakes over CoAP
+// through nginx's stream module balancing datagram by datagram over two
+// replicas, with 64-byte blocks so that every flight spans several
+// datagrams, hence both replicas. Every handshake succeeds; both replicas
+// received datagrams and forwarded some to the other, which served them;
+// every exported context is in the shared store.
+func TestCoAPHandshakesThroughNginxUDP(t *testing.T) {
+	ctx := context.Background()
+	d := testdeploy.Start(t)
+	reps, addrs := coapReplicas(t, d, 1024)
+	ngx, err := sandbox.StartNginxWith(ctx, sandbox.NginxOptions{HTTP: d.Publics, CoAP: addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ngx.Stop()
+
+	const devices = 6
+	for i := range devices {
+		serial := fmt.Sprintf("COAP-LB-%d", i)
+		idevid, err := d.NewDevice(ctx, serial, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &atls.CoAPClient{
+			Addr:        ngx.CoAP.String(),
+			TLS:         &tls.Config{Certificates: []tls.Certificate{idevid}},
+			Protocols:   []string{atls.ProtoOSCORE},
+			Provisional: true,
+			BlockSize:   64,
+		}
+		sess, err := c.Handshake(ctx)
+		if err != nil {
+			t.Fatalf("device %d: %v", i, err)
+		}
+		ec := sess.Exported()
+		if ec == nil {
+			t.Fatalf("device %d: no context exported", i)
+		}
+		var n int
+		if err := d.DB().QueryRow(ctx, `SELECT count(*) FROM atls_contexts WHERE recipient_id = $1`, ec.SenderID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("device %d: %d contexts in the shared store, want 1", i, n)
+		}
+	}
+	var sessions int
+	for i, r := range reps {
+		st := r.Stats()
+		t.Logf("replica %d: %+v, sessions %d", i, st, d.Replicas[i].ATLS().Stats().Sessions)
+		if st.Received == 0 || st.Forwarded == 0 || st.Served == 0 {
+			t.Fatalf("replica %d did not take part in both directions: %+v", i, st)
+		}
+		sessions += d.Replicas[i].ATLS().Stats().Sessions
+	}
+	if sessions != devices {
+		t.Fatalf("%d sessions across the replicas, want %d", sessions, devices)
+	}
+}
+
+// A forwarded CoAP message names the client's endpoint, which Echo
+// verifies: the public listener (no replica's certificate) is refused.
+func TestForwardedCoAPNeedsAReplica(t *testing.T) {
+	d := testdeploy.Start(t)
+	coapReplicas(t, d, 1024)
+	req, err := http.NewRequest(http.MethodPost, d.Publics[0].JoinPath(atls.DefaultPath).String(), strings.NewReader("\x40\x01\x00\x01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(atls.CoAPSourceHeader, "192.0.2.1:5683")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("forwarded CoAP over the public listener: %d, want 403", resp.StatusCode)
+	}
+}
