@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system programs Landfall's tests need, when missing (the demo
 # needs none of them: scripts/demo.sh runs on Go alone):
-# PostgreSQL server binaries, nginx, OpenSSL, Python 3 (ATLS interop test),
+# PostgreSQL server binaries, nginx and its stream module (libnginx-mod-stream:
+# the sandbox's UDP balancer for CoAP), OpenSSL, Python 3 (ATLS interop test),
 # Chromium (the console's browser tests, internal/console/registrarui) and
 # libcoap's coap-client (libcoap3-bin: the ATLS-over-CoAP interop test).
 # Uses apt-get when run as root on Debian/Ubuntu; otherwise says what to install.
@@ -14,6 +15,7 @@ have_pg() {
 }
 have_pg || missing+=(postgresql)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
