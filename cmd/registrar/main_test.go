@@ -71,13 +71,13 @@ func testServe(t *testing.T, dsn string) {
 	}
 	checkStateChains(t, st)
 
-	pub, internal, admin := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	pub, internal, admin, coapAddr := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	env := map[string]string{
 		"LANDFALL_REGISTRAR_DATABASE_URL": dsn,
 		"LANDFALL_REGISTRAR_STATE_DIR":    dir,
 	}
 	args := []string{"serve", "--replica-id", "r1", "--listen-public", pub, "--listen-internal", internal,
-		"--listen-admin", admin, "--listen-direct", ""}
+		"--listen-admin", admin, "--listen-direct", "", "--coap-listen", coapAddr}
 	if dsn != "" {
 		args = append(args, "--internal-url", "https://"+internal)
 	}
@@ -160,6 +160,7 @@ func testServe(t *testing.T, dsn string) {
 			t.Fatalf("negotiated %s", sess.Protocol())
 		}
 	}
+	checkCoAPListener(t, coapAddr, roots, st.TLSCert)
 	if dsn == "" {
 		// An online backup is a complete store: the manufacturers the
 		// operator added are in it.
@@ -249,5 +250,31 @@ func checkStateChains(t *testing.T, st *registrar.State) {
 	}
 	if len(st.SessionKey) != 32 || len(st.ContextKey) != 32 {
 		t.Errorf("keys of %d and %d bytes", len(st.SessionKey), len(st.ContextKey))
+	}
+}
+
+// checkCoAPListener runs an ATLS handshake over CoAP on the replica's
+// --coap-listen address and one OSCORE request natively over CoAP, which
+// the registrar's EST-coaps resource answers under protection.
+func checkCoAPListener(t *testing.T, addr string, roots *x509.CertPool, cert tls.Certificate) {
+	t.Helper()
+	c := &atls.CoAPClient{Addr: addr, Protocols: []string{atls.ProtoOSCORE},
+		TLS: &tls.Config{RootCAs: roots, ServerName: "registrar.example.net", Certificates: []tls.Certificate{cert}}}
+	sess, err := c.Handshake(context.Background())
+	if err != nil {
+		t.Fatalf("CoAP handshake on --coap-listen: %v", err)
+	}
+	defer sess.Close(context.Background())
+	tr, err := sess.Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Get("coap://registrar.example.net/.well-known/est/crts")
+	if err != nil {
+		t.Fatalf("OSCORE over CoAP on --coap-listen: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pkcs7-mime;smime-type=certs-only" || len(body) == 0 {
+		t.Fatalf("/.well-known/est/crts over OSCORE on CoAP: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }

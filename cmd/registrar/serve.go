@@ -30,6 +30,7 @@ import (
 type serveConfig struct {
 	databaseURL, stateDir, replicaID                        string
 	listenPublic, listenDirect, listenInternal, listenAdmin string
+	coapListen                                              string
 	internalURL, atlsPath                                   string
 	maxHandshakes, maxHandshakesPerClient                   int
 	ratePerSecond                                           float64
@@ -64,6 +65,7 @@ func serveFlags(stdout io.Writer) (*serveConfig, func(args []string, getenv func
 	fs.StringVar(&c.listenInternal, "listen-internal", ":8444", "address of the internal listener other replicas forward ATLS flights to (mutual TLS with the registrar certificate)")
 	fs.StringVar(&c.internalURL, "internal-url", "", "URL other replicas reach the internal listener at, e.g. https://10.0.0.5:8444 (required with --database-url)")
 	fs.StringVar(&c.listenAdmin, "listen-admin", "127.0.0.1:9090", "address of the admin listener (health, readiness, admin API)")
+	fs.StringVar(&c.coapListen, "coap-listen", "", "UDP address of the CoAP listener (ATLS over CoAP, then OSCORE natively over CoAP to the constrained resources, profile 7), e.g. :5683; empty disables it")
 	fs.StringVar(&c.atlsPath, "atls-path", atls.DefaultPath, "public path of the ATLS resource, when the load balancer adds a prefix")
 	fs.IntVar(&c.maxHandshakes, "max-handshakes", 1024, "ATLS sessions still in handshake this replica holds at once (503 beyond)")
 	fs.IntVar(&c.maxHandshakesPerClient, "max-handshakes-per-client", atls.DefaultMaxHandshakesPerClient, "ATLS sessions still in handshake one client address holds at once (429 beyond); negative disables")
@@ -172,6 +174,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 		log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String())
 		g.Go(func() error { return s.serve(gctx, c.shutdownGrace, log) })
+	}
+	if c.coapListen != "" {
+		if err := serveCoAP(gctx, g, rg, c.coapListen, log); err != nil {
+			return err
+		}
 	}
 	g.Go(func() error { return rg.Run(gctx, internalURL) })
 	log.Info("registrar replica running", "replica", c.replicaID)
@@ -343,4 +350,26 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, pfx)
 	}
 	return out, nil
+}
+
+// serveCoAP opens the replica's CoAP listener on the UDP address addr and
+// serves it in g until ctx ends, when the socket is closed.
+func serveCoAP(ctx context.Context, g *errgroup.Group, rg *registrar.Registrar, addr string, log *slog.Logger) error {
+	cl, err := rg.ListenCoAP(addr, atls.CoAPConfig{})
+	if err != nil {
+		return fmt.Errorf("coap listener: %w", err)
+	}
+	log.Info("listening", "listener", "coap", "addr", cl.Addr().String())
+	g.Go(func() error {
+		if err := cl.Serve(); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("coap listener: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		cl.Close()
+		return nil
+	})
+	return nil
 }

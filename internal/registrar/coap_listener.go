@@ -13,8 +13,9 @@ import (
 // session lives in the same session table as those of the public HTTP
 // listener, passes the same pledge check (verifyPeer) and exports into the
 // same context store, from which any replica serves its protected
-// requests. What a constrained pledge does next over CoAP itself (OSCORE
-// natively, profile 7.8) is not served yet.
+// requests: OSCORE natively over CoAP (profile 7.8) on this listener, or
+// OSCORE over HTTP on the public one, both reaching the constrained
+// resources. `registrar serve --coap-listen` opens it.
 type CoAPListener struct {
 	coap *atls.CoAPServer
 	conn *coapnet.UDPConn
