@@ -14,6 +14,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
+	coapclient "github.com/plgd-dev/go-coap/v3/net/client"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 )
 
@@ -66,12 +67,15 @@ type CoAPReplica struct {
 	// received counts the datagrams read; forwarded those sent to their
 	// home; served those another replica forwarded here.
 	received, forwarded, served atomic.Int64
+	// nonMID numbers the Non-confirmable responses.
+	nonMID atomic.Uint32
 }
 
 // NewCoAPReplica wraps c; the Server's internal listener then serves the
 // messages other replicas forward (one CoAPReplica per Server).
 func NewCoAPReplica(c *CoAPServer, cfg CoAPReplicaConfig) *CoAPReplica {
 	r := &CoAPReplica{c: c, cfg: cfg}
+	r.nonMID.Store(uint32(time.Now().UnixNano()))
 	c.srv.coapReplica.Store(r)
 	return r
 }
@@ -248,20 +252,34 @@ func (r *CoAPReplica) answerDatagram(ctx context.Context, source netip.AddrPort,
 	switch {
 	case m.Type() == message.Acknowledgement || m.Type() == message.Reset:
 		return nil
-	case m.Type() == message.NonConfirmable:
-		// Flights travel in Confirmable messages (7.1): reset it.
-		return encodeEmpty(ctx, message.Reset, m.MessageID())
 	case m.Code() == codes.Empty:
-		// A CoAP ping (RFC 7252 4.3).
+		// A CoAP ping (RFC 7252 4.3), or an empty NON: reset it.
 		return encodeEmpty(ctx, message.Reset, m.MessageID())
-	}
-	if mayForward {
-		if out, handled := r.forwardToHome(ctx, source, m); handled {
-			return out
-		}
+	case m.Code() >= 32:
+		return nil // a response is no request: ignore it
 	}
 	resp := replyTo(ctx, m)
-	r.c.answer(ctx, source, m, resp)
+	if m.Type() == message.NonConfirmable {
+		// A Non-confirmable request is answered in a Non-confirmable
+		// response of its own message ID (RFC 7252 5.2.3).
+		resp.SetType(message.NonConfirmable)
+		resp.SetMessageID(int32(uint16(r.nonMID.Add(1))))
+	}
+	if unknown := coapclient.GetUnknownCriticalOptionsWithQBlock(m.Options(), false); len(unknown) > 0 {
+		// RFC 7252 5.4.1: 4.02 for a Confirmable request, a
+		// Non-confirmable one is rejected silently.
+		if m.Type() != message.Confirmable {
+			return nil
+		}
+		coapError(codes.BadOption, coapclient.FormatUnknownCriticalOptionsDiagnostic(unknown)).writeTo(resp)
+	} else {
+		if mayForward {
+			if out, handled := r.forwardToHome(ctx, source, m); handled {
+				return out
+			}
+		}
+		r.c.answer(ctx, source, m, resp)
+	}
 	out, err := resp.MarshalWithEncoder(coder.DefaultCoder)
 	if err != nil {
 		return nil

@@ -59,7 +59,8 @@ const maxDatagramsInFlight = 256
 // ServeDatagrams answers CoAP on conn until conn is closed, reading the
 // datagrams itself instead of through go-coap's server, so that those
 // from CoAPReplicaConfig.Balancers can carry the client's endpoint in a PROXY
-// header. A datagram from a balancer without a valid header is dropped.
+// header. A datagram from a balancer with a malformed header is dropped;
+// one without a header is the balancer's own (or a local client's).
 func (r *CoAPReplica) ServeDatagrams(conn *net.UDPConn) error {
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 		r.c.boundAddr.Store(a)
@@ -91,7 +92,11 @@ func (r *CoAPReplica) ServeDatagrams(conn *net.UDPConn) error {
 // answerFrom answers one datagram received from the endpoint from.
 func (r *CoAPReplica) answerFrom(from netip.AddrPort, d []byte) []byte {
 	source := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-	if r.fromBalancer(source.Addr()) {
+	// From a balancer the header is read when present: a CoAP request
+	// cannot begin with "PR" (the code would be 2.18, a response), and a
+	// datagram the balancer sends must carry one it wrote, since it
+	// prepends one to every datagram it relays.
+	if r.fromBalancer(source.Addr()) && bytes.HasPrefix(d, []byte("PROXY ")) {
 		var err error
 		if source, d, err = parseProxyHeader(d); err != nil {
 			r.c.srv.cfg.Logger.Debug("atls: coap datagram from balancer", "from", from, "err", err)
