@@ -10,53 +10,36 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/landfall-io/landfall/internal/registrar/replica"
+	"github.com/landfall-io/landfall/internal/registrar"
 	"github.com/landfall-io/landfall/internal/sandbox"
 	"github.com/landfall-io/landfall/internal/testkit/testdeploy"
 	"github.com/landfall-io/landfall/pkg/atls"
 )
 
-// coapReplicas opens a CoAP listener on every replica of d, each a
-// CoAPReplica that takes the client's endpoint from nginx's PROXY header
-// and routes messages to their home among the live replicas.
-func coapReplicas(t *testing.T, d *sandbox.Deployment, blockSize int) ([]*atls.CoAPReplica, []netip.AddrPort) {
+// coapListeners opens the registrar's CoAP listener on every replica of
+// d; they trust loopback (the sandbox's trusted proxy, where nginx runs)
+// to name clients in a PROXY header.
+func coapListeners(t *testing.T, d *sandbox.Deployment, cfg atls.CoAPConfig) ([]*registrar.CoAPListener, []netip.AddrPort) {
 	t.Helper()
-	reg := replica.NewRegistry(d.DB())
-	live := func(ctx context.Context) ([]string, error) {
-		rows, err := reg.Live(ctx)
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		return ids, err
-	}
-	var reps []*atls.CoAPReplica
+	var ls []*registrar.CoAPListener
 	var addrs []netip.AddrPort
 	for _, rg := range d.Replicas {
-		c, err := atls.NewCoAPServer(rg.ATLS(), atls.CoAPConfig{BlockSize: blockSize})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := atls.NewCoAPReplica(c, atls.CoAPReplicaConfig{
-			Replicas:  live,
-			Balancers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-		})
-		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		l, err := rg.ListenCoAP("127.0.0.1:0", cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- r.ServeDatagrams(conn) }()
+		go func() { done <- l.Serve() }()
 		t.Cleanup(func() {
-			conn.Close()
+			l.Close()
 			if err := <-done; err != nil {
 				t.Error(err)
 			}
 		})
-		reps = append(reps, r)
-		addrs = append(addrs, conn.LocalAddr().(*net.UDPAddr).AddrPort())
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().(*net.UDPAddr).AddrPort())
 	}
-	return reps, addrs
+	return ls, addrs
 }
 
 // TestCoAPHandshakesThroughNginxUDP: key-export handshakes over CoAP
@@ -68,7 +51,7 @@ func coapReplicas(t *testing.T, d *sandbox.Deployment, blockSize int) ([]*atls.C
 func TestCoAPHandshakesThroughNginxUDP(t *testing.T) {
 	ctx := context.Background()
 	d := testdeploy.Start(t)
-	reps, addrs := coapReplicas(t, d, 1024)
+	reps, addrs := coapListeners(t, d, atls.CoAPConfig{})
 	ngx, err := sandbox.StartNginxWith(ctx, sandbox.NginxOptions{HTTP: d.Publics, CoAP: addrs})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +90,7 @@ func TestCoAPHandshakesThroughNginxUDP(t *testing.T) {
 	}
 	var sessions int
 	for i, r := range reps {
-		st := r.Stats()
+		st := r.ReplicaStats()
 		t.Logf("replica %d: %+v, sessions %d", i, st, d.Replicas[i].ATLS().Stats().Sessions)
 		if st.Received == 0 || st.Forwarded == 0 || st.Served == 0 {
 			t.Fatalf("replica %d did not take part in both directions: %+v", i, st)
@@ -123,7 +106,7 @@ func TestCoAPHandshakesThroughNginxUDP(t *testing.T) {
 // verifies: the public listener (no replica's certificate) is refused.
 func TestForwardedCoAPNeedsAReplica(t *testing.T) {
 	d := testdeploy.Start(t)
-	coapReplicas(t, d, 1024)
+	coapListeners(t, d, atls.CoAPConfig{})
 	req, err := http.NewRequest(http.MethodPost, d.Publics[0].JoinPath(atls.DefaultPath).String(), strings.NewReader("\x40\x01\x00\x01"))
 	if err != nil {
 		t.Fatal(err)
