@@ -19,7 +19,7 @@ import (
 // coapListeners opens the registrar's CoAP listener on every replica of
 // d; they trust loopback (the sandbox's trusted proxy, where nginx runs)
 // to name clients in a PROXY header.
-func coapListeners(t *testing.T, d *sandbox.Deployment, cfg atls.CoAPConfig) ([]*registrar.CoAPListener, []netip.AddrPort) {
+func coapListeners(t testing.TB, d *sandbox.Deployment, cfg atls.CoAPConfig) ([]*registrar.CoAPListener, []netip.AddrPort) {
 	t.Helper()
 	var ls []*registrar.CoAPListener
 	var addrs []netip.AddrPort
