@@ -56,7 +56,7 @@ func TestOnboardConstrained(t *testing.T) {
 	}
 	stdout.Reset()
 	err = run(ctx, args("atls-cose"), &stdout, noEnv)
-	if err == nil || !strings.Contains(err.Error(), "--constrained runs in --mode atls-oscore, not atls-cose") || strings.Contains(stdout.String(), "connect") {
+	if err == nil || !strings.Contains(err.Error(), "--constrained runs in --mode atls-oscore, coap-oscore, not atls-cose") || strings.Contains(stdout.String(), "connect") {
 		t.Fatalf("atls-cose: %v\n%s", err, stdout.String())
 	}
 }

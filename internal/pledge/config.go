@@ -81,7 +81,7 @@ func (c *Config) requestTimeout() time.Duration {
 // mode cannot carry: atls-oscore maps media types to CoAP Content-Formats
 // (profile 5.6), whose table has none for application/voucher-jws+json.
 func (c *Config) checkVoucherFormat() error {
-	if c.Mode != ModeATLSOSCORE {
+	if c.Mode != ModeATLSOSCORE && c.Mode != ModeCoAPOSCORE {
 		return nil
 	}
 	if _, ok := oscore.ContentFormat(c.VoucherFormat.MediaType()); !ok {

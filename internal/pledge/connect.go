@@ -22,7 +22,7 @@ const (
 )
 
 // Modes lists every mode.
-var Modes = []string{ModeDirect, ModeATLSRecords, ModeATLSOSCORE, ModeATLSCOSE}
+var Modes = []string{ModeDirect, ModeATLSRecords, ModeATLSOSCORE, ModeATLSCOSE, ModeCoAPOSCORE}
 
 // link is an authenticated channel to the registrar: an http.Client whose
 // requests carry the IDevID, the registrar certificate seen (unverified
@@ -54,6 +54,8 @@ func connect(ctx context.Context, cfg *Config) (*link, error) {
 		return connectDirect(ctx, cfg)
 	case ModeATLSRecords, ModeATLSOSCORE, ModeATLSCOSE:
 		return connectATLS(ctx, cfg)
+	case ModeCoAPOSCORE:
+		return connectCoAP(ctx, cfg)
 	}
 	return nil, fmt.Errorf("unknown mode %q (want one of %s)", cfg.Mode, strings.Join(Modes, ", "))
 }

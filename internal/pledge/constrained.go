@@ -28,8 +28,8 @@ import (
 // DER for EST (/crts 281, /att 285, /sen 286 in and 287 out).
 
 // ConstrainedModes are the modes a constrained pledge can run in: those
-// whose inner requests are CoAP messages (profile 5, OSCORE).
-var ConstrainedModes = []string{ModeATLSOSCORE}
+// whose inner requests are CoAP messages (profile 5 and 7.8, OSCORE).
+var ConstrainedModes = []string{ModeATLSOSCORE, ModeCoAPOSCORE}
 
 // Media types of the constrained flow beyond pkg/voucher's and pkg/enroll's.
 const (

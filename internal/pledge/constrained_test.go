@@ -42,7 +42,7 @@ func TestConstrainedConfigRefused(t *testing.T) {
 		format voucher.Format
 		want   string
 	}{
-		{"direct", ModeDirect, voucher.FormatCOSE, "runs in atls-oscore, not in direct mode"},
+		{"direct", ModeDirect, voucher.FormatCOSE, "runs in atls-oscore, coap-oscore, not in direct mode"},
 		{"atls-cose", ModeATLSCOSE, voucher.FormatCOSE, "not in atls-cose mode"},
 		{"atls-records", ModeATLSRecords, voucher.FormatCMS, "not in atls-records mode"},
 		{"JWS", ModeATLSOSCORE, voucher.FormatJWS, "sends COSE voucher-requests (Content-Format 836), not jws"},

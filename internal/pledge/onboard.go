@@ -108,6 +108,9 @@ func Onboard(ctx context.Context, cfg Config) (*Result, error) {
 	if !ok {
 		return nil, errors.New("pledge: IDevID key cannot sign")
 	}
+	if cfg.Mode == ModeCoAPOSCORE {
+		cfg.Constrained = true // the only flow over CoAP
+	}
 	if err := cfg.checkConstrained(); err != nil {
 		return nil, err
 	}

@@ -73,6 +73,9 @@ type Options struct {
 	// MASAMiddleware, when set, wraps the MASA's device handler (a test
 	// counting the requests the MASA serves).
 	MASAMiddleware func(http.Handler) http.Handler
+	// CoAP opens each replica's CoAP listener (registrar serve
+	// --coap-listen) on a loopback UDP port: Deployment.CoAP.
+	CoAP bool
 }
 
 // Deployment is a running sandbox.
@@ -96,6 +99,9 @@ type Deployment struct {
 	// Publics are the replicas' plain-HTTP ATLS listeners, for a load
 	// balancer of one's own (see StartNginx).
 	Publics []*url.URL
+	// CoAP are the replicas' CoAP listeners (Options.CoAP), in replica
+	// order; nil otherwise.
+	CoAP []*registrar.CoAPListener
 	// DatabasePort is the port of the private PostgreSQL of
 	// StartStandalone, 0 otherwise.
 	DatabasePort int
@@ -107,6 +113,7 @@ type Deployment struct {
 	approval  string
 	rateLimit atls.RateLimit
 	auditLog  registrar.AuditLogPolicy
+	coap      bool
 	kills     []func() // per replica: stop it abruptly
 }
 
@@ -129,7 +136,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d = &Deployment{approval: o.Approval, rateLimit: o.RateLimit, auditLog: o.AuditLog}
+	d = &Deployment{approval: o.Approval, rateLimit: o.RateLimit, auditLog: o.AuditLog, coap: o.CoAP}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -336,6 +343,14 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	if err := rg.Register(context.Background(), iu); err != nil {
 		return nil, err
 	}
+	var coap *registrar.CoAPListener
+	if d.coap {
+		if coap, err = rg.ListenCoAP("127.0.0.1:0", atls.CoAPConfig{}); err != nil {
+			return nil, err
+		}
+		go coap.Serve()
+		d.CoAP = append(d.CoAP, coap)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rg.Run(ctx, iu) }()
@@ -347,6 +362,9 @@ func (d *Deployment) startReplica(id string, log *slog.Logger) (*url.URL, error)
 	var once sync.Once
 	kill := func() {
 		once.Do(func() {
+			if coap != nil {
+				coap.Close()
+			}
 			for _, s := range []*httptest.Server{pub, direct, internal, adm} {
 				s.CloseClientConnections()
 				s.Listener.Close()
@@ -396,7 +414,8 @@ func (d *Deployment) NewDevice(ctx context.Context, serial string, owned bool) (
 }
 
 // PledgeConfig is a pledge of mode reaching the deployment: the ATLS modes
-// through the load balancer, direct mode at the first replica.
+// through the load balancer, direct mode at the first replica, coap-oscore
+// at the first replica's CoAP listener (Options.CoAP).
 func (d *Deployment) PledgeConfig(mode string, idevid tls.Certificate) pledge.Config {
 	roots := x509.NewCertPool()
 	roots.AddCert(d.MASAKeys.CACert)
@@ -411,6 +430,10 @@ func (d *Deployment) PledgeConfig(mode string, idevid tls.Certificate) pledge.Co
 	}
 	if mode == pledge.ModeDirect {
 		cfg.RegistrarURL = d.Direct[0].URL
+	}
+	if mode == pledge.ModeCoAPOSCORE && len(d.CoAP) > 0 {
+		// No UDP balancer here: the first replica's CoAP listener.
+		cfg.RegistrarURL = "coap://" + d.CoAP[0].Addr().String()
 	}
 	return cfg
 }

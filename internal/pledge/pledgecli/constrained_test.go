@@ -30,9 +30,12 @@ func TestConstrainedFlag(t *testing.T) {
 	}{
 		{[]string{"--constrained"}, ""},
 		{[]string{"--constrained", "--voucher-format", "cose"}, ""},
-		{[]string{"--constrained", "--mode", "direct"}, "--constrained runs in --mode atls-oscore, not direct"},
+		{[]string{"--constrained", "--mode", "direct"}, "--constrained runs in --mode atls-oscore, coap-oscore, not direct"},
 		{[]string{"--constrained", "--mode", "atls-cose"}, "not atls-cose"},
 		{[]string{"--constrained", "--voucher-format", "jws"}, "--voucher-format jws contradicts it"},
+		{[]string{"--mode", "coap-oscore"}, ""}, // implies --constrained
+		{[]string{"--mode", "coap-oscore", "--voucher-format", "cms"}, ""},
+		{[]string{"--mode", "coap-oscore", "--voucher-format", "jws"}, "--voucher-format jws contradicts it"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			f, err := parse(tc.args...)

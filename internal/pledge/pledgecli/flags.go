@@ -34,8 +34,8 @@ type Flags struct {
 // Register defines the flags on fs; withIDevID adds the IDevID files (a
 // load generator mints its devices instead).
 func (f *Flags) Register(fs *flag.FlagSet, withIDevID bool) {
-	fs.StringVar(&f.RegistrarURL, "registrar-url", "", "registrar base URL: the load balancer (ATLS modes) or the direct listener, e.g. https://registrar.example.net:8443 (required)")
-	fs.StringVar(&f.Mode, "mode", pledge.ModeATLSOSCORE, "how to reach the registrar: "+strings.Join(pledge.Modes, ", "))
+	fs.StringVar(&f.RegistrarURL, "registrar-url", "", "registrar base URL: the load balancer (ATLS modes) or the direct listener, e.g. https://registrar.example.net:8443, or the CoAP listener in coap-oscore mode, e.g. coap://registrar.example.net:5683 (required)")
+	fs.StringVar(&f.Mode, "mode", pledge.ModeATLSOSCORE, "how to reach the registrar: "+strings.Join(pledge.Modes, ", ")+" (coap-oscore: ATLS and OSCORE over CoAP on UDP, implies --constrained)")
 	fs.StringVar(&f.ATLSPath, "atls-path", "/.well-known/atls", "path of the ATLS resource behind the load balancer")
 	if withIDevID {
 		fs.StringVar(&f.IDevIDCert, "idevid-cert", "", "PEM file: the IDevID certificate, then any intermediates (required)")
@@ -74,6 +74,9 @@ func (f *Flags) BaseConfig() (*pledge.Config, error) {
 	format, err := voucher.ParseFormat(f.VoucherFormat)
 	if err != nil {
 		return nil, fmt.Errorf("--voucher-format: %q is not cms, jws or cose", f.VoucherFormat)
+	}
+	if f.Mode == pledge.ModeCoAPOSCORE {
+		f.Constrained = true // the only flow over CoAP
 	}
 	if f.Constrained {
 		if !slices.Contains(pledge.ConstrainedModes, f.Mode) {
