@@ -91,7 +91,8 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 				return sandbox.Start(ctx, o)
 			}
 		}
-		d, err := start(ctx, sandbox.Options{RateLimit: loadRateLimit})
+		// coap-oscore reaches the first replica's CoAP listener directly.
+		d, err := start(ctx, sandbox.Options{RateLimit: loadRateLimit, CoAP: *mode == pledge.ModeCoAPOSCORE})
 		if err != nil {
 			return err
 		}
@@ -130,7 +131,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 			probe.cpu = append(probe.cpu, cpuSource{"nginx (master and worker)", func(context.Context) (float64, error) { return procTreeCPU(pgid) }})
 			configFor = func(mode string, idevid tls.Certificate) pledge.Config {
 				cfg := d.PledgeConfig(mode, idevid)
-				if mode != pledge.ModeDirect {
+				if mode != pledge.ModeDirect && mode != pledge.ModeCoAPOSCORE {
 					cfg.RegistrarURL, cfg.HTTP = ngx.URL, ngx.Client()
 				}
 				return cfg

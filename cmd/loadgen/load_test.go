@@ -57,3 +57,19 @@ func TestLoadAgainstADeployment(t *testing.T) {
 		t.Fatalf("the registrar does not know the last device: %v", err)
 	}
 }
+
+// TestLoadCoAPOSCORE runs a --sandbox load in coap-oscore mode: each
+// device's handshake and constrained flow over CoAP at the first replica's
+// CoAP listener, with the same report as the HTTP modes.
+func TestLoadCoAPOSCORE(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--sandbox", "--embedded", "--devices", "8", "--concurrency", "4", "--mode", "coap-oscore", "--progress=false"}, &out, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"mode coap-oscore", "8 succeeded, 0 failed", "onboardings/s", "simpleenroll", "enrollstatus", "total"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
