@@ -107,7 +107,7 @@ func TestComposeMatchesTheBinaries(t *testing.T) {
 			}
 		}
 		for _, p := range s.Ports {
-			container := p[strings.LastIndex(p, ":")+1:]
+			container := strings.TrimSuffix(p[strings.LastIndex(p, ":")+1:], "/udp")
 			if !publicPorts[name+" "+container] {
 				t.Errorf("%s publishes port %s, on which it does not listen", name, container)
 			}
