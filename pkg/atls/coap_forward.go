@@ -69,6 +69,46 @@ type CoAPReplica struct {
 	received, forwarded, served atomic.Int64
 	// nonMID numbers the Non-confirmable responses.
 	nonMID atomic.Uint32
+	// sources serializes, at the home, the messages of one client
+	// endpoint, so that a retransmission arriving while its original is
+	// still being answered finds the exchange cache's answer instead of
+	// running beside it.
+	sources sourceLocks
+}
+
+// sourceLocks is a mutex per client endpoint, held only while in use.
+type sourceLocks struct {
+	mu sync.Mutex
+	m  map[netip.AddrPort]*sourceLock
+}
+
+type sourceLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks source's mutex and returns its unlock.
+func (s *sourceLocks) lock(source netip.AddrPort) (unlock func()) {
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[netip.AddrPort]*sourceLock{}
+	}
+	l := s.m[source]
+	if l == nil {
+		l = &sourceLock{}
+		s.m[source] = l
+	}
+	l.users++
+	s.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(s.m, source)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // NewCoAPReplica wraps c; the Server's internal listener then serves the
@@ -278,7 +318,9 @@ func (r *CoAPReplica) answerDatagram(ctx context.Context, source netip.AddrPort,
 				return out
 			}
 		}
+		unlock := r.sources.lock(source)
 		r.c.answer(ctx, source, m, resp)
+		unlock()
 	}
 	out, err := resp.MarshalWithEncoder(coder.DefaultCoder)
 	if err != nil {

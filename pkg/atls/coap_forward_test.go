@@ -3,6 +3,7 @@ package atls
 import (
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 )
 
@@ -81,5 +82,37 @@ func TestRendezvous(t *testing.T) {
 	}
 	if got := rendezvous("x", nil, "self"); got != "" {
 		t.Fatalf("no replicas listed: %q, want this one", got)
+	}
+}
+
+// The messages of one client endpoint are served one at a time, and the
+// lock of an endpoint is forgotten once no message of it is served.
+func TestSourceLocks(t *testing.T) {
+	var s sourceLocks
+	src := netip.MustParseAddrPort("192.0.2.1:5683")
+	inside, most := 0, 0
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock := s.lock(src)
+			mu.Lock()
+			inside++
+			most = max(most, inside)
+			mu.Unlock()
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			unlock()
+		}()
+	}
+	wg.Wait()
+	if most != 1 {
+		t.Fatalf("%d messages of one endpoint served at once", most)
+	}
+	if len(s.m) != 0 {
+		t.Fatalf("%d locks left", len(s.m))
 	}
 }
