@@ -3,10 +3,12 @@ package atls
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/plgd-dev/go-coap/v3/message"
@@ -22,7 +24,7 @@ import (
 // newOSCORECoAPHarness is a CoAP harness whose server keeps the exported
 // contexts in store (a new one when nil), as a replica keeps them in the
 // shared database.
-func newOSCORECoAPHarness(t *testing.T, store *oscore.MemoryStore, ccfg CoAPConfig) (*coapHarness, *oscore.MemoryStore) {
+func newOSCORECoAPHarness(t testing.TB, store *oscore.MemoryStore, ccfg CoAPConfig) (*coapHarness, *oscore.MemoryStore) {
 	t.Helper()
 	if store == nil {
 		store = &oscore.MemoryStore{}
@@ -35,7 +37,7 @@ func newOSCORECoAPHarness(t *testing.T, store *oscore.MemoryStore, ccfg CoAPConf
 }
 
 // oscoreSession runs a key-export handshake over CoAP.
-func oscoreSession(t *testing.T, h *coapHarness, blockSize int) *ClientSession {
+func oscoreSession(t testing.TB, h *coapHarness, blockSize int) *ClientSession {
 	t.Helper()
 	c := h.coapClient(ProtoOSCORE)
 	c.BlockSize = blockSize
@@ -48,7 +50,7 @@ func oscoreSession(t *testing.T, h *coapHarness, blockSize int) *ClientSession {
 }
 
 // window is the replay window the store holds for kid.
-func window(t *testing.T, store *oscore.MemoryStore, kid []byte) oscore.ReplayWindow {
+func window(t testing.TB, store *oscore.MemoryStore, kid []byte) oscore.ReplayWindow {
 	t.Helper()
 	sc, err := store.Get(context.Background(), kid)
 	if err != nil {
@@ -106,7 +108,7 @@ func TestCoAPOSCORERoundTrip(t *testing.T) {
 
 // rawOSCORE protects one inner request with a context of the client's
 // keys starting at sequence number seq, for hand-built messages.
-func rawOSCORE(t *testing.T, sess *ClientSession, seq uint64, method, target string, body []byte) (opt, ct []byte, c *oscore.Context, st *oscore.RequestState) {
+func rawOSCORE(t testing.TB, sess *ClientSession, seq uint64, method, target string, body []byte) (opt, ct []byte, c *oscore.Context, st *oscore.RequestState) {
 	t.Helper()
 	c, err := oscore.NewContext(sess.Exported().Params())
 	if err != nil {
@@ -264,4 +266,97 @@ func mustContext(t *testing.T, sess *ClientSession) *oscore.Context {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestCoAPOSCOREBlock2RunsOnce: a protected answer larger than a block is
+// fetched in outer Block2 continuations cut from the answer kept for
+// them; the inner handler runs once per request, and FETCH is accepted as
+// the outer code.
+func TestCoAPOSCOREBlock2RunsOnce(t *testing.T) {
+	store := &oscore.MemoryStore{}
+	var runs atomic.Int64
+	h := newCoAPHarness(t, func(c *ServerConfig) {
+		c.Sink, c.Contexts = nil, store
+		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			echoHandler.ServeHTTP(w, r)
+		})
+	}, CoAPConfig{BlockSize: 64})
+	store.Now = h.clock.Now
+	sess := oscoreSession(t, h, 1024)
+	r := h.raw(t)
+	body := bytes.Repeat([]byte("y"), 300)
+	opt, ct, c, st := rawOSCORE(t, sess, 0, http.MethodPost, "/big", body)
+	first := r.send(rawMsg{code: codes.FETCH, extra: oscoreOpt(opt), block1: &blockOption{more: true, szx: 2}, payload: ct[:64], size1: u32(uint32(len(ct)))})
+	off := 64
+	for first.code == codes.Continue {
+		end := min(off+64, len(ct))
+		first = r.send(rawMsg{code: codes.FETCH, extra: oscoreOpt(opt), block1: &blockOption{num: uint32(off / 64), more: end < len(ct), szx: 2}, payload: ct[off:end]})
+		off = end
+	}
+	if first.code != codes.Changed || first.block2 == nil || !first.block2.more {
+		t.Fatalf("first answer %v %+v %q", first.code, first.block2, first.payload)
+	}
+	protected := bytes.Clone(first.payload)
+	for b := first.block2; b.more; {
+		a := r.send(rawMsg{code: codes.FETCH, extra: oscoreOpt(opt), block2: &blockOption{num: uint32(len(protected) / b.size()), szx: b.szx}})
+		if a.code != codes.Changed || a.block2 == nil || !a.hasOSCORE {
+			t.Fatalf("continuation %v %+v %q", a.code, a.block2, a.payload)
+		}
+		protected = append(protected, a.payload...)
+		b = a.block2
+	}
+	pt, err := c.UnprotectResponse(st, nil, protected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := oscore.UnmarshalMessage(pt)
+	if err != nil || !bytes.HasSuffix(inner.Payload, body) {
+		t.Fatalf("inner answer %v %q", err, inner.Payload)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the inner handler ran %d times for one request", n)
+	}
+}
+
+// failingStore is a context store whose MarkSeen fails while down.
+type failingStore struct {
+	*oscore.MemoryStore
+	down atomic.Bool
+}
+
+func (s *failingStore) MarkSeen(ctx context.Context, kid []byte, piv uint64) error {
+	if s.down.Load() {
+		return errors.New("connection refused")
+	}
+	return s.MemoryStore.MarkSeen(ctx, kid, piv)
+}
+
+// TestCoAPOSCOREStoreUnavailable: when the replay window cannot be
+// marked, the request is not run and is answered 5.03 with Max-Age; the
+// same request succeeds once the store is back.
+func TestCoAPOSCOREStoreUnavailable(t *testing.T) {
+	store := &failingStore{MemoryStore: &oscore.MemoryStore{}}
+	var runs atomic.Int64
+	h := newCoAPHarness(t, func(c *ServerConfig) {
+		c.Sink, c.Contexts = nil, store
+		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1) })
+	}, CoAPConfig{})
+	store.Now = h.clock.Now
+	sess := oscoreSession(t, h, 1024)
+	r := h.raw(t)
+	r.verify()
+	opt, ct, _, _ := rawOSCORE(t, sess, 0, http.MethodPost, "/x", []byte{1})
+	store.down.Store(true)
+	a := r.send(rawMsg{code: codes.POST, extra: oscoreOpt(opt), payload: ct})
+	if a.code != codes.ServiceUnavailable || a.maxAge == nil || *a.maxAge == 0 || a.hasOSCORE || runs.Load() != 0 {
+		t.Fatalf("store down: %v %q Max-Age %v, %d runs", a.code, a.payload, a.maxAge, runs.Load())
+	}
+	if window(t, store.MemoryStore, sess.Exported().SenderID).Seen(0) {
+		t.Fatal("Partial IV marked while the store was down")
+	}
+	store.down.Store(false)
+	if a := r.send(rawMsg{code: codes.POST, extra: oscoreOpt(opt), payload: ct}); a.code != codes.Changed || runs.Load() != 1 {
+		t.Fatalf("store back: %v %q, %d runs", a.code, a.payload, runs.Load())
+	}
 }
