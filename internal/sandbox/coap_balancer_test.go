@@ -46,8 +46,9 @@ func coapListeners(t testing.TB, d *sandbox.Deployment, cfg atls.CoAPConfig) ([]
 // through nginx's stream module balancing datagram by datagram over two
 // replicas, with 64-byte blocks so that every flight spans several
 // datagrams, hence both replicas. Every handshake succeeds; both replicas
-// received datagrams and forwarded some to the other, which served them;
-// every exported context is in the shared store.
+// received datagrams, those that reached a replica other than their home
+// were forwarded and served there; every exported context is in the
+// shared store.
 func TestCoAPHandshakesThroughNginxUDP(t *testing.T) {
 	ctx := context.Background()
 	d := testdeploy.Start(t)
@@ -89,13 +90,21 @@ func TestCoAPHandshakesThroughNginxUDP(t *testing.T) {
 		}
 	}
 	var sessions int
+	var forwarded, served int64
 	for i, r := range reps {
 		st := r.ReplicaStats()
 		t.Logf("replica %d: %+v, sessions %d", i, st, d.Replicas[i].ATLS().Stats().Sessions)
-		if st.Received == 0 || st.Forwarded == 0 || st.Served == 0 {
-			t.Fatalf("replica %d did not take part in both directions: %+v", i, st)
+		if st.Received == 0 {
+			t.Fatalf("replica %d received no datagram: the balancer pinned the clients", i)
 		}
+		forwarded += st.Forwarded
+		served += st.Served
 		sessions += d.Replicas[i].ATLS().Stats().Sessions
+	}
+	// Which replica is a session's home depends on the client's port;
+	// that messages reached the other replica and went home does not.
+	if forwarded == 0 || served != forwarded {
+		t.Fatalf("%d messages forwarded to their home, %d served there", forwarded, served)
 	}
 	if sessions != devices {
 		t.Fatalf("%d sessions across the replicas, want %d", sessions, devices)

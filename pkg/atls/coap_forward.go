@@ -38,9 +38,11 @@ import (
 //
 // A home that cannot be reached is no worse than a lost datagram: a
 // session's owner gone is 4.04 (its sessions are lost, as over HTTP); a
-// hashed home gone is served where the message landed, and the client's
-// retransmission or new flight continues from there once the list of live
-// replicas no longer names it.
+// hashed home gone is left out of the candidates (for unreachableFor, or
+// until the registry drops it) and the message goes to the next one,
+// which with two replicas is the one it landed on. A transfer the dead
+// home held (blocks, a kept Block2 answer) is lost with it: 4.08, and the
+// client starts the flight again.
 
 // maxCoAPDatagram bounds one forwarded CoAP message and its answer.
 const maxCoAPDatagram = 64 << 10
@@ -135,26 +137,54 @@ func (r *CoAPReplica) Stats() CoAPReplicaStats {
 // liveReplicasFor is how long a read of the live replicas is reused.
 const liveReplicasFor = time.Second
 
-// liveReplicas caches CoAPConfig.Replicas.
+// unreachableFor is how long a replica this one could not reach is left
+// out of the candidates, while the registry may still list it (its
+// heartbeat has not expired yet).
+const unreachableFor = 30 * time.Second
+
+// liveReplicas caches CoAPReplicaConfig.Replicas, without the replicas
+// found unreachable.
 type liveReplicas struct {
 	mu     sync.Mutex
 	ids    []string
 	readAt time.Time
+	down   map[string]time.Time // id → left out until
 }
 
 func (l *liveReplicas) get(ctx context.Context, read func(context.Context) ([]string, error), now time.Time) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.readAt.IsZero() || now.Sub(l.readAt) >= liveReplicasFor || now.Before(l.readAt) {
-		ids, err := read(ctx)
-		if err != nil {
-			// Keep the last list: a registry that cannot be read for a
-			// moment must not scatter the blocks of flights in progress.
-			return l.ids
+		// A registry that cannot be read keeps the last list: it must
+		// not scatter the blocks of flights in progress.
+		if ids, err := read(ctx); err == nil {
+			l.ids, l.readAt = ids, now
 		}
-		l.ids, l.readAt = ids, now
 	}
-	return l.ids
+	if len(l.down) == 0 {
+		return l.ids
+	}
+	up := make([]string, 0, len(l.ids))
+	for _, id := range l.ids {
+		if until, ok := l.down[id]; ok && now.Before(until) {
+			continue
+		}
+		delete(l.down, id)
+		up = append(up, id)
+	}
+	return up
+}
+
+// unreachable leaves id out of the candidates for unreachableFor, so that
+// the messages whose home it was find one new home, the same for every
+// message, instead of each being served where it lands.
+func (l *liveReplicas) unreachable(id string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down == nil {
+		l.down = map[string]time.Time{}
+	}
+	l.down[id] = now.Add(unreachableFor)
 }
 
 // home returns the replica whose state serves the message m from source,
@@ -224,6 +254,14 @@ func (r *CoAPReplica) forwardToHome(ctx context.Context, source netip.AddrPort, 
 	}
 	srv.cfg.Logger.Debug("atls: coap forward", "home", home, "err", err)
 	if !owner {
+		r.live.unreachable(home, srv.cfg.Now())
+		if home, _ = r.home(ctx, source, m); home != "" {
+			// The next candidate is another replica: forward once there.
+			if out, err := fw.ForwardCoAP(ctx, home, srv.cfg.Path, source, raw); err == nil {
+				r.forwarded.Add(1)
+				return out, true
+			}
+		}
 		return nil, false
 	}
 	// The session's owner is gone or unreachable: its sessions are lost.
