@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -91,7 +92,8 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 				return sandbox.Start(ctx, o)
 			}
 		}
-		// coap-oscore reaches the first replica's CoAP listener directly.
+		// coap-oscore reaches the first replica's CoAP listener directly,
+		// or with --nginx nginx's UDP balancer in front of all of them.
 		d, err := start(ctx, sandbox.Options{RateLimit: loadRateLimit, CoAP: *mode == pledge.ModeCoAPOSCORE})
 		if err != nil {
 			return err
@@ -121,17 +123,30 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		configFor = d.PledgeConfig
 		directConfig = func(idevid tls.Certificate) pledge.Config { return d.PledgeConfig(pledge.ModeDirect, idevid) }
 		if *useNginx {
-			ngx, err := sandbox.StartNginx(ctx, d.Publics)
+			// In coap-oscore mode nginx's stream module balances the
+			// replicas' CoAP listeners per datagram as well.
+			o := sandbox.NginxOptions{HTTP: d.Publics}
+			for _, l := range d.CoAP {
+				o.CoAP = append(o.CoAP, l.Addr().(*net.UDPAddr).AddrPort())
+			}
+			ngx, err := sandbox.StartNginxWith(ctx, o)
 			if err != nil {
 				return err
 			}
 			defer ngx.Stop()
 			fmt.Fprintf(stdout, "nginx at %s\n", ngx.URL)
+			if ngx.CoAP.IsValid() {
+				fmt.Fprintf(stdout, "nginx UDP balancer at coap://%s\n", ngx.CoAP)
+			}
 			pgid := ngx.ProcessGroup()
 			probe.cpu = append(probe.cpu, cpuSource{"nginx (master and worker)", func(context.Context) (float64, error) { return procTreeCPU(pgid) }})
 			configFor = func(mode string, idevid tls.Certificate) pledge.Config {
 				cfg := d.PledgeConfig(mode, idevid)
-				if mode != pledge.ModeDirect && mode != pledge.ModeCoAPOSCORE {
+				switch mode {
+				case pledge.ModeDirect:
+				case pledge.ModeCoAPOSCORE:
+					cfg.RegistrarURL = "coap://" + ngx.CoAP.String()
+				default:
 					cfg.RegistrarURL, cfg.HTTP = ngx.URL, ngx.Client()
 				}
 				return cfg
