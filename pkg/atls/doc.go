@@ -38,6 +38,8 @@
 //	coap_exchange_cache.go 7.4      duplicate Confirmable messages (RFC 7252 4.5)
 //	coap_answer.go       7.3, 7.5   CoAP answers, kept for duplicates and Block2
 //	coap_client.go       7          CoAP binding, client: blocks, Echo, Location, retries
+//	coap_forward.go      7.3, DESIGN 3 CoAP across replicas: each message's home, forwarded once
+//	coap_forward_datagram.go 7      the datagram loop behind a UDP balancer (PROXY v1 header)
 //
 // The inner HTTP/1.1 codec (profile 3.2), shared with pkg/oscore's HTTP
 // mapping, is the subpackage httpmsg.
