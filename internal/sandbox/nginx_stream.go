@@ -22,6 +22,12 @@ import (
 // socket, so a replica sees a new source port for every datagram; with
 // proxy_protocol on, nginx prepends a PROXY v1 line naming the client's
 // endpoint, which the replicas' CoAP binding reads (atls.CoAPReplica).
+//
+// A datagram sent to a replica that is gone is lost: the kernel refuses
+// it, nginx answers the client with an empty datagram (which a CoAP
+// client drops as malformed; go-coap logs "message is truncated") and
+// leaves the replica out for fail_timeout (10 s by default); the client's
+// retransmission reaches a live one.
 
 // streamModulePaths are where Debian's libnginx-mod-stream puts the
 // module (dpkg -L libnginx-mod-stream).
