@@ -113,6 +113,8 @@ func TestCoAPReplicaKilledUnderLoad(t *testing.T) {
 	const n = 24
 	var done, retried, heldAtKill atomic.Int64
 	killed := make(chan struct{})
+	var killOnce sync.Once
+	var wasKilled atomic.Bool
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 6)
@@ -125,13 +127,35 @@ func TestCoAPReplicaKilledUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if i >= n/3 {
+			if i > n/3 {
 				<-killed // two thirds of the devices start after the crash
 			}
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			cfg := d.PledgeConfig(pledge.ModeCoAPOSCORE, idevid)
 			cfg.RegistrarURL = "coap://" + ngx.CoAP.String()
+			if i == n/6 {
+				// Whatever happens to this device, the others go on.
+				defer killOnce.Do(func() { close(killed) })
+				// Mid-run, with this device between its handshake and
+				// its voucher request and others in flight: the replica
+				// holding more of the devices' sessions dies.
+				cfg.Progress = func(s pledge.Step) {
+					if s.Name != "connect" || s.Err != nil {
+						return
+					}
+					killOnce.Do(func() {
+						victim := 0
+						if d.Replicas[1].ATLS().Stats().Sessions >= d.Replicas[0].ATLS().Stats().Sessions {
+							victim = 1
+						}
+						heldAtKill.Store(int64(d.Replicas[victim].ATLS().Stats().Sessions))
+						d.KillReplica(victim)
+						wasKilled.Store(true)
+						close(killed)
+					})
+				}
+			}
 			res, attempts, err := onboardAgainAndAgain(ctx, cfg, 20)
 			if err != nil {
 				errs <- fmt.Errorf("%s after %d attempts: %w", serial, attempts, err)
@@ -143,15 +167,7 @@ func TestCoAPReplicaKilledUnderLoad(t *testing.T) {
 			if res.Certificate.Subject.SerialNumber != serial {
 				errs <- fmt.Errorf("%s got a certificate for %v", serial, res.Certificate.Subject)
 			}
-			if done.Add(1) == n/6 {
-				victim := 0
-				if d.Replicas[1].ATLS().Stats().Sessions >= d.Replicas[0].ATLS().Stats().Sessions {
-					victim = 1
-				}
-				heldAtKill.Store(int64(d.Replicas[victim].ATLS().Stats().Sessions))
-				d.KillReplica(victim)
-				close(killed)
-			}
+			done.Add(1)
 		}()
 	}
 	wg.Wait()
@@ -162,8 +178,11 @@ func TestCoAPReplicaKilledUnderLoad(t *testing.T) {
 	for i := range n {
 		checkOneCertificate(t, d, fmt.Sprintf("COAP-KILL-%03d", i))
 	}
-	t.Logf("%d of %d devices needed more than one attempt; the replica held %d sessions when killed", retried.Load(), n, heldAtKill.Load())
-	if heldAtKill.Load() == 0 {
-		t.Error("the replica held no ATLS session when killed: it was not killed under load")
+	if !wasKilled.Load() {
+		t.Fatal("no replica was killed: the device meant to trigger it never connected")
 	}
+	// The kill came while a device was mid-onboarding (its handshake done,
+	// its voucher request next); how many sessions the victim held then
+	// depends on the machine's speed.
+	t.Logf("%d of %d devices onboarded, %d needed more than one attempt; the replica held %d sessions when killed", done.Load(), n, retried.Load(), heldAtKill.Load())
 }
