@@ -75,3 +75,15 @@ func connectCoAP(ctx context.Context, cfg *Config) (*link, error) {
 		close:          func(ctx context.Context) { _ = sess.Close(ctx) },
 	}, nil
 }
+
+// coapStatus is the HTTP status standing for a CoAP error answer of the
+// ATLS binding or an unprotected OSCORE refusal (4.03 is 403, 5.03 is
+// 503), so that failures are reported and retried as in the HTTP modes;
+// 0 when err is no CoAP answer.
+func coapStatus(err error) int {
+	var ce *atls.CoAPStatusError
+	if !errors.As(err, &ce) {
+		return 0
+	}
+	return int(ce.Code>>5)*100 + int(ce.Code&0x1f)
+}

@@ -78,7 +78,7 @@ func (r *run) step(name string, f func() (string, error)) error {
 		if !errors.As(err, &pe) {
 			// An ATLS-layer answer (a refused handshake, a rate limit)
 			// keeps its status, so that callers see 403 or 429 as such.
-			status := 0
+			status := coapStatus(err)
 			if errors.As(err, &se) {
 				status = se.StatusCode
 			}

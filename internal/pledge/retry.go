@@ -53,6 +53,9 @@ func retryable(err error) bool {
 	switch {
 	case errors.As(err, &se):
 		return se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusTooManyRequests || se.StatusCode >= 500
+	case coapStatus(err) != 0:
+		s := coapStatus(err)
+		return s == http.StatusNotFound || s == http.StatusTooManyRequests || s >= 500
 	case errors.As(err, &pe) && pe.Retryable:
 		return true
 	case errors.As(err, &pe) && (pe.Status == http.StatusBadGateway || pe.Status == http.StatusServiceUnavailable || pe.Status == http.StatusGatewayTimeout):
