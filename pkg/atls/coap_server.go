@@ -60,6 +60,8 @@ type CoAPServer struct {
 	echo      *echoVerifier
 	boundAddr atomic.Pointer[net.UDPAddr]
 	udp       atomic.Pointer[udpserver.Server]
+	listener  atomic.Pointer[coapnet.UDPConn]
+	stopped   atomic.Bool
 	// flights counts the flights handed to the engine.
 	flights atomic.Int64
 }
@@ -110,7 +112,11 @@ func (c *CoAPServer) Serve(l *coapnet.UDPConn) error {
 		options.WithBlockwise(false, blockwise.SZX1024, time.Minute),
 		options.WithErrors(func(err error) { c.srv.cfg.Logger.Debug("atls: coap", "err", err) }),
 	)
+	c.listener.Store(l)
 	c.udp.Store(s)
+	if c.stopped.Load() {
+		return nil // Stop came first
+	}
 	return s.Serve(l)
 }
 
@@ -125,9 +131,17 @@ func (c *CoAPServer) ListenAndServe(addr string) error {
 }
 
 // Stop stops Serve.
+//
+// go-coap's Stop does not end a Serve that has not yet taken its listener
+// (it would then read forever), so Stop also closes the listener, and a
+// Serve that starts after Stop returns at once.
 func (c *CoAPServer) Stop() {
+	c.stopped.Store(true)
 	if s := c.udp.Load(); s != nil {
 		s.Stop()
+	}
+	if l := c.listener.Load(); l != nil {
+		l.Close()
 	}
 }
 
