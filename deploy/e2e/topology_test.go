@@ -15,7 +15,7 @@ import (
 // nginx with deploy/nginx.conf as the load balancer), each with the
 // command line and environment docker-compose.yml gives it, and then:
 //
-//  1. loads it in every pledge mode (pledge.Modes), every device
+//  1. loads it in every pledge mode (pledge.HTTPModes), every device
 //     onboarding;
 //  2. stops PostgreSQL under load and starts it again: the replicas'
 //     readiness and the devices see 503 with Retry-After while it is
@@ -94,7 +94,7 @@ func TestComposeTopology(t *testing.T) {
 
 	t.Run("load in every mode", func(t *testing.T) {
 		const devices, concurrency = 24, 8
-		for _, mode := range pledge.Modes {
+		for _, mode := range pledge.HTTPModes {
 			prefix := "MODE-" + strings.ToUpper(strings.TrimPrefix(mode, "atls-"))
 			r := d.startLoad(t, prefix, mode, devices, concurrency).wait(t)
 			t.Logf("%s: %d succeeded, %d failed; %v", mode, r.succeeded, r.failed, r.answers)

@@ -22,7 +22,12 @@ const (
 )
 
 // Modes lists every mode.
-var Modes = []string{ModeDirect, ModeATLSRecords, ModeATLSOSCORE, ModeATLSCOSE, ModeCoAPOSCORE}
+var Modes = append(append([]string{}, HTTPModes...), ModeCoAPOSCORE)
+
+// HTTPModes lists the modes that reach the registrar over HTTPS (its
+// public listener, or a TLS-terminating balancer in front of it); the
+// CoAP mode needs the replicas' CoAP listeners (and a UDP balancer).
+var HTTPModes = []string{ModeDirect, ModeATLSRecords, ModeATLSOSCORE, ModeATLSCOSE}
 
 // link is an authenticated channel to the registrar: an http.Client whose
 // requests carry the IDevID, the registrar certificate seen (unverified

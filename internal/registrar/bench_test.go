@@ -17,7 +17,7 @@ import (
 // round-robin proxy, all on this machine. Direct mode is the baseline the
 // ATLS modes are compared with in BENCHMARKS.md.
 func BenchmarkOnboarding(b *testing.B) {
-	for _, mode := range pledge.Modes {
+	for _, mode := range pledge.HTTPModes {
 		b.Run(mode, func(b *testing.B) {
 			e := newEnvB(b)
 			devices := make([]tls.Certificate, b.N)

@@ -20,7 +20,7 @@ import (
 func TestOnboardingInEveryMode(t *testing.T) {
 	e := newEnv(t, envOptions{approval: registrar.ApprovalAuto})
 	ctx := context.Background()
-	for i, mode := range pledge.Modes {
+	for i, mode := range pledge.HTTPModes {
 		t.Run(mode, func(t *testing.T) {
 			serial := fmt.Sprintf("LF-%04d", i)
 			res, err := pledge.Onboard(ctx, e.pledgeConfig(mode, e.newDevice(serial, true)))
@@ -63,8 +63,8 @@ func TestOnboardingInEveryMode(t *testing.T) {
 			}
 		}
 	}
-	if issued != float64(len(pledge.Modes)) {
-		t.Fatalf("replicas counted %v issued vouchers, want %d", issued, len(pledge.Modes))
+	if issued != float64(len(pledge.HTTPModes)) {
+		t.Fatalf("replicas counted %v issued vouchers, want %d", issued, len(pledge.HTTPModes))
 	}
 	// Requests are counted by their route as the pledge names it.
 	for _, route := range []string{voucher.PathRequestVoucher, "/.well-known/est/simpleenroll"} {

@@ -28,7 +28,7 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Fatal(perr)
 	}
 	idevids := map[string]tls.Certificate{}
-	for _, mode := range pledge.Modes {
+	for _, mode := range pledge.HTTPModes {
 		idevids[mode] = e.newDevice("PG-"+mode, true)
 	}
 	direct := e.newDevice("PG-DIRECT-RAW", true)
@@ -43,7 +43,7 @@ func TestDatabaseRestart(t *testing.T) {
 	})
 	deviceRequestsDuringOutage(t, e, logs, "PG-DIRECT-RAW", direct)
 	handshakes503 := 0
-	for _, mode := range pledge.Modes {
+	for _, mode := range pledge.HTTPModes {
 		cfg := e.pledgeConfig(mode, idevids[mode])
 		cfg.MaxRetries = 1
 		_, err := pledge.Onboard(ctx, cfg)
@@ -65,7 +65,7 @@ func TestDatabaseRestart(t *testing.T) {
 	// The load balancer alternates between the replicas, so every ATLS
 	// handshake (two flights at least) reaches the replica that does not
 	// own its session.
-	if handshakes503 != len(pledge.Modes)-1 {
+	if handshakes503 != len(pledge.HTTPModes)-1 {
 		t.Errorf("%d ATLS handshakes answered 503, want every ATLS mode's", handshakes503)
 	}
 	if rec := logs.find(map[string]string{"msg": "ATLS session owner unresolved", "err": "replica: resolve"}); rec == nil || rec["request_id"] == "" {
@@ -75,7 +75,7 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
-	for _, mode := range pledge.Modes {
+	for _, mode := range pledge.HTTPModes {
 		if _, perr := onboardErr(t, e.pledgeConfig(mode, idevids[mode])); perr != nil {
 			t.Fatalf("%s after the restart: %v", mode, perr)
 		}

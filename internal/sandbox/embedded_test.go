@@ -12,14 +12,15 @@ import (
 	"github.com/landfall-io/landfall/pkg/atls"
 )
 
-// TestEmbeddedUnderLoad onboards devices sixteen at a time, in every mode,
+// TestEmbeddedUnderLoad onboards devices sixteen at a time, in every mode
+// (coap-oscore through the replica's CoAP listener),
 // through one registrar and a MASA on the embedded SQLite store (no
 // PostgreSQL): every device onboards at its first attempt, with exactly one
 // certificate, one issued exchange and an enrolled pledge. Concurrent
 // writers queue on SQLite's write lock instead of failing.
 func TestEmbeddedUnderLoad(t *testing.T) {
 	ctx := context.Background()
-	d, err := sandbox.Start(ctx, sandbox.Options{Embedded: true, RateLimit: atls.RateLimit{PerSecond: -1}})
+	d, err := sandbox.Start(ctx, sandbox.Options{Embedded: true, CoAP: true, RateLimit: atls.RateLimit{PerSecond: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}

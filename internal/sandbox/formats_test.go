@@ -32,7 +32,7 @@ func TestOnboardingInEachVoucherFormat(t *testing.T) {
 	mfgRoots := x509.NewCertPool()
 	mfgRoots.AddCert(d.MASAKeys.CACert)
 	for _, f := range voucher.Formats {
-		for _, mode := range pledge.Modes {
+		for _, mode := range pledge.HTTPModes {
 			t.Run(f.String()+"/"+mode, func(t *testing.T) {
 				serial := fmt.Sprintf("FMT-%s-%s", f, mode)
 				idevid, err := d.NewDevice(ctx, serial, true)

@@ -25,7 +25,7 @@ func TestOnboardingThroughNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ngx.Stop()
-	for i, mode := range pledge.Modes {
+	for i, mode := range pledge.HTTPModes {
 		for j := range 2 {
 			serial := fmt.Sprintf("NGX-%d-%d", i, j)
 			idevid, err := d.NewDevice(ctx, serial, true)
