@@ -1,33 +1,15 @@
 package masaui
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"html/template"
 	"time"
 )
 
-// funcs are the MASA pages' template functions.
+// funcs are the MASA pages' own template functions (beside web's:
+// path, when, subject, fingerprint, list).
 var funcs = template.FuncMap{
-	// subject is a DER certificate's subject, or why it cannot be read.
-	"subject": func(der []byte) string {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return "(unreadable certificate)"
-		}
-		return c.Subject.String()
-	},
-	// fingerprint is the SHA-256 of DER, abbreviated.
-	"fingerprint": func(der []byte) string {
-		if len(der) == 0 {
-			return ""
-		}
-		sum := sha256.Sum256(der)
-		return hex.EncodeToString(sum[:8])
-	},
 	// certPEM is a DER certificate as PEM, for copying.
 	"certPEM": func(der []byte) string {
 		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
@@ -57,6 +39,4 @@ var funcs = template.FuncMap{
 		}
 		return d.String()
 	},
-	// list is its arguments as a slice, for ranging over constants.
-	"list": func(s ...string) []string { return s },
 }

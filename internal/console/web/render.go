@@ -2,7 +2,10 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -106,6 +109,24 @@ func (c *core) funcs() template.FuncMap {
 			}
 			return fmt.Sprint(t)
 		},
+		// subject is a DER certificate's subject, or why it cannot be read.
+		"subject": func(der []byte) string {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				return "(unreadable certificate)"
+			}
+			return c.Subject.String()
+		},
+		// fingerprint is the SHA-256 of DER, abbreviated.
+		"fingerprint": func(der []byte) string {
+			if len(der) == 0 {
+				return ""
+			}
+			sum := sha256.Sum256(der)
+			return hex.EncodeToString(sum[:8])
+		},
+		// list is its arguments as a slice, for ranging over constants.
+		"list": func(s ...string) []string { return s },
 	}
 }
 
