@@ -63,7 +63,8 @@
 // View.PageURL) and "csrf" (the hidden field), the View methods Can,
 // PageURL and Self (the current URL, for an element that refreshes itself
 // with hx-get and hx-select), and the functions path (a path under Base,
-// with escaped segments) and when (a UTC time) are available to every page.
+// with escaped segments), when (a UTC time), subject and fingerprint (of a
+// DER certificate) and list are available to every page.
 // BarChart draws a stacked bar chart as SVG on the server.
 //
 // It is not an admin API: it calls the service's own store and service
