@@ -184,16 +184,7 @@ func pinnedDomainCert(signed []byte) *x509.Certificate {
 	if !ok {
 		return nil
 	}
-	var sc *voucher.SignedContent
-	var err error
-	switch f {
-	case voucher.FormatJWS:
-		sc, err = voucher.ParseJWS(signed)
-	case voucher.FormatCOSE:
-		sc, err = voucher.ParseCOSE(signed)
-	default:
-		sc, err = voucher.ParseSigned(signed)
-	}
+	sc, err := voucher.ParseAs(f, signed)
 	if err != nil {
 		return nil
 	}

@@ -236,16 +236,7 @@ func (rg *Registrar) decide(ctx context.Context, p *store.Pledge) (*store.Pledge
 // nonce. Its signature is the pledge's to judge against its manufacturer
 // anchor.
 func checkVoucherFor(signed []byte, f voucher.Format, serial, nonce string) error {
-	var sc *voucher.SignedContent
-	var err error
-	switch f {
-	case voucher.FormatJWS:
-		sc, err = voucher.ParseJWS(signed)
-	case voucher.FormatCOSE:
-		sc, err = voucher.ParseCOSE(signed)
-	default:
-		sc, err = voucher.ParseSigned(signed)
-	}
+	sc, err := voucher.ParseAs(f, signed)
 	if err != nil {
 		return err
 	}

@@ -169,6 +169,20 @@ func VerifyAs(f Format, signed []byte, opts VerifyOptions) (*SignedContent, erro
 	return nil, fail(ErrUnsupportedContent, "format %d", int(f))
 }
 
+// ParseAs parses signed bytes of format f without verifying them (ParseSigned,
+// ParseJWS or ParseCOSE), for a reader that judges no signature.
+func ParseAs(f Format, signed []byte) (*SignedContent, error) {
+	switch f {
+	case FormatCMS:
+		return ParseSigned(signed)
+	case FormatJWS:
+		return ParseJWS(signed)
+	case FormatCOSE:
+		return ParseCOSE(signed)
+	}
+	return nil, fail(ErrUnsupportedContent, "format %d", int(f))
+}
+
 // ParseVoucher decodes sc.Content as a voucher in its format and
 // validates it.
 func (sc *SignedContent) ParseVoucher() (*Voucher, error) {
