@@ -164,7 +164,8 @@ func (c *CoAPServer) outerRequest(ctx context.Context, source netip.AddrPort) *h
 // answerProtected runs the inner CoAP request on the server's handler, as
 // OSCORE over HTTP does (profile 5.4, 5.5), and protects its answer
 // without a Partial IV: outer 2.04, empty OSCORE option (RFC 8613 4.2,
-// 6.1). A malformed inner message gets a protected 4.00.
+// 6.1). A malformed inner message gets a protected 4.00, an unsupported
+// critical inner option (an inner Block1, say) a protected 4.02.
 func (c *CoAPServer) answerProtected(outer *http.Request, keys *oscore.Keys, st *oscore.RequestState, plaintext []byte, peer *Peer) *coapAnswer {
 	var msg *oscore.Message
 	inner, err := oscore.UnmarshalMessage(plaintext)
@@ -173,8 +174,7 @@ func (c *CoAPServer) answerProtected(outer *http.Request, keys *oscore.Keys, st 
 		req, err = oscore.MessageToRequest(WithPeer(outer.Context(), peer), inner, outer.Host)
 	}
 	if err != nil {
-		msg = &oscore.Message{Code: oscore.BadRequest, Payload: []byte(err.Error())}
-		msg.AddUint(oscore.OptContentFormat, 0)
+		msg = oscore.RefusalMessage(err)
 	} else {
 		rec := c.srv.runInner(outer, req, peer)
 		msg = oscore.ResponseToMessage(req.Method, rec.statusCode(), rec.header, rec.body.Bytes())

@@ -42,10 +42,14 @@ func (s *ClientSession) coapTransport(cc *coapCarrier) (http.RoundTripper, error
 
 // RoundTrip protects req, sends it and unprotects the answer. An
 // unprotected error answer (profile 7.8: 4.00, 4.01, 4.02, 5.03) is a
-// *CoAPStatusError. A request is never sent again in a new exchange: its
-// Partial IV would be a replay; go-coap retransmits the Confirmable
-// message with the same message ID, which the server answers from its
-// exchange cache.
+// *CoAPStatusError. A request is never sent again in a new exchange under
+// the same Partial IV: that would be a replay; go-coap retransmits the
+// Confirmable message with the same message ID, which the server answers
+// from its exchange cache. The one request protected again is the answer
+// to an Echo challenge: a server that cannot vouch for its replay window
+// (RFC 8613 B.1.2, after a reboot) answers a protected 4.01 with Echo, and
+// the request goes once more under a new Partial IV carrying that Echo
+// value (RFC 9175 2.4).
 func (t *coapOSCORETransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, err := readRequestBody(req)
 	if err != nil {
@@ -55,6 +59,22 @@ func (t *coapOSCORETransport) RoundTrip(req *http.Request) (*http.Response, erro
 	if err != nil {
 		return nil, err
 	}
+	inner, err := t.exchange(req, msg)
+	if err != nil {
+		return nil, err
+	}
+	if echo := inner.Strings(oscore.OptEcho); inner.Code == oscore.Unauthorized && len(echo) == 1 {
+		msg.Add(oscore.OptEcho, []byte(echo[0]))
+		if inner, err = t.exchange(req, msg); err != nil {
+			return nil, err
+		}
+	}
+	return oscore.MessageToResponse(inner, req)
+}
+
+// exchange protects msg under the next Partial IV, sends it and returns
+// the inner answer.
+func (t *coapOSCORETransport) exchange(req *http.Request, msg *oscore.Message) (*oscore.Message, error) {
 	opt, ct, st, err := t.ctx.ProtectRequest(msg.Marshal())
 	if err != nil {
 		return nil, err
@@ -80,5 +100,5 @@ func (t *coapOSCORETransport) RoundTrip(req *http.Request) (*http.Response, erro
 	if err != nil {
 		return nil, fmt.Errorf("atls: response: %w", err)
 	}
-	return oscore.MessageToResponse(inner, req)
+	return inner, nil
 }

@@ -274,8 +274,7 @@ func (s *Server) answerOSCORE(w http.ResponseWriter, r *http.Request, keys *osco
 		req, err = oscore.MessageToRequest(WithPeer(r.Context(), peer), inner, r.Host)
 	}
 	if err != nil {
-		msg = &oscore.Message{Code: oscore.BadRequest, Payload: []byte(err.Error())}
-		msg.AddUint(oscore.OptContentFormat, 0)
+		msg = oscore.RefusalMessage(err)
 	} else {
 		rec := s.runInner(r, req, peer)
 		msg = oscore.ResponseToMessage(req.Method, rec.statusCode(), rec.header, rec.body.Bytes())

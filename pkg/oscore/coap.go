@@ -25,6 +25,7 @@ const (
 	Content                  Code = 0x45
 	BadRequest               Code = 0x80
 	Unauthorized             Code = 0x81
+	BadOption                Code = 0x82
 	Forbidden                Code = 0x83
 	NotFound                 Code = 0x84
 	MethodNotAllowed         Code = 0x85
@@ -51,6 +52,7 @@ const (
 	OptUriQuery      = 15
 	OptAccept        = 17
 	OptLocationQuery = 20
+	OptEcho          = 252 // RFC 9175 2.2.1: Class E under OSCORE
 )
 
 // CoAPOption is one option instance.

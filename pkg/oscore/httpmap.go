@@ -3,6 +3,7 @@ package oscore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -140,6 +141,26 @@ func RequestToMessage(r *http.Request, body []byte) (*Message, error) {
 	return m, nil
 }
 
+// ErrCriticalOption is a critical option of an inner request that the
+// profile does not use, such as an inner Block1 (profile 7.8 fragments
+// outside OSCORE only). MessageToRequest's error wraps it beside
+// ErrMalformed.
+var ErrCriticalOption = errors.New("unsupported critical option")
+
+// RefusalMessage is the inner answer to an inner request that could not
+// be read: 4.02 Bad Option for a critical option it does not support
+// (RFC 7252 5.4.1), otherwise 4.00, with the reason as text/plain. The
+// server protects it like any answer.
+func RefusalMessage(err error) *Message {
+	code := BadRequest
+	if errors.Is(err, ErrCriticalOption) {
+		code = BadOption
+	}
+	msg := &Message{Code: code, Payload: []byte(err.Error())}
+	msg.AddUint(OptContentFormat, 0)
+	return msg
+}
+
 // MessageToRequest turns an inner CoAP request into the *http.Request the
 // inner handler serves (the inverse of RequestToMessage). Options other
 // than the profile's request options are malformed when critical (odd
@@ -159,7 +180,7 @@ func MessageToRequest(ctx context.Context, m *Message, host string) (*http.Reque
 		case OptUriPath, OptUriQuery, OptContentFormat, OptAccept:
 		default:
 			if o.Number&1 == 1 {
-				return nil, fmt.Errorf("%w: unsupported critical option %d", ErrMalformed, o.Number)
+				return nil, fmt.Errorf("%w: %w %d", ErrMalformed, ErrCriticalOption, o.Number)
 			}
 		}
 	}
