@@ -113,15 +113,32 @@ func TestComposeMatchesTheBinaries(t *testing.T) {
 			}
 		}
 	}
-	// Every replica listens where the load balancer sends traffic.
-	ngx, err := os.ReadFile("nginx.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range regexp.MustCompile(`server ([a-z0-9-]+):(\d+);`).FindAllStringSubmatch(string(ngx), -1) {
-		if !publicPorts[m[1]+" "+m[2]] {
-			t.Errorf("nginx balances to %s:%s, where no service listens", m[1], m[2])
+	// Every replica listens where the load balancer sends traffic, over
+	// HTTP (nginx.conf) and over UDP (nginx-coap.conf, which nginx.conf
+	// includes from where lb mounts it).
+	for _, file := range []string{"nginx.conf", "nginx-coap.conf"} {
+		ngx, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
 		}
+		servers := regexp.MustCompile(`server ([a-z0-9-]+):(\d+);`).FindAllStringSubmatch(string(ngx), -1)
+		if len(servers) != 2 {
+			t.Errorf("%s balances over %d servers, not the two replicas", file, len(servers))
+		}
+		for _, m := range servers {
+			if !publicPorts[m[1]+" "+m[2]] {
+				t.Errorf("%s balances to %s:%s, where no service listens", file, m[1], m[2])
+			}
+		}
+	}
+	lb := c.Services["lb"]
+	ngx, _ := os.ReadFile("nginx.conf")
+	if !slices.Contains(lb.Volumes, "./deploy/nginx-coap.conf:/etc/nginx/nginx-coap.conf:ro") ||
+		!strings.Contains(string(ngx), "include /etc/nginx/nginx-coap.conf;") {
+		t.Error("lb does not mount deploy/nginx-coap.conf where deploy/nginx.conf includes it")
+	}
+	if !slices.Contains(lb.Ports, "5683:5683/udp") {
+		t.Error("lb does not publish the UDP balancer's port 5683/udp")
 	}
 	checkExposure(t, c)
 	a, b := c.Services["registrar-a"], c.Services["registrar-b"]

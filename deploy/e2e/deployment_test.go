@@ -32,6 +32,7 @@ type deployment struct {
 	registrarDB         *pgxpool.Pool
 	masaDB              *pgxpool.Pool
 	lbURL               string
+	lbCoAPURL           string            // nginx's UDP balancer (deploy/nginx-coap.conf)
 	files               map[string]string // PEM files the devices and loadgen need
 	factoryTok, saleTok string
 	adminTok            string
@@ -65,7 +66,7 @@ func up(t *testing.T) *deployment {
 	}
 
 	var lbCA *x509.Certificate
-	d.lb, d.lbURL, lbCA = startNginx(t, d.m, ngxConf, dir)
+	d.lb, d.lbURL, d.lbCoAPURL, lbCA = startNginx(t, d.m, ngxConf, dir)
 
 	d.connectDatabases()
 	d.operatorSetup()

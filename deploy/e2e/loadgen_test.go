@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/landfall-io/landfall/internal/pledge"
 )
 
 // load is one run of cmd/loadgen against the deployment, as an operator
@@ -42,6 +44,11 @@ func (d *deployment) startLoad(t *testing.T, prefix, mode string, devices, c int
 	}
 	d.allow(t, serials)
 	url := d.lbURL
+	if mode == pledge.ModeCoAPOSCORE {
+		// nginx's UDP balancer over the replicas' CoAP listeners, which
+		// compose publishes on the host (5683:5683/udp).
+		url = d.lbCoAPURL
+	}
 	if mode == "direct" {
 		// registrar-a's direct mutual-TLS listener, which compose
 		// publishes on the host (8444:8443).

@@ -26,8 +26,10 @@ const lbPort = 443
 // paths of the ./deploy/tls mount are a temporary directory holding a
 // fresh CA-issued certificate for localhost and 127.0.0.1, and the file
 // locations nginx:1.27 has built in (pid, logs, temporary files) are in
-// that directory too. It returns the URL and the CA certificate.
-func startNginx(t *testing.T, m *hostMap, conf, dir string) (*proc, string, *x509.Certificate) {
+// that directory too. deploy/nginx-coap.conf, which it includes, is
+// changed the same way (includeCoAP). It returns the HTTPS URL, the UDP
+// balancer's coap:// URL and the CA certificate.
+func startNginx(t *testing.T, m *hostMap, conf, dir string) (*proc, string, string, *x509.Certificate) {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -69,24 +71,14 @@ func startNginx(t *testing.T, m *hostMap, conf, dir string) (*proc, string, *x50
 	testkit.WritePEM(t, certFile, "CERTIFICATE", leaf.Raw)
 	testkit.WritePEM(t, filepath.Join(tlsDir, "lb.key"), "PRIVATE KEY", keyDER)
 
-	upstream := regexp.MustCompile(`(?m)^(\s*server\s+)([a-z0-9-]+):(\d+);`)
-	n := 0
-	conf = upstream.ReplaceAllStringFunc(conf, func(s string) string {
-		mm := upstream.FindStringSubmatch(s)
-		n++
-		var port int
-		fmt.Sscan(mm[3], &port)
-		return mm[1] + m.addr(mm[2], port) + ";"
-	})
-	if n != 2 {
-		t.Fatalf("deploy/nginx.conf: %d upstream servers, want the two replicas", n)
-	}
+	conf = pointUpstreams(t, m, conf, "deploy/nginx.conf")
 	listen := regexp.MustCompile(fmt.Sprintf(`(?m)^(\s*listen\s+)%d(\s+ssl;)`, lbPort))
 	if !listen.MatchString(conf) {
 		t.Fatalf("deploy/nginx.conf does not listen on %d ssl", lbPort)
 	}
 	conf = listen.ReplaceAllString(conf, "${1}"+m.addr("lb", lbPort)+"${2}")
 	conf = strings.ReplaceAll(conf, mountDir+"/", tlsDir+"/")
+	conf, coapAddr := includeCoAP(t, m, conf, ngx)
 	conf = strings.Replace(conf, "http {", fmt.Sprintf(`http {
     access_log %[1]s/access.log;
     client_body_temp_path %[1]s/body;
@@ -101,5 +93,76 @@ func startNginx(t *testing.T, m *hostMap, conf, dir string) (*proc, string, *x50
 	global := fmt.Sprintf("daemon off; user root; pid %s/nginx.pid;", ngx)
 	p := start(t, dir, "lb", bin, []string{"-p", ngx, "-c", confFile, "-e", filepath.Join(ngx, "error.log"), "-g", global}, nil)
 	waitListening(t, p, m.addr("lb", lbPort))
-	return p, "https://" + m.addr("lb", lbPort), ca
+	return p, "https://" + m.addr("lb", lbPort), "coap://" + coapAddr, ca
+}
+
+// upstreamServer is an upstream line "server registrar-x:port;".
+var upstreamServer = regexp.MustCompile(`(?m)^(\s*server\s+)([a-z0-9-]+):(\d+);`)
+
+// pointUpstreams points the upstream servers of an nginx configuration
+// (file names it in errors) at the replicas' loopback ports.
+func pointUpstreams(t *testing.T, m *hostMap, conf, file string) string {
+	t.Helper()
+	n := 0
+	conf = upstreamServer.ReplaceAllStringFunc(conf, func(s string) string {
+		mm := upstreamServer.FindStringSubmatch(s)
+		n++
+		var port int
+		fmt.Sscan(mm[3], &port)
+		return mm[1] + m.addr(mm[2], port) + ";"
+	})
+	if n != 2 {
+		t.Fatalf("%s: %d upstream servers, want the two replicas", file, n)
+	}
+	return conf
+}
+
+// lbCoAPPort is the UDP port deploy/nginx-coap.conf listens on (compose
+// publishes it as 5683:5683/udp).
+const lbCoAPPort = 5683
+
+// includeCoAP replaces deploy/nginx.conf's include of the UDP balancer,
+// mounted from deploy/nginx-coap.conf, by a copy of that file changed as
+// startNginx changes nginx.conf: upstreams at the replicas' CoAP loopback
+// ports, the listener on 127.0.0.1 and a free port. Debian's nginx loads
+// its stream module first (libnginx-mod-stream), which the nginx image
+// has built in. It returns the configuration and the balancer's address.
+func includeCoAP(t *testing.T, m *hostMap, conf, ngx string) (string, string) {
+	t.Helper()
+	mount := ""
+	for _, v := range m.compose.Services["lb"].Volumes {
+		if parts := strings.Split(v, ":"); parts[0] == "./deploy/nginx-coap.conf" {
+			mount = parts[1]
+		}
+	}
+	if mount == "" {
+		t.Fatal("docker-compose.yml: lb mounts no ./deploy/nginx-coap.conf")
+	}
+	include := "include " + mount + ";"
+	if !strings.Contains(conf, include) {
+		t.Fatalf("deploy/nginx.conf has no %q", include)
+	}
+	raw, err := os.ReadFile("../nginx-coap.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coap := pointUpstreams(t, m, string(raw), "deploy/nginx-coap.conf")
+	listen := regexp.MustCompile(fmt.Sprintf(`(?m)^(\s*listen\s+)%d(\s+udp;)`, lbCoAPPort))
+	if !listen.MatchString(coap) {
+		t.Fatalf("deploy/nginx-coap.conf does not listen on %d udp", lbCoAPPort)
+	}
+	addr := m.addr("lb", lbCoAPPort)
+	coap = listen.ReplaceAllString(coap, "${1}"+addr+"${2}")
+	file := filepath.Join(ngx, "nginx-coap.conf")
+	if err := os.WriteFile(file, []byte(coap), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf = strings.Replace(conf, include, "include "+file+";", 1)
+	for _, module := range []string{"/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/share/nginx/modules/ngx_stream_module.so"} {
+		if _, err := os.Stat(module); err == nil {
+			return "load_module " + module + ";\n" + conf, addr
+		}
+	}
+	t.Fatal("nginx's stream module is missing: run scripts/deps.sh (apt-get install libnginx-mod-stream)")
+	return "", ""
 }

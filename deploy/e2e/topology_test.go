@@ -12,10 +12,12 @@ import (
 // TestComposeTopology builds masa, registrar, loadgen and step-ca, runs
 // the services of docker-compose.yml as processes (PostgreSQL; masa-init
 // then masa; step-ca; registrar-init then registrar-a and registrar-b;
-// nginx with deploy/nginx.conf as the load balancer), each with the
+// nginx with deploy/nginx.conf and the UDP balancer of
+// deploy/nginx-coap.conf it includes as the load balancer), each with the
 // command line and environment docker-compose.yml gives it, and then:
 //
-//  1. loads it in every pledge mode (pledge.HTTPModes), every device
+//  1. loads it in every pledge mode (pledge.Modes: the four over HTTPS,
+//     and coap-oscore through the UDP balancer), every device
 //     onboarding;
 //  2. stops PostgreSQL under load and starts it again: the replicas'
 //     readiness and the devices see 503 with Retry-After while it is
@@ -67,14 +69,18 @@ import (
 //     a year (compose sets none), which step-ca refuses (403 on every
 //     simpleenroll). It listens on 127.0.0.1 and a free port instead
 //     of :9000.
-//   - deploy/nginx.conf: the upstream lines "server registrar-x:8080;"
+//   - deploy/nginx.conf and deploy/nginx-coap.conf: the upstream lines
+//     "server registrar-x:8080;" and "server registrar-x:5683;"
 //     name the replicas' loopback ports, "listen 443 ssl" becomes
 //     127.0.0.1 and a free port, the ./deploy/tls mount
 //     (/etc/nginx/tls/lb.crt, lb.key) is a temporary directory with a
-//     certificate for localhost and 127.0.0.1 from a test CA, and the file
-//     locations the nginx image has built in (pid, logs, temporary files)
-//     are put there too (-g and a few lines at the top of http {}); the
-//     rest of the file is used as is.
+//     certificate for localhost and 127.0.0.1 from a test CA, "listen
+//     5683 udp" becomes 127.0.0.1 and a free port, the include of the
+//     mounted nginx-coap.conf names a temporary copy, Debian's nginx
+//     loads its stream module (load_module; the image has it built in),
+//     and the file locations the nginx image has built in (pid, logs,
+//     temporary files) are put there too (-g and a few lines at the top
+//     of http {}); the rest of the files is used as is.
 //   - Operator steps of docs/deployment.md (step 5) run as
 //     `docker compose exec` would, in the services' environments: MASA
 //     tokens (factory, sales), a registrar admin token, the manufacturer
@@ -94,7 +100,7 @@ func TestComposeTopology(t *testing.T) {
 
 	t.Run("load in every mode", func(t *testing.T) {
 		const devices, concurrency = 24, 8
-		for _, mode := range pledge.HTTPModes {
+		for _, mode := range pledge.Modes {
 			prefix := "MODE-" + strings.ToUpper(strings.TrimPrefix(mode, "atls-"))
 			r := d.startLoad(t, prefix, mode, devices, concurrency).wait(t)
 			t.Logf("%s: %d succeeded, %d failed; %v", mode, r.succeeded, r.failed, r.answers)
