@@ -49,6 +49,11 @@ type flightConn struct {
 	// later answer must be complete in one flight. crypto/tls does not make
 	// temporary errors sticky, so the connection stays usable.
 	noWait bool
+	// exchange, when set, makes the connection drive itself (the client's
+	// handshake): a Read on empty input sends what the engine wrote as one
+	// flight and reads the answer in the engine's own goroutine, instead
+	// of signalling a driver goroutine. Its error fails the Read.
+	exchange func(flight []byte) (answer []byte, err error)
 }
 
 // errWouldBlock is the temporary error of a noWait Read on empty input.
@@ -75,6 +80,18 @@ func (c *flightConn) Read(p []byte) (int, error) {
 		}
 		if c.noWait {
 			return 0, errWouldBlock{}
+		}
+		if c.exchange != nil {
+			flight := c.out
+			c.out = nil
+			c.mu.Unlock()
+			answer, err := c.exchange(flight)
+			c.mu.Lock()
+			if err != nil {
+				return 0, err
+			}
+			c.in = answer
+			continue
 		}
 		if !c.reported {
 			c.reported = true
@@ -119,10 +136,12 @@ func (c *flightConn) feed(flight []byte) {
 	c.cond.Broadcast()
 }
 
-// setNoWait switches Read to non-blocking mode (see noWait).
+// setNoWait switches Read to non-blocking mode (see noWait) and ends
+// self-driving (see exchange).
 func (c *flightConn) setNoWait() {
 	c.mu.Lock()
 	c.noWait = true
+	c.exchange = nil
 	c.mu.Unlock()
 }
 

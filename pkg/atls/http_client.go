@@ -92,31 +92,47 @@ func (c *Client) Handshake(ctx context.Context) (*ClientSession, error) {
 }
 
 // handshake runs the client's side of the profile over carrier (nil: HTTP).
+//
+// The TLS engine runs in the caller's goroutine: the flight connection
+// sends each flight and feeds the answer itself when the engine waits for
+// input (flightConn.exchange), so a handshake costs no goroutine, channel
+// or timer on the client.
 func (c *Client) handshake(ctx context.Context, carrier flightCarrier) (*ClientSession, error) {
 	cfg := c.tlsConfig()
 	conn := newFlightConn(&net.TCPAddr{}, &net.TCPAddr{})
 	tc := tls.Client(conn, cfg)
 	s := &ClientSession{client: c, conn: conn, tc: tc, carrier: carrier}
 
-	var hsErr error
-	eng := startEngine(conn, func() { hsErr = tc.HandshakeContext(ctx) })
-	out, finished, err := eng.wait(c.flightTimeout())
-	for err == nil && !finished {
-		var answer []byte
-		answer, err = s.post(ctx, out)
-		if err != nil {
-			break
+	// FlightTimeout bounds the local processing of each flight: from the
+	// start (building the ClientHello) or from the arrival of an answer
+	// until the engine has its next flight ready.
+	timeout := c.flightTimeout()
+	var exchangeErr error
+	fed := time.Now()
+	conn.exchange = func(flight []byte) ([]byte, error) {
+		if time.Since(fed) > timeout {
+			exchangeErr = errFlightTimeout
+			return nil, exchangeErr
 		}
-		if len(answer) == 0 {
+		answer, err := s.post(ctx, flight)
+		if err == nil && len(answer) == 0 {
 			err = errors.New("atls: server sent an empty flight during the handshake")
-			break
 		}
-		out, finished, err = eng.step(answer, c.flightTimeout())
+		if err != nil {
+			exchangeErr = err
+			return nil, err
+		}
+		fed = time.Now()
+		return answer, nil
 	}
-	if err != nil {
-		eng.stop()
+	hsErr := tc.HandshakeContext(ctx)
+	out := conn.take()
+	if exchangeErr == nil && time.Since(fed) > timeout {
+		exchangeErr = errFlightTimeout
+	}
+	if exchangeErr != nil {
 		s.abandon(ctx)
-		return nil, err
+		return nil, exchangeErr
 	}
 	if hsErr != nil {
 		// Tell the server why (our alert), then forget the session.
@@ -133,6 +149,7 @@ func (c *Client) handshake(ctx context.Context, carrier flightCarrier) (*ClientS
 		s.abandon(ctx)
 		return nil, fmt.Errorf("atls: server selected no application protocol from %v", c.Protocols)
 	}
+	var err error
 	if isKeyExport(proto) {
 		err = s.exchangeCarriers(ctx, out)
 	} else {
