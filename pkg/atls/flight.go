@@ -121,7 +121,8 @@ func (c *flightConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// feed hands one received flight to the engine.
+// feed hands one received flight to the engine. The connection reads from
+// flight in place, without a copy, so the caller must not modify it.
 func (c *flightConn) feed(flight []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -131,7 +132,11 @@ func (c *flightConn) feed(flight []byte) {
 	case <-c.idle:
 	default:
 	}
-	c.in = append(c.in, flight...)
+	if len(c.in) == 0 {
+		c.in = flight
+	} else {
+		c.in = append(c.in, flight...)
+	}
 	c.reported = false
 	c.cond.Broadcast()
 }

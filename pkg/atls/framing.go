@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // This file implements the record framing of a flight (profile 1.1 and
@@ -83,4 +84,29 @@ func recordName(typ byte) string {
 		return "application_data"
 	}
 	return fmt.Sprintf("type %d", typ)
+}
+
+// readAllSized reads r to its end like io.ReadAll, into a buffer of the
+// announced size (a Content-Length) instead of one grown from 512 bytes; r
+// keeps enforcing the limit. A size that is unknown (negative) or larger
+// than any flight falls back to io.ReadAll.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > MaxInnerResponse+MaxFlightSize {
+		return io.ReadAll(r)
+	}
+	// One spare byte, so that the read that reports the end needs no growth.
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }

@@ -434,7 +434,7 @@ func (c *Client) send(ctx context.Context, h http.Header, body []byte) (*http.Re
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize))
+	answer, err := readAllSized(io.LimitReader(resp.Body, MaxInnerResponse+MaxFlightSize), resp.ContentLength)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
-	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -229,7 +228,7 @@ func readFlight(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxFlightSize {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", MaxFlightSize)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFlightSize))
+	body, err := readAllSized(http.MaxBytesReader(w, r.Body, MaxFlightSize), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
