@@ -63,7 +63,9 @@ func (e *StatusError) Error() string {
 type ClientSession struct {
 	client *Client
 	sid    string
-	state  tls.ConnectionState
+	// cookieHeader is the Cookie header that names sid, made once.
+	cookieHeader []string
+	state        tls.ConnectionState
 
 	mu   sync.Mutex // one inner request at a time (records mode)
 	conn *flightConn
@@ -395,9 +397,12 @@ func (s *ClientSession) post(ctx context.Context, flight []byte) ([]byte, error)
 		}
 		return answer, err
 	}
-	h := http.Header{"Content-Type": {ContentTypeATLS}}
+	h := http.Header{"Content-Type": flightContentType}
 	if s.sid != "" {
-		h.Set("Cookie", cookieName+"="+s.sid)
+		if s.cookieHeader == nil {
+			s.cookieHeader = []string{cookieName + "=" + s.sid}
+		}
+		h["Cookie"] = s.cookieHeader
 	}
 	resp, body, err := s.client.send(ctx, h, flight)
 	if err != nil {
@@ -420,15 +425,14 @@ func (s *ClientSession) post(ctx context.Context, flight []byte) ([]byte, error)
 }
 
 // send POSTs body with headers h to the ATLS resource; any answer but 200
-// is a StatusError.
+// is a StatusError. h becomes the request's header: the caller makes a
+// fresh one for each request.
 func (c *Client) send(ctx context.Context, h http.Header, body []byte) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, err
 	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
+	req.Header = h
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, nil, err

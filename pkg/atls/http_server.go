@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,9 @@ type Server struct {
 	draining  atomic.Bool
 	contexts  *contextCache
 	misses    *missCache
+	// cookieAttrs and secureCookieAttrs end the Set-Cookie of profile 1.2
+	// (see cookieAttributes).
+	cookieAttrs, secureCookieAttrs string
 	// releaseErases: CIDs.ReleaseCID deletes the context as well
 	// (ContextCIDReleaser), so endSession makes that one call.
 	releaseErases bool
@@ -58,6 +62,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		limiter:  newRateLimiter(c.RateLimit),
 		contexts: newContextCache(),
 		misses:   newMissCache(),
+
+		cookieAttrs:       cookieAttributes(c.Path, false),
+		secureCookieAttrs: cookieAttributes(c.Path, true),
 	}
 	for _, p := range c.Protocols {
 		s.records = s.records || p == ProtoRecords
@@ -168,7 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	s.maybeSweep()
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt := r.Header.Get("Content-Type")
+	if mt != ContentTypeATLS {
+		// The exact type is what every flight carries; anything else is
+		// parsed (parameters, case).
+		mt, _, _ = mime.ParseMediaType(mt)
+	}
 	switch mt {
 	case ContentTypeATLS:
 	case ContentTypeOSCORE, ContentTypeCOSE:
@@ -469,9 +481,21 @@ func (s *Server) maybeSweep() {
 // itself, or when a trusted proxy reports X-Forwarded-Proto https. A
 // client that fakes that header only restricts its own cookie.
 func (s *Server) cookie(r *http.Request, sid string) string {
-	c := &http.Cookie{Name: cookieName, Value: sid, Path: s.cfg.Path, HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: s.cfg.SecureCookie || r.TLS != nil || forwardedHTTPS(r, s.cfg.TrustedProxies)}
-	return c.String()
+	attrs := s.cookieAttrs
+	if s.cfg.SecureCookie || r.TLS != nil || forwardedHTTPS(r, s.cfg.TrustedProxies) {
+		attrs = s.secureCookieAttrs
+	}
+	// A sid is base64url, which a cookie value holds unchanged.
+	return cookieName + "=" + sid + attrs
+}
+
+// cookieAttributes renders, once per server, what follows "atls=<sid>" in
+// the Set-Cookie: Path, HttpOnly, SameSite and, when secure, Secure, as
+// http.Cookie writes them.
+func cookieAttributes(path string, secure bool) string {
+	const value = "v"
+	c := &http.Cookie{Name: cookieName, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure}
+	return strings.TrimPrefix(c.String(), cookieName+"="+value)
 }
 
 const cookieName = "atls"
@@ -485,10 +509,17 @@ func sessionCookie(r *http.Request) (string, bool) {
 	return c.Value, true
 }
 
+// Header values every flight answer carries, shared by all answers
+// (net/http only reads them).
+var (
+	flightContentType = []string{ContentTypeATLS}
+	flightNoStore     = []string{"no-store"}
+)
+
 func writeFlight(w http.ResponseWriter, flight []byte, cookie string) {
 	h := w.Header()
-	h.Set("Content-Type", ContentTypeATLS)
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = flightContentType
+	h["Cache-Control"] = flightNoStore
 	if cookie != "" {
 		h.Set("Set-Cookie", cookie)
 	}
