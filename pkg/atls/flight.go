@@ -178,8 +178,9 @@ func (c *flightConn) SetWriteDeadline(time.Time) error { return nil }
 // engine runs one TLS endpoint's goroutine over a flightConn and lets a
 // driver step it flight by flight.
 type engine struct {
-	conn *flightConn
-	done chan struct{} // closed when run returns
+	conn  *flightConn
+	done  chan struct{} // closed when run returns
+	timer *time.Timer   // the flight timeout, reused from flight to flight
 }
 
 func startEngine(conn *flightConn, run func()) *engine {
@@ -219,13 +220,17 @@ func (e *engine) finished() bool {
 
 // wait waits for the engine to block on input or finish.
 func (e *engine) wait(timeout time.Duration) (out []byte, finished bool, err error) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
+	if e.timer == nil {
+		e.timer = time.NewTimer(timeout)
+	} else {
+		e.timer.Reset(timeout) // stopped by the last wait; Reset drains it
+	}
+	defer e.timer.Stop()
 	select {
 	case <-e.conn.idle:
 	case <-e.done:
 		finished = true
-	case <-t.C:
+	case <-e.timer.C:
 		return nil, false, errFlightTimeout
 	}
 	return e.conn.take(), finished, nil

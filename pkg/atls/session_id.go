@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 )
 
 // This file implements session ids (profile 1.4): owner replica, random
@@ -35,6 +37,8 @@ var errForgedSID = errors.New("session id fails its integrity check")
 // sidCodec mints and verifies session ids under one MAC key.
 type sidCodec struct {
 	key []byte
+	// macs holds keyed HMAC states for reuse: every flight checks a sid.
+	macs sync.Pool
 }
 
 func newSIDCodec(key []byte) (*sidCodec, error) {
@@ -56,8 +60,10 @@ func (c *sidCodec) mint(owner string) (string, error) {
 	if _, err := rand.Read(b[len(b)-sidRandomLen:]); err != nil {
 		return "", err
 	}
-	b = append(b, c.tag(b)...)
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	t := c.tag(b)
+	b = append(b, t[:]...)
+	var out [64]byte
+	return string(base64.RawURLEncoding.AppendEncode(out[:0], b)), nil
 }
 
 // owner verifies sid and returns the replica id it names.
@@ -74,14 +80,22 @@ func (c *sidCodec) owner(sid string) (string, error) {
 		return "", errForgedSID
 	}
 	body, tag := b[:len(b)-sidTagLen], b[len(b)-sidTagLen:]
-	if !hmac.Equal(tag, c.tag(body)) {
+	if want := c.tag(body); !hmac.Equal(tag, want[:]) {
 		return "", errForgedSID
 	}
 	return string(b[2 : 2+n]), nil
 }
 
-func (c *sidCodec) tag(body []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
+func (c *sidCodec) tag(body []byte) (t [sidTagLen]byte) {
+	m, _ := c.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, c.key)
+	} else {
+		m.Reset()
+	}
 	m.Write(body)
-	return m.Sum(nil)[:sidTagLen]
+	var sum [sha256.Size]byte
+	copy(t[:], m.Sum(sum[:0]))
+	c.macs.Put(m)
+	return t
 }
