@@ -2,9 +2,11 @@ package voucher
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -244,7 +246,8 @@ func cborToJSON(data []byte, member string, sid uint64, table map[uint64]sidLeaf
 		byName[l.name] = l
 	}
 	out := make(map[string]any, len(leaves))
-	for k, raw := range leaves {
+	for _, k := range leafKeysInOrder(leaves) {
+		raw := leaves[k]
 		var leaf sidLeaf
 		var ok bool
 		switch k := k.(type) {
@@ -331,4 +334,41 @@ func cborToJSON(data []byte, member string, sid uint64, table map[uint64]sidLeaf
 		return nil, failWrap(ErrMalformed, err, "CBOR voucher")
 	}
 	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+// leafKeysInOrder lists a decoded container's keys in a fixed order, so
+// that a voucher with several faults is always refused for the same one:
+// SID deltas ascending, then names, then tagged keys by tag number, then
+// keys of any other type.
+func leafKeysInOrder(leaves map[any]cbor.RawMessage) []any {
+	rank := func(k any) int {
+		switch k.(type) {
+		case uint64:
+			return 0
+		case string:
+			return 1
+		case cbor.Tag:
+			return 2
+		}
+		return 3
+	}
+	keys := make([]any, 0, len(leaves))
+	for k := range leaves {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b any) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		switch a := a.(type) {
+		case uint64:
+			return cmp.Compare(a, b.(uint64))
+		case string:
+			return cmp.Compare(a, b.(string))
+		case cbor.Tag:
+			return cmp.Compare(a.Number, b.(cbor.Tag).Number)
+		}
+		return 0
+	})
+	return keys
 }
