@@ -56,3 +56,48 @@ func checkChainLinks(cert *x509.Certificate, chain []*x509.Certificate) error {
 	checkedChains.Unlock()
 	return nil
 }
+
+// A registrar's voucher-request carries the same chain each time, and the
+// MASA follows it from the signer to its top (carriedChain) to find what
+// to pin. Each link's answer depends only on the two certificates, so a
+// link that verified is remembered by the SHA-256 of both, as checked
+// chains are: the MASA's thousandth request from a registrar verifies the
+// request's signature, not the registrar's chain again. Failures are not
+// remembered; at most maxVerifiedLinks are kept.
+var verifiedLinks struct {
+	sync.Mutex
+	m map[[2 * sha256.Size]byte]struct{}
+}
+
+const maxVerifiedLinks = 4096
+
+// signedBy reports whether parent signed child (x509's CheckSignatureFrom:
+// the signature, and parent's right to sign certificates). The child is
+// remembered by what that check reads of it (the signed part, the
+// algorithm and the signature), the parent by its whole encoding.
+func signedBy(child, parent *x509.Certificate) bool {
+	var key [2 * sha256.Size]byte
+	h := sha256.New()
+	h.Write(child.RawTBSCertificate)
+	h.Write([]byte{byte(child.SignatureAlgorithm)})
+	h.Write(child.Signature)
+	h.Sum(key[:0])
+	p := sha256.Sum256(parent.Raw)
+	copy(key[sha256.Size:], p[:])
+	verifiedLinks.Lock()
+	_, ok := verifiedLinks.m[key]
+	verifiedLinks.Unlock()
+	if ok {
+		return true
+	}
+	if child.CheckSignatureFrom(parent) != nil {
+		return false
+	}
+	verifiedLinks.Lock()
+	if verifiedLinks.m == nil || len(verifiedLinks.m) >= maxVerifiedLinks {
+		verifiedLinks.m = make(map[[2 * sha256.Size]byte]struct{})
+	}
+	verifiedLinks.m[key] = struct{}{}
+	verifiedLinks.Unlock()
+	return true
+}
