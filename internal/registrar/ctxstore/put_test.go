@@ -73,3 +73,56 @@ func tPutOverAnEarlierContext(t *testing.T, backend testkit.Backend) {
 		t.Fatalf("%d contexts, %v", n, err)
 	}
 }
+
+// PutNew stores a context under a CID it draws, reserved for the
+// context's lifetime by this replica, readable by Get and with an empty
+// replay window. A CID any row holds is never taken over: with every
+// one-byte CID reserved (by handshakes of another replica, or by a
+// context), PutNew gives up and leaves each reservation as it was.
+func TestPutNew(t *testing.T) { testkit.EachBackend(t, tPutNew) }
+
+func tPutNew(t *testing.T, backend testkit.Backend) {
+	s, db := newStore(t, backend)
+	ctx := context.Background()
+	base := time.Now().UTC().Truncate(time.Second)
+	s.Now = func() time.Time { return base }
+	c := oscoretest.Sample([]byte("ignored"), base)
+	cid, err := s.PutNew(ctx, c, 6)
+	if err != nil || len(cid) != 4 {
+		t.Fatalf("cid %x: %v", cid, err)
+	}
+	got, err := s.Get(ctx, cid)
+	if err != nil || !bytes.Equal(got.Params.MasterSecret, c.Params.MasterSecret) || !bytes.Equal(got.Params.RecipientID, cid) {
+		t.Fatalf("the context under %x: %v", cid, err)
+	}
+	var replica string
+	var exp time.Time
+	if err := db.QueryRow(ctx, `SELECT replica, expires_at FROM atls_cids WHERE cid = $1`, cid).Scan(&replica, &exp); err != nil ||
+		replica != "r1" || !exp.Equal(c.ExpiresAt) {
+		t.Fatalf("reservation %q until %v (want r1 until %v): %v", replica, exp, c.ExpiresAt, err)
+	}
+	if err := s.MarkSeen(ctx, cid, 0); err != nil {
+		t.Fatalf("the new context's window is not empty: %v", err)
+	}
+
+	held := base.Add(time.Minute)
+	for b := range 256 {
+		if _, err := db.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, 'r2', $2)`, []byte{byte(b)}, held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.CIDLen = 1
+	if cid, err := s.PutNew(ctx, c, 6); err == nil {
+		t.Fatalf("stored under %x, a CID another replica holds", cid)
+	}
+	var n, contexts int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM atls_cids WHERE length(cid) = 1 AND replica = 'r2' AND expires_at = $1`, held).Scan(&n); err != nil || n != 256 {
+		t.Fatalf("%d of 256 reservations left as they were: %v", n, err)
+	}
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM atls_contexts`).Scan(&contexts); err != nil || contexts != 1 {
+		t.Fatalf("%d contexts, want the first only: %v", contexts, err)
+	}
+	if _, err := s.PutNew(ctx, c, 0); err == nil {
+		t.Fatal("stored with no room for a CID")
+	}
+}

@@ -86,25 +86,108 @@ func (s *Store) ReleaseCIDDeletesContext() bool { return true }
 // over (or made, for a kid allocated elsewhere) and extended to the
 // context's lifetime.
 func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
+	args, err := s.putArgs(c, c.Params.RecipientID)
+	if err == nil {
+		if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
+			err = s.putOne(ctx, args)
+		} else {
+			err = s.putInTx(ctx, args)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ctxstore: put context %x: %w", c.Params.RecipientID, err)
+	}
+	return nil
+}
+
+// PutNew implements atls.ContextAllocator: it stores c under a fresh
+// random CID, which it returns as the context's Recipient ID (c's own is
+// ignored). On PostgreSQL the reservation and the context are one
+// statement, where AllocateCID then Put are two round trips. A CID held
+// by any reservation, a handshake's or a context's, live or not yet swept,
+// is drawn again: nothing is taken over.
+func (s *Store) PutNew(ctx context.Context, c *oscore.StoredContext, maxLen int) ([]byte, error) {
+	n := min(s.CIDLen, maxLen)
+	if n < 1 {
+		return nil, errors.New("ctxstore: no room for a connection ID")
+	}
+	for range 16 {
+		cid := make([]byte, n)
+		if _, err := rand.Read(cid); err != nil {
+			return nil, err
+		}
+		args, err := s.putArgs(c, cid)
+		if err != nil {
+			return nil, err
+		}
+		var stored bool
+		if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
+			stored, err = s.putNewOne(ctx, args)
+		} else {
+			stored, err = s.putNewInTx(ctx, args)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ctxstore: put new context: %w", err)
+		}
+		if stored {
+			return cid, nil
+		}
+	}
+	return nil, fmt.Errorf("ctxstore: %d-byte connection-ID space is crowded", n)
+}
+
+// putArgs are the columns of c stored under kid, its secret sealed with
+// kid as additional data: $1 kid ... $12 expires_at, $13 now, $14 this
+// replica.
+func (s *Store) putArgs(c *oscore.StoredContext, kid []byte) ([]any, error) {
 	p := c.Params
 	secret := append(append([]byte{}, p.MasterSecret...), p.MasterSalt...)
 	nonce := make([]byte, s.seal.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	sealed := s.seal.Seal(nonce, nonce, secret, kid)
+	return []any{kid, nonNil(p.SenderID), c.Protocol, int(c.TLSSuite), int(p.AEAD), hashName(crypto.Hash(p.HKDF)),
+		sealed, nonNilChain(c.PeerCertificates), c.LocalCertificate, c.ChannelBinding, c.CreatedAt, c.ExpiresAt, s.Now(), s.replica}, nil
+}
+
+// putNewOne is PutNew's statement on PostgreSQL: the reservation, only if
+// no row holds the CID, and the context, only if the reservation was made
+// (its foreign key is checked at the statement's end). No row: the CID
+// was taken.
+func (s *Store) putNewOne(ctx context.Context, args []any) (bool, error) {
+	var kid []byte
+	err := s.db.QueryRow(ctx, `WITH cid AS (
+			INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $13, $12)
+			ON CONFLICT (cid) DO NOTHING
+			RETURNING cid)
+		INSERT INTO atls_contexts (recipient_id, sender_id, protocol, tls_suite, aead, hkdf,
+			secret_sealed, peer_chain, local_cert, channel_binding, created_at, expires_at)
+		SELECT cid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM cid
+		RETURNING recipient_id`, append(args[:12:12], args[13])...).Scan(&kid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// putNewInTx is PutNew on the embedded store: the reservation if the CID
+// is free, then the context, in one transaction.
+func (s *Store) putNewInTx(ctx context.Context, args []any) (bool, error) {
+	stored := false
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (cid) DO NOTHING`, args[0], args[13], args[11])
+		if err != nil || tag.RowsAffected() != 1 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO atls_contexts (recipient_id, sender_id, protocol, tls_suite, aead, hkdf,
+				secret_sealed, peer_chain, local_cert, channel_binding, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, args[:12]...)
+		stored = err == nil
 		return err
-	}
-	sealed := s.seal.Seal(nonce, nonce, secret, p.RecipientID)
-	args := []any{p.RecipientID, nonNil(p.SenderID), c.Protocol, int(c.TLSSuite), int(p.AEAD), hashName(crypto.Hash(p.HKDF)),
-		sealed, nonNilChain(c.PeerCertificates), c.LocalCertificate, c.ChannelBinding, c.CreatedAt, c.ExpiresAt, s.Now(), s.replica}
-	var err error
-	if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
-		err = s.putOne(ctx, args)
-	} else {
-		err = s.putInTx(ctx, args)
-	}
-	if err != nil {
-		return fmt.Errorf("ctxstore: put context %x: %w", p.RecipientID, err)
-	}
-	return nil
+	})
+	return stored, err
 }
 
 // errLiveContext is Put's answer when a live context holds the kid.
