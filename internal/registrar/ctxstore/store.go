@@ -50,6 +50,19 @@ func New(db sqldb.DB, key []byte, replica string) (*Store, error) {
 // AllocateCID implements atls.CIDAllocator: a random CID, reserved in
 // the database so that no replica hands it out twice.
 func (s *Store) AllocateCID(ctx context.Context, maxLen int) ([]byte, error) {
+	return s.drawCID(maxLen, func(cid []byte) (bool, error) {
+		tag, err := s.db.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (cid) DO NOTHING`, cid, s.replica, s.Now().Add(cidReservation))
+		if err != nil {
+			return false, fmt.Errorf("ctxstore: allocate CID: %w", err)
+		}
+		return tag.RowsAffected() == 1, nil
+	})
+}
+
+// drawCID draws random CIDs of min(CIDLen, maxLen) bytes until take
+// takes one, 16 times at most.
+func (s *Store) drawCID(maxLen int, take func(cid []byte) (bool, error)) ([]byte, error) {
 	n := min(s.CIDLen, maxLen)
 	if n < 1 {
 		return nil, errors.New("ctxstore: no room for a connection ID")
@@ -59,12 +72,10 @@ func (s *Store) AllocateCID(ctx context.Context, maxLen int) ([]byte, error) {
 		if _, err := rand.Read(cid); err != nil {
 			return nil, err
 		}
-		tag, err := s.db.Exec(ctx, `INSERT INTO atls_cids (cid, replica, expires_at) VALUES ($1, $2, $3)
-			ON CONFLICT (cid) DO NOTHING`, cid, s.replica, s.Now().Add(cidReservation))
-		if err != nil {
-			return nil, fmt.Errorf("ctxstore: allocate CID: %w", err)
-		}
-		if tag.RowsAffected() == 1 {
+		switch ok, err := take(cid); {
+		case err != nil:
+			return nil, err
+		case ok:
 			return cid, nil
 		}
 	}
@@ -107,18 +118,10 @@ func (s *Store) Put(ctx context.Context, c *oscore.StoredContext) error {
 // by any reservation, a handshake's or a context's, live or not yet swept,
 // is drawn again: nothing is taken over.
 func (s *Store) PutNew(ctx context.Context, c *oscore.StoredContext, maxLen int) ([]byte, error) {
-	n := min(s.CIDLen, maxLen)
-	if n < 1 {
-		return nil, errors.New("ctxstore: no room for a connection ID")
-	}
-	for range 16 {
-		cid := make([]byte, n)
-		if _, err := rand.Read(cid); err != nil {
-			return nil, err
-		}
+	return s.drawCID(maxLen, func(cid []byte) (bool, error) {
 		args, err := s.putArgs(c, cid)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		var stored bool
 		if sqldb.DialectOf(s.db) == sqldb.PostgreSQL {
@@ -127,13 +130,10 @@ func (s *Store) PutNew(ctx context.Context, c *oscore.StoredContext, maxLen int)
 			stored, err = s.putNewInTx(ctx, args)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ctxstore: put new context: %w", err)
+			return false, fmt.Errorf("ctxstore: put new context: %w", err)
 		}
-		if stored {
-			return cid, nil
-		}
-	}
-	return nil, fmt.Errorf("ctxstore: %d-byte connection-ID space is crowded", n)
+		return stored, nil
+	})
 }
 
 // putArgs are the columns of c stored under kid, its secret sealed with
