@@ -59,8 +59,8 @@ func libcoapOSCORE(t *testing.T, role string) string {
 }
 
 // interopContext runs a key-export handshake over CoAP and rewrites the
-// server's stored context to libcoap's AEAD, before any protected request
-// has made the server cache its keys. It returns the client's parameters.
+// server's stored context to libcoap's AEAD, dropping the keys the server
+// cached at the export. It returns the client's parameters.
 func interopContext(t *testing.T, h *coapHarness, store *oscore.MemoryStore) oscore.Params {
 	t.Helper()
 	sess := oscoreSession(t, h, 1024)
@@ -80,6 +80,7 @@ func interopContext(t *testing.T, h *coapHarness, store *oscore.MemoryStore) osc
 	if err := store.Put(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
+	h.srv.contexts.drop(p.SenderID)
 	p.AEAD = oscore.AESCCM16_64_128
 	return p
 }
