@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -523,6 +525,10 @@ func writeFlight(w http.ResponseWriter, flight []byte, cookie string) {
 	if cookie != "" {
 		h.Set("Set-Cookie", cookie)
 	}
+	// A flight is complete before it is written: with its length known,
+	// net/http sends it in one piece instead of chunking anything over
+	// 2 kB, and the client sizes its buffer from Content-Length.
+	h["Content-Length"] = []string{strconv.Itoa(len(flight))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(flight)
 }
@@ -535,6 +541,11 @@ func localAddr(r *http.Request) net.Addr {
 }
 
 func remoteAddr(r *http.Request) net.Addr {
+	// net/http and the CoAP binding give an IP literal and port; parsing
+	// it needs none of ResolveTCPAddr's resolver machinery.
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return net.TCPAddrFromAddrPort(ap)
+	}
 	if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
 		return a
 	}
