@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/landfall-io/landfall/pkg/atls/httpmsg"
 )
@@ -150,15 +151,33 @@ func innerErrorResponse(status int, reason string) []byte {
 
 // serveRecords runs records mode (profile 3): each flight carries exactly
 // one inner HTTP/1.1 request, answered by one inner response.
+//
+// An established session waits at a request boundary for RecordsIdle
+// (1.9) without a read buffer: it blocks on one byte from the TLS
+// connection, takes a 4 kB reader from innerReaders when a request starts,
+// and gives it back once the request is served and nothing more is
+// buffered. A session that never sends an inner request allocates none.
 func (s *Server) serveRecords(sess *session, tc *tls.Conn, cs *tls.ConnectionState) {
 	cb, _ := channelBinding(cs)
 	peer := &Peer{Protocol: ProtoRecords, ConnectionState: cs, LocalCertificate: tc.NetConn().(*flightConn).localCert, ChannelBinding: cb}
-	br := bufio.NewReader(tc)
+	src := &firstByteReader{r: tc}
+	var br *bufio.Reader
+	defer func() {
+		if br != nil {
+			putInnerReader(br)
+		}
+	}()
 	for {
-		// Peek blocks at a request boundary; a flight that ends anywhere
-		// else is an incomplete request (see conclude).
+		// The read blocks at a request boundary; a flight that ends
+		// anywhere else is an incomplete request (see conclude).
 		sess.awaitingInner.Store(true)
-		if _, err := br.Peek(1); err != nil {
+		if br == nil {
+			if !src.fill() {
+				return
+			}
+			br = innerReaders.Get().(*bufio.Reader)
+			br.Reset(src)
+		} else if _, err := br.Peek(1); err != nil {
 			return
 		}
 		sess.awaitingInner.Store(false)
@@ -168,5 +187,59 @@ func (s *Server) serveRecords(sess *session, tc *tls.Conn, cs *tls.ConnectionSta
 			return
 		}
 		tc.Write(s.serveInner(sess.outer, req, peer))
+		if br.Buffered() == 0 && !src.pending() {
+			putInnerReader(br)
+			br = nil
+		}
 	}
+}
+
+// innerReaders holds the read buffers of inner requests (see serveRecords).
+var innerReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
+
+func putInnerReader(br *bufio.Reader) {
+	br.Reset(nil)
+	innerReaders.Put(br)
+}
+
+// firstByteReader reads the first byte of an inner request without a
+// buffer, then hands it and the rest of the connection to a bufio.Reader.
+type firstByteReader struct {
+	r   io.Reader
+	b   [1]byte
+	has bool  // b holds a byte not yet read
+	err error // returned with the byte, delivered after it
+}
+
+// fill blocks until the next byte arrives; false means the connection
+// ended first.
+func (f *firstByteReader) fill() bool {
+	for {
+		n, err := f.r.Read(f.b[:])
+		if n > 0 {
+			f.has, f.err = true, err
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// pending reports whether the byte or its error is still to be delivered.
+func (f *firstByteReader) pending() bool { return f.has || f.err != nil }
+
+func (f *firstByteReader) Read(p []byte) (int, error) {
+	switch {
+	case len(p) == 0:
+		return 0, nil
+	case f.has:
+		p[0], f.has = f.b[0], false
+		return 1, nil
+	case f.err != nil:
+		err := f.err
+		f.err = nil
+		return 0, err
+	}
+	return f.r.Read(p)
 }
