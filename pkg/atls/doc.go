@@ -29,6 +29,7 @@
 //	key_export.go        4.3-4.6    suites, TLS-Exporter, ExportedContext, CIDs
 //	protected_server.go  4.6, 5, 6  OSCORE and COSE requests, server side
 //	protected_client.go  5, 6       OSCORE and COSE requests, client side
+//	context_allocator.go 4.3, 4.6   the server CID drawn as the exported context is stored
 //	context_cache.go     4.6, 5.7   per-replica cache of stored contexts and misses
 //	forwarding.go        DESIGN 3   forwarding a session's flights to its owner replica
 //	coap_server.go       7.1-7.7    CoAP binding, server: paths, methods, checks, Echo, blocks

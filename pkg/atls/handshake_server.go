@@ -89,39 +89,39 @@ func (s *Server) completeKeyExport(sess *session, tc *tls.Conn, cs *tls.Connecti
 		return
 	}
 	ctx := sess.outer.Context()
-	serverCID, err := s.cfg.CIDs.AllocateCID(ctx, p.MaxIDLen())
-	if err != nil {
-		sess.failure = &httpError{status: http.StatusServiceUnavailable, reason: "cannot allocate a connection ID", retryAfter: s.cfg.RetryAfter}
-		return
-	}
 	secret, salt, _, err := exportKeys(cs, cs.NegotiatedProtocol)
+	var cb []byte
 	if err == nil {
-		var cb []byte
 		cb, err = channelBinding(cs)
-		if err == nil {
-			now := s.cfg.Now()
-			ec := &ExportedContext{
-				Protocol:         cs.NegotiatedProtocol,
-				Suite:            p,
-				MasterSecret:     secret,
-				MasterSalt:       salt,
-				SenderID:         clientCID, // profile 4.3
-				RecipientID:      serverCID,
-				PeerCertificates: cs.PeerCertificates,
-				LocalCertificate: tc.NetConn().(*flightConn).localCert,
-				ChannelBinding:   cb,
-				CreatedAt:        now,
-				ExpiresAt:        now.Add(s.cfg.Lifetimes.Context),
-			}
-			err = s.cfg.Sink.StoreContext(ctx, ec)
-		}
 	}
 	if err != nil {
-		_ = s.cfg.CIDs.ReleaseCID(ctx, serverCID)
-		s.cfg.Logger.Error("atls: storing exported context", "err", err)
+		s.cfg.Logger.Error("atls: exporting keys", "err", err)
 		sess.failure = &httpError{status: http.StatusServiceUnavailable, reason: "cannot store the security context", retryAfter: s.cfg.RetryAfter}
 		return
 	}
+	now := s.cfg.Now()
+	ec := &ExportedContext{
+		Protocol:         cs.NegotiatedProtocol,
+		Suite:            p,
+		MasterSecret:     secret,
+		MasterSalt:       salt,
+		SenderID:         clientCID, // profile 4.3; RecipientID is drawn as it is stored
+		PeerCertificates: cs.PeerCertificates,
+		LocalCertificate: tc.NetConn().(*flightConn).localCert,
+		ChannelBinding:   cb,
+		CreatedAt:        now,
+		ExpiresAt:        now.Add(s.cfg.Lifetimes.Context),
+	}
+	if err := s.storeExported(ctx, ec, p.MaxIDLen()); err != nil {
+		reason := "cannot store the security context"
+		if errors.Is(err, errNoCID) {
+			reason = "cannot allocate a connection ID"
+		}
+		s.cfg.Logger.Error("atls: storing exported context", "err", err)
+		sess.failure = &httpError{status: http.StatusServiceUnavailable, reason: reason, retryAfter: s.cfg.RetryAfter}
+		return
+	}
+	serverCID := ec.RecipientID
 	sess.exportedID = serverCID
 	s.misses.forget(serverCID)
 	if _, err := tc.Write(appendCarrier(nil, ext, serverCID)); err != nil {
