@@ -55,7 +55,8 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 	prefix := fs.String("serial-prefix", "LOAD", "prefix of the virtual devices' serial numbers")
 	handshakes := fs.Bool("handshake-only", false, "measure handshakes alone: the mode's, then direct TLS to the same deployment as the baseline (needs --sandbox)")
 	progress := fs.Bool("progress", true, "draw a live progress bar")
-	useNginx := fs.Bool("nginx", false, "put a real nginx (TLS termination, round-robin) in front of the replicas instead of the in-process balancer")
+	useNginx := fs.Bool("nginx", false, "put a real nginx (TLS termination) in front of the replicas instead of the in-process balancer")
+	affinity := fs.Bool("nginx-affinity", true, "with --nginx: keep each client connection on one replica (hash of its address and port), as deploy/nginx.conf does; false balances every request round-robin")
 	regMetrics := fs.String("registrar-metrics-url", "", "comma-separated: each registrar replica's Prometheus endpoint (admin listener, /metrics), for its CPU per onboarding (without --sandbox)")
 	masaMetrics := fs.String("masa-metrics-url", "", "the MASA's Prometheus endpoint (admin listener, /metrics), for its CPU per onboarding (without --sandbox)")
 	metricsTok := fs.String("metrics-token", "", "bearer token sent to the metrics and profile endpoints (the registrar's need role auditor)")
@@ -125,7 +126,7 @@ func load(ctx context.Context, args []string, stdout io.Writer, getenv func(stri
 		if *useNginx {
 			// In coap-oscore mode nginx's stream module balances the
 			// replicas' CoAP listeners per datagram as well.
-			o := sandbox.NginxOptions{HTTP: d.Publics}
+			o := sandbox.NginxOptions{HTTP: d.Publics, ConnectionAffinity: *affinity}
 			for _, l := range d.CoAP {
 				o.CoAP = append(o.CoAP, l.Addr().(*net.UDPAddr).AddrPort())
 			}
