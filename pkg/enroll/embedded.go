@@ -75,10 +75,11 @@ type leafCertificate struct {
 
 // leafOptions is a provisioner.CertificateOptions that hands smallstep the
 // leaf's JSON, which is what executing a certificate template produces,
-// without parsing a template (text/template and sprig's function map, a
-// tenth of the signing's CPU) for every certificate.
+// without parsing a template (text/template and sprig's function map,
+// some 80 µs) for every certificate.
 type leafOptions []byte
 
+// Options implements provisioner.CertificateOptions.
 func (l leafOptions) Options(provisioner.SignOptions) []x509util.Option {
 	return []x509util.Option{func(_ *x509.CertificateRequest, o *x509util.Options) error {
 		o.CertBuffer = bytes.NewBuffer(l)
