@@ -51,9 +51,9 @@ func TestNginxConnectionAffinity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(ngx.Stop)
 		one := served(t, ngx, 20, false)
 		many := served(t, ngx, 40, true)
-		ngx.Stop()
 		switch {
 		case affinity && len(one) != 1:
 			t.Fatalf("with affinity, one connection's requests reached %v", one)

@@ -22,23 +22,33 @@ type ContextAllocator interface {
 	PutNew(ctx context.Context, c *oscore.StoredContext, maxLen int) ([]byte, error)
 }
 
-// errNoCID is a key export that found no CID to allocate.
-var errNoCID = errors.New("cannot allocate a connection ID")
+// ErrNoCID is a CID allocation that found no free CID. A ContextAllocator
+// wraps it when that is why PutNew failed; the key export then answers
+// 503 "cannot allocate a connection ID".
+var ErrNoCID = errors.New("cannot allocate a connection ID")
 
-// allocator is the server's ContextAllocator when its CIDs and the store
-// of its default Sink are one and the same (the registrar's), nil
-// otherwise: another Sink must see every context, and another CID
-// allocator must hand out every CID.
-func (s *Server) allocator() ContextAllocator {
-	ss, ok := s.cfg.Sink.(StoreSink)
+// contextPaths is how the key export stores contexts, decided once by
+// NewServer: through a ContextAllocator when the CIDs and the default
+// Sink's store are one and the same (the registrar's), since another Sink
+// must see every context and another CID allocator must hand out every
+// CID; and into this replica's cache when that store is the one
+// protected requests read (Contexts).
+type contextPaths struct {
+	putNew ContextAllocator // nil: AllocateCID, then the Sink
+	warm   bool
+}
+
+func newContextPaths(c ServerConfig) contextPaths {
+	ss, ok := c.Sink.(StoreSink)
 	if !ok {
-		return nil
+		return contextPaths{}
 	}
-	a, ok := ss.Store.(ContextAllocator)
-	if !ok || !sameObject(ss.Store, s.cfg.CIDs) {
-		return nil
+	var p contextPaths
+	if a, ok := ss.Store.(ContextAllocator); ok && sameObject(ss.Store, c.CIDs) {
+		p.putNew = a
 	}
-	return a
+	p.warm = sameObject(ss.Store, c.Contexts)
+	return p
 }
 
 // storeExported gives ec its server CID (Recipient ID, profile 4.3: the
@@ -47,9 +57,13 @@ func (s *Server) allocator() ContextAllocator {
 // fails. The stored context then enters this replica's cache, as a
 // protected request's read of the store would put it there, so that the
 // session's first protected request here reads nothing. An allocation
-// failure wraps errNoCID.
+// failure wraps ErrNoCID.
+//
+// A PutNew that fails after its statement committed (the request's
+// context ended while the answer was read) leaves a context no client
+// knows the CID of: nobody can use it, and it is swept at its expiry.
 func (s *Server) storeExported(ctx context.Context, ec *ExportedContext, maxLen int) error {
-	if a := s.allocator(); a != nil {
+	if a := s.paths.putNew; a != nil {
 		sc := StoredContext(ec)
 		cid, err := a.PutNew(ctx, sc, maxLen)
 		if err != nil {
@@ -57,19 +71,21 @@ func (s *Server) storeExported(ctx context.Context, ec *ExportedContext, maxLen 
 		}
 		ec.RecipientID = cid
 		sc.Params.RecipientID = cid
-		s.warmCache(sc, ec)
+		if s.paths.warm {
+			s.warmCache(sc, ec)
+		}
 		return nil
 	}
 	cid, err := s.cfg.CIDs.AllocateCID(ctx, maxLen)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNoCID, err)
+		return fmt.Errorf("%w: %w", ErrNoCID, err)
 	}
 	ec.RecipientID = cid
 	if err := s.cfg.Sink.StoreContext(ctx, ec); err != nil {
 		_ = s.cfg.CIDs.ReleaseCID(ctx, cid)
 		return err
 	}
-	if _, ok := s.cfg.Sink.(StoreSink); ok {
+	if s.paths.warm {
 		s.warmCache(StoredContext(ec), ec)
 	}
 	return nil

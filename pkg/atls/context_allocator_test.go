@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -79,15 +82,7 @@ func TestKeyExportStoresThroughAllocator(t *testing.T) {
 		t.Fatalf("stored Sender ID %x, client's Recipient ID %x", stored.Params.SenderID, sess.Exported().RecipientID)
 	}
 
-	tr, _ := sess.Transport()
-	resp, err := (&http.Client{Transport: tr}).Get("https://r.example/first")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("first protected request: %v", err)
-	}
-	resp.Body.Close()
-	if got := store.gets.Load(); got != 0 {
-		t.Fatalf("first protected request after the key export read the store %d times, want 0", got)
-	}
+	wantServedFromCache(t, sess, store)
 	// The PIV the cache admitted is marked in the store: a replay of the
 	// same PIV, seen by the authoritative window, is refused.
 	if err := store.MarkSeen(context.Background(), kid, 0); !errors.Is(err, oscore.ErrReplay) {
@@ -96,7 +91,7 @@ func TestKeyExportStoresThroughAllocator(t *testing.T) {
 }
 
 // TestKeyExportAllocatorFailure: a PutNew that fails refuses the
-// handshake with 503 and leaves nothing stored.
+// handshake with 503, and nothing falls back to AllocateCID or Put.
 func TestKeyExportAllocatorFailure(t *testing.T) {
 	store := newAllocatingStore()
 	store.failPutNew = errors.New("database down")
@@ -129,5 +124,63 @@ func TestKeyExportWithSeparateAllocator(t *testing.T) {
 	}
 	if _, err := store.ContextStore.Get(context.Background(), sess.Exported().SenderID); err != nil {
 		t.Fatalf("context not under the allocator's CID: %v", err)
+	}
+	wantServedFromCache(t, sess, store)
+}
+
+// TestKeyExportCrowdedAllocator: a PutNew that finds no free CID (it
+// wraps ErrNoCID) refuses the handshake with 503 "cannot allocate a
+// connection ID".
+func TestKeyExportCrowdedAllocator(t *testing.T) {
+	store := newAllocatingStore()
+	store.failPutNew = fmt.Errorf("ctxstore: 4-byte connection-ID space is crowded: %w", ErrNoCID)
+	h := newHarness(t, func(c *ServerConfig) { c.Sink, c.Contexts, c.CIDs = nil, store, store })
+	_, err := h.client(ProtoOSCORE).Handshake(context.Background())
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusServiceUnavailable || se.Reason != "cannot allocate a connection ID" {
+		t.Fatalf("handshake with no free CID: %v", err)
+	}
+}
+
+// TestKeyExportSinkOtherThanContexts: a Sink whose store is not the one
+// protected requests read (Contexts) leaves this replica's cache alone:
+// the request is looked up in Contexts, which does not know the kid.
+func TestKeyExportSinkOtherThanContexts(t *testing.T) {
+	sinkStore, readStore := newAllocatingStore(), newAllocatingStore()
+	h := newHarness(t, func(c *ServerConfig) {
+		c.Sink, c.Contexts, c.CIDs = StoreSink{Store: sinkStore}, readStore, sinkStore
+	})
+	sess, err := h.client(ProtoOSCORE).Handshake(context.Background())
+	if err != nil || sinkStore.putNews.Load() != 1 {
+		t.Fatalf("handshake: %v, PutNew %d", err, sinkStore.putNews.Load())
+	}
+	tr, _ := sess.Transport()
+	resp, err := (&http.Client{Transport: tr}).Get("https://r.example/x")
+	if err == nil {
+		resp.Body.Close()
+	}
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusUnauthorized || readStore.gets.Load() != 1 {
+		t.Fatalf("request for a context only the sink's store holds: %v, %d lookups in Contexts", err, readStore.gets.Load())
+	}
+}
+
+// wantServedFromCache sends the session's first protected request: it is
+// answered for the handshake's client certificate without a read of the
+// store.
+func wantServedFromCache(t *testing.T, sess *ClientSession, store *allocatingStore) {
+	t.Helper()
+	tr, _ := sess.Transport()
+	resp, err := (&http.Client{Transport: tr}).Get("https://r.example/first")
+	if err != nil {
+		t.Fatalf("first protected request: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "pledge-0001 GET /first") {
+		t.Fatalf("first protected request: %d %q, want the pledge's identity", resp.StatusCode, body)
+	}
+	if got := store.gets.Load(); got != 0 {
+		t.Fatalf("first protected request after the key export read the store %d times, want 0", got)
 	}
 }

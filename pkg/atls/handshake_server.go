@@ -114,7 +114,7 @@ func (s *Server) completeKeyExport(sess *session, tc *tls.Conn, cs *tls.Connecti
 	}
 	if err := s.storeExported(ctx, ec, p.MaxIDLen()); err != nil {
 		reason := "cannot store the security context"
-		if errors.Is(err, errNoCID) {
+		if errors.Is(err, ErrNoCID) {
 			reason = "cannot allocate a connection ID"
 		}
 		s.cfg.Logger.Error("atls: storing exported context", "err", err)

@@ -42,6 +42,7 @@ type Server struct {
 	// releaseErases: CIDs.ReleaseCID deletes the context as well
 	// (ContextCIDReleaser), so endSession makes that one call.
 	releaseErases bool
+	paths         contextPaths // how the key export stores its context
 	// coapReplica serves CoAP messages other replicas forward here
 	// (coap_forward.go); nil without a CoAP binding.
 	coapReplica atomic.Pointer[CoAPReplica]
@@ -76,6 +77,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.releaseErases = true
 		}
 	}
+	s.paths = newContextPaths(c)
 	s.tls = serverTLSConfig(c.TLS, c.Protocols)
 	s.tls.GetCertificate = recordLocalCertificate(c.TLS)
 	s.tls.Certificates = nil

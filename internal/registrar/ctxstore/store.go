@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/landfall-io/landfall/internal/sqldb"
+	"github.com/landfall-io/landfall/pkg/atls"
 	"github.com/landfall-io/landfall/pkg/oscore"
 )
 
@@ -65,7 +66,7 @@ func (s *Store) AllocateCID(ctx context.Context, maxLen int) ([]byte, error) {
 func (s *Store) drawCID(maxLen int, take func(cid []byte) (bool, error)) ([]byte, error) {
 	n := min(s.CIDLen, maxLen)
 	if n < 1 {
-		return nil, errors.New("ctxstore: no room for a connection ID")
+		return nil, fmt.Errorf("ctxstore: no room for a connection ID: %w", atls.ErrNoCID)
 	}
 	for range 16 {
 		cid := make([]byte, n)
@@ -79,7 +80,7 @@ func (s *Store) drawCID(maxLen int, take func(cid []byte) (bool, error)) ([]byte
 			return cid, nil
 		}
 	}
-	return nil, fmt.Errorf("ctxstore: %d-byte connection-ID space is crowded", n)
+	return nil, fmt.Errorf("ctxstore: %d-byte connection-ID space is crowded: %w", n, atls.ErrNoCID)
 }
 
 // ReleaseCID implements atls.CIDAllocator; it deletes the CID's context too.
