@@ -137,6 +137,12 @@ func TestComposeMatchesTheBinaries(t *testing.T) {
 		!strings.Contains(string(ngx), "include /etc/nginx/nginx-coap.conf;") {
 		t.Error("lb does not mount deploy/nginx-coap.conf where deploy/nginx.conf includes it")
 	}
+	// The balancer keeps a client connection on one replica, as loadgen's
+	// sandbox nginx does under --nginx (internal/sandbox), so that load
+	// runs measure this configuration.
+	if !strings.Contains(string(ngx), "hash $remote_addr$remote_port consistent;") {
+		t.Error("deploy/nginx.conf does not balance by client connection")
+	}
 	if !slices.Contains(lb.Ports, "5683:5683/udp") {
 		t.Error("lb does not publish the UDP balancer's port 5683/udp")
 	}
