@@ -2,7 +2,6 @@ package atls
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 
@@ -92,17 +91,14 @@ func (s *Server) storeExported(ctx context.Context, ec *ExportedContext, maxLen 
 }
 
 // warmCache caches the context just stored: its keys, and the identity
-// the handshake verified (what peerOf rebuilds from a stored context),
-// with an empty replay window, which is what the store holds for it.
+// the handshake verified (what peerOf rebuilds from a stored context,
+// without parsing the certificates again), with an empty replay window,
+// which is what the store holds for it.
 func (s *Server) warmCache(sc *oscore.StoredContext, ec *ExportedContext) {
 	keys, err := oscore.Derive(sc.Params)
 	if err != nil {
 		return // a protected request reads it, and logs why it is unusable
 	}
-	peer := &Peer{Protocol: sc.Protocol, LocalCertificate: sc.LocalCertificate, ChannelBinding: sc.ChannelBinding,
-		ConnectionState: &tls.ConnectionState{
-			Version: tls.VersionTLS13, HandshakeComplete: true, CipherSuite: sc.TLSSuite,
-			NegotiatedProtocol: sc.Protocol, PeerCertificates: ec.PeerCertificates,
-		}}
+	peer := storedPeer(sc, ec.PeerCertificates)
 	s.contexts.put(ec.RecipientID, cachedContext{sc: sc, keys: keys, peer: peer}, s.cfg.Now())
 }

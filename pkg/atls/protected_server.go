@@ -246,12 +246,7 @@ func parseProtected(r *http.Request, body []byte, cose bool) (*protectedRequest,
 
 // peerOf rebuilds the identity of the handshake that exported sc.
 func peerOf(sc *oscore.StoredContext) (*Peer, error) {
-	cs := &tls.ConnectionState{
-		Version:            tls.VersionTLS13,
-		HandshakeComplete:  true,
-		CipherSuite:        sc.TLSSuite,
-		NegotiatedProtocol: sc.Protocol,
-	}
+	var certs []*x509.Certificate
 	var err error
 	for _, der := range sc.PeerCertificates {
 		c, perr := x509.ParseCertificate(der)
@@ -259,9 +254,22 @@ func peerOf(sc *oscore.StoredContext) (*Peer, error) {
 			err = perr
 			break
 		}
-		cs.PeerCertificates = append(cs.PeerCertificates, c)
+		certs = append(certs, c)
 	}
-	return &Peer{Protocol: sc.Protocol, ConnectionState: cs, LocalCertificate: sc.LocalCertificate, ChannelBinding: sc.ChannelBinding}, err
+	return storedPeer(sc, certs), err
+}
+
+// storedPeer is the identity of the handshake that exported sc, whose
+// peer presented certs (sc.PeerCertificates, parsed).
+func storedPeer(sc *oscore.StoredContext, certs []*x509.Certificate) *Peer {
+	cs := &tls.ConnectionState{
+		Version:            tls.VersionTLS13,
+		HandshakeComplete:  true,
+		CipherSuite:        sc.TLSSuite,
+		NegotiatedProtocol: sc.Protocol,
+		PeerCertificates:   certs,
+	}
+	return &Peer{Protocol: sc.Protocol, ConnectionState: cs, LocalCertificate: sc.LocalCertificate, ChannelBinding: sc.ChannelBinding}
 }
 
 // answerOSCORE serves the inner CoAP request and protects the answer
