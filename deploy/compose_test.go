@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/landfall-io/landfall/internal/sandbox"
 )
 
 type compose struct {
@@ -138,9 +140,9 @@ func TestComposeMatchesTheBinaries(t *testing.T) {
 		t.Error("lb does not mount deploy/nginx-coap.conf where deploy/nginx.conf includes it")
 	}
 	// The balancer keeps a client connection on one replica, as loadgen's
-	// sandbox nginx does under --nginx (internal/sandbox), so that load
-	// runs measure this configuration.
-	if !strings.Contains(string(ngx), "hash $remote_addr$remote_port consistent;") {
+	// sandbox nginx does under --nginx, so that load runs measure this
+	// configuration.
+	if !strings.Contains(string(ngx), sandbox.AffinityDirective) {
 		t.Error("deploy/nginx.conf does not balance by client connection")
 	}
 	if !slices.Contains(lb.Ports, "5683:5683/udp") {

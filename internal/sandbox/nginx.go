@@ -216,10 +216,14 @@ func (n *Nginx) ProcessGroup() int {
 	return n.cmd.Process.Pid
 }
 
+// AffinityDirective is the upstream directive of NginxOptions.ConnectionAffinity,
+// the one deploy/nginx.conf carries (deploy's compose test checks it).
+const AffinityDirective = "hash $remote_addr$remote_port consistent;"
+
 func nginxConfig(dir string, port int, upstreams []*url.URL, affinity bool) string {
 	var servers strings.Builder
 	if affinity {
-		servers.WriteString("        hash $remote_addr$remote_port consistent;\n")
+		servers.WriteString("        " + AffinityDirective + "\n")
 	}
 	for _, u := range upstreams {
 		fmt.Fprintf(&servers, "        server %s;\n", u.Host)
